@@ -1,0 +1,1 @@
+"""Knowledge store: clients, infrastructure, specialists, tickets, articles, known problems, audit."""

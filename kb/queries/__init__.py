@@ -1,0 +1,1 @@
+"""Query functions per concept; all arguments after the session are keyword-only."""

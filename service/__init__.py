@@ -1,0 +1,32 @@
+"""The Precedent web service: JSON API under /api/v1, web UI, health and metrics."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from kb.config import load_settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory; ``test_config`` overrides settings (e.g. DATABASE_URL) for tests."""
+    settings = load_settings()
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.resolved_database_url,
+        SETTINGS=settings,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    from service import db, errors
+
+    db.init_app(app)
+    errors.register_error_handlers(app)
+
+    from service.api import health, tickets
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(tickets.bp)
+    return app

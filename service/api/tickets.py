@@ -1,0 +1,62 @@
+"""Ticket read API."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from kb import vocab
+from kb.queries import tickets as ticket_queries
+from service import db
+from service.errors import ApiError
+from service.serializers import ticket_detail, ticket_summary
+
+bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum: int | None = None) -> int | None:
+    """An integer query argument, or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, got {raw!r}", field=name) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ApiError(400, f"{name} must be {bound}", field=name)
+    return value
+
+
+def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
+    """A query argument restricted to a vocabulary, or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in allowed:
+        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}", field=name)
+    return raw
+
+
+@bp.get("")
+def list_tickets():
+    """Tickets, newest first, filtered by client, status, group and priority."""
+    rows, total = ticket_queries.list_tickets(
+        db.session(),
+        client_id=int_arg("client"),
+        status=choice_arg("status", vocab.STATUSES),
+        group=choice_arg("group", vocab.GROUPS),
+        priority=choice_arg("priority", vocab.PRIORITIES),
+        limit=int_arg("limit", 50, minimum=1, maximum=500),
+        offset=int_arg("offset", 0),
+    )
+    return jsonify({"total": total, "items": [ticket_summary(t) for t in rows]})
+
+
+@bp.get("/<int:ticket_id>")
+def get_ticket(ticket_id: int):
+    """One ticket with its comments, work log and pauses."""
+    ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
+    if ticket is None:
+        raise ApiError(404, f"ticket {ticket_id} not found", field="id")
+    return jsonify(ticket_detail(ticket))

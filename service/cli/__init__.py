@@ -1,0 +1,19 @@
+"""The ``precedent`` command line. Each topic lives in its own module and registers one command here."""
+
+from __future__ import annotations
+
+import click
+
+from service.cli.db import db
+from service.cli.evaluate import evaluate
+from service.cli.serve import serve
+
+
+@click.group()
+def main() -> None:
+    """Precedent: knowledge base and solution recommender of a service desk."""
+
+
+main.add_command(db)
+main.add_command(serve)
+main.add_command(evaluate)

@@ -1,0 +1,98 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL) and an app over a temporary SQLite file."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from kb import migrate
+from kb.db import make_engine, make_session_factory
+
+POSTGRES_ADMIN_URL = os.environ.get("PRECEDENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except OperationalError as exc:
+        return f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
+    reason = _postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"precedent_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate.upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A migrated SQLite file in a temporary folder."""
+    url = f"sqlite:///{tmp_path / 'precedent.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
+
+def _truncate_all(engine) -> None:
+    from kb.models import Base
+
+    with engine.begin() as connection:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A migrated, empty database URL on each backend (the PostgreSQL one is emptied per test)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'precedent.sqlite3'}"
+        migrate.upgrade(url)
+        yield url
+    else:
+        url = request.getfixturevalue("postgres_url")
+        engine = make_engine(url)
+        _truncate_all(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def db_session(database_url):
+    """A session on an empty database, run on SQLite and PostgreSQL alike."""
+    engine = make_engine(database_url)
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def app(sqlite_url, tmp_path):
+    """The Flask app over a temporary SQLite database."""
+    from service import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "VAR_DIR": str(tmp_path / "var")})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
