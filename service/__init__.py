@@ -20,10 +20,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from service import db, errors
+    from service import auth, db, errors
 
     db.init_app(app)
     errors.register_error_handlers(app)
+    auth.init_app(app)
 
     from service.api import health, tickets
 

@@ -93,6 +93,39 @@ def app(sqlite_url, tmp_path):
     return create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "VAR_DIR": str(tmp_path / "var")})
 
 
+def _authenticated_client(app, *, role: str, client_id: int | None = None):
+    """A test client carrying a real API token of a new user with ``role``."""
+    from service.auth import create_user, issue_token
+
+    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
+    with factory() as session:
+        user = create_user(session, username=f"{role}-{uuid.uuid4().hex[:8]}", password="correct horse battery",
+                           role=role, client_id=client_id)
+        token = issue_token(session, user=user, name="tests")
+        session.commit()
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return test_client
+
+
 @pytest.fixture
 def client(app):
+    """A test client authenticated as a second-line engineer."""
+    return _authenticated_client(app, role="engineer_l2")
+
+
+@pytest.fixture
+def anonymous_client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def client_for_role(app):
+    """Factory: ``client_for_role("manager")`` gives a test client authenticated with that role."""
+    return lambda role: _authenticated_client(app, role=role)
+
+
+@pytest.fixture
+def client_user_client(app):
+    """Factory: ``client_user_client(client_id)`` gives a test client of a client user of that client."""
+    return lambda client_id: _authenticated_client(app, role="client", client_id=client_id)

@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from kb import vocab
 from kb.queries import tickets as ticket_queries
 from service import db
+from service.auth import ensure_visible, visible_client_id
 from service.errors import ApiError
 from service.serializers import ticket_detail, ticket_summary
 
@@ -41,9 +42,15 @@ def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
 @bp.get("")
 def list_tickets():
     """Tickets, newest first, filtered by client, status, group and priority."""
+    client_id = int_arg("client")
+    limit_to = visible_client_id()
+    if limit_to is not None:
+        if client_id not in (None, limit_to):
+            raise ApiError(404, f"client {client_id} not found", field="client")
+        client_id = limit_to
     rows, total = ticket_queries.list_tickets(
         db.session(),
-        client_id=int_arg("client"),
+        client_id=client_id,
         status=choice_arg("status", vocab.STATUSES),
         group=choice_arg("group", vocab.GROUPS),
         priority=choice_arg("priority", vocab.PRIORITIES),
@@ -59,4 +66,5 @@ def get_ticket(ticket_id: int):
     ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
     if ticket is None:
         raise ApiError(404, f"ticket {ticket_id} not found", field="id")
+    ensure_visible(ticket.client_id, f"ticket {ticket_id}")
     return jsonify(ticket_detail(ticket))

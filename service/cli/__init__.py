@@ -7,6 +7,7 @@ import click
 from service.cli.db import db
 from service.cli.evaluate import evaluate
 from service.cli.serve import serve
+from service.cli.users import users
 
 
 @click.group()
@@ -17,3 +18,4 @@ def main() -> None:
 main.add_command(db)
 main.add_command(serve)
 main.add_command(evaluate)
+main.add_command(users)

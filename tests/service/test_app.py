@@ -49,3 +49,37 @@ def test_bad_query_arguments_name_the_field(client):
     assert response.status_code == 400 and response.json["error"]["field"] == "priority"
     response = client.get("/api/v1/tickets/999")
     assert response.status_code == 404
+
+
+def test_api_needs_a_token(anonymous_client):
+    response = anonymous_client.get("/api/v1/tickets")
+    assert response.status_code == 401
+    response = anonymous_client.get("/api/v1/tickets", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401 and response.json["error"]["field"] == "Authorization"
+    assert anonymous_client.get("/healthz").status_code == 200
+
+
+def test_client_user_sees_only_its_own_client(app, client_user_client):
+    own = add_ticket(app.config["DATABASE_URL"])
+    other = add_ticket(app.config["DATABASE_URL"])
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        own_client = session.get(Ticket, own).client_id
+    portal = client_user_client(own_client)
+    listing = portal.get("/api/v1/tickets").json
+    assert [item["id"] for item in listing["items"]] == [own]
+    assert portal.get(f"/api/v1/tickets/{other}").status_code == 404
+    assert portal.get(f"/api/v1/tickets/{own}").status_code == 200
+    assert portal.get(f"/api/v1/tickets?client={own_client + 1}").status_code == 404
+
+
+def test_tokens_and_passwords_are_stored_hashed(app, client):
+    from sqlalchemy import select
+
+    from kb.models import ApiToken, User
+
+    token = client.environ_base["HTTP_AUTHORIZATION"].split()[1]
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        stored = session.scalars(select(ApiToken.token_hash)).all()
+        hashes = session.scalars(select(User.password_hash)).all()
+    assert token not in stored and all(len(h) == 64 for h in stored)
+    assert all(h.startswith("scrypt:") and "correct horse" not in h for h in hashes)
