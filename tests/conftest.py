@@ -31,6 +31,8 @@ def postgres_url():
     """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
     reason = _postgres_reachable()
     if reason:
+        if os.environ.get("PRECEDENT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (PRECEDENT_REQUIRE_POSTGRES=1: CI must test PostgreSQL)")
         pytest.skip(reason)
     name = f"precedent_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -1,0 +1,36 @@
+# The two commands of the README. Both work on a fresh clone: they create .venv and install first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install lint clean-demo
+
+# torch==2.13.0 (the CPU wheel on local disk) is installed explicitly and first, so that nothing
+# later resolves a multi-GB CUDA build; the young single-author embedder is pinned by hash.
+$(STAMP): pyproject.toml $(wildcard requirements/*.txt)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	for pins in $(wildcard requirements/*.txt); do \
+		$(BIN)/python -m pip install -q --no-deps --require-hashes -r "$$pins" || exit 1; done
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Build the demo knowledge base, SLA state, search index and models, then serve on http://127.0.0.1:8000
+demo: install
+	$(BIN)/precedent db upgrade
+	$(BIN)/precedent demo build --replace
+	$(BIN)/precedent sla check
+	$(BIN)/precedent index build
+	$(BIN)/precedent train all --publish
+	$(BIN)/precedent serve
+
+## Run the whole test suite (SQLite and PostgreSQL)
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
