@@ -26,6 +26,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.register_error_handlers(app)
     auth.init_app(app)
 
+    from service.api import meta
+
+    meta.init_metrics(app)
+    app.register_blueprint(meta.bp)
+
     from service.api import health, tickets
 
     app.register_blueprint(health.bp)

@@ -83,3 +83,18 @@ def test_tokens_and_passwords_are_stored_hashed(app, client):
         hashes = session.scalars(select(User.password_hash)).all()
     assert token not in stored and all(len(h) == 64 for h in stored)
     assert all(h.startswith("scrypt:") and "correct horse" not in h for h in hashes)
+
+
+def test_metrics_count_requests(client, anonymous_client):
+    client.get("/api/v1/tickets")
+    body = anonymous_client.get("/metrics").get_data(as_text=True)
+    assert 'precedent_http_requests_total{method="GET",route="/api/v1/tickets",status="200"} 1.0' in body
+
+
+def test_openapi_lists_routes_with_security(anonymous_client):
+    document = anonymous_client.get("/api/v1/openapi.json").json
+    assert document["openapi"].startswith("3.")
+    detail = document["paths"]["/api/v1/tickets/{ticket_id}"]["get"]
+    assert detail["parameters"][0] == {"name": "ticket_id", "in": "path", "required": True,
+                                       "schema": {"type": "integer"}}
+    assert detail["security"] == [{"bearer": []}]

@@ -1,0 +1,96 @@
+"""Prometheus metrics and the OpenAPI document of the JSON API."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from service.auth import public
+
+bp = Blueprint("meta", __name__)
+
+_PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def init_metrics(app: Flask) -> None:
+    """Count requests and time them per route; one registry per app so tests stay independent."""
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "precedent_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "precedent_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry,
+        buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+    app.extensions["precedent.metrics_registry"] = registry
+
+    @app.before_request
+    def _start_timer():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        requests_total.labels(request.method, route, str(response.status_code)).inc()
+        if "request_started" in g:
+            latency.labels(request.method, route).observe(time.perf_counter() - g.request_started)
+        return response
+
+
+@bp.get("/metrics")
+@public
+def metrics():
+    """Prometheus exposition; under gunicorn set PROMETHEUS_MULTIPROC_DIR to aggregate the workers."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = current_app.extensions["precedent.metrics_registry"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/api/v1/openapi.json")
+@public
+def openapi():
+    """An OpenAPI 3.1 document generated from the registered routes and their docstrings."""
+    paths: dict[str, dict] = {}
+    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith("/api/v1") or rule.endpoint == "static":
+            continue
+        view = current_app.view_functions[rule.endpoint]
+        path = _PATH_PARAM.sub(r"{\2}", rule.rule)
+        parameters = [
+            {"name": name, "in": "path", "required": True,
+             "schema": {"type": "integer" if converter == "int" else "string"}}
+            for converter, name in _PATH_PARAM.findall(rule.rule)
+        ]
+        doc = (view.__doc__ or "").strip()
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation = {
+                "operationId": f"{rule.endpoint}.{method.lower()}",
+                "summary": doc.splitlines()[0] if doc else rule.endpoint,
+                "responses": {"200": {"description": "success"},
+                              "4XX": {"description": "bad input: JSON error naming the field"}},
+            }
+            if parameters:
+                operation["parameters"] = parameters
+            if not getattr(view, "precedent_public", False):
+                operation["security"] = [{"bearer": []}]
+            paths.setdefault(path, {})[method.lower()] = operation
+    return jsonify({
+        "openapi": "3.1.0",
+        "info": {"title": "Precedent API", "version": "1"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    })
