@@ -31,6 +31,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     meta.init_metrics(app)
     app.register_blueprint(meta.bp)
 
+    from service.web import views
+
+    app.register_blueprint(views.bp)
+
     from service.api import health, tickets
 
     app.register_blueprint(health.bp)

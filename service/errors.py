@@ -1,8 +1,8 @@
-"""Errors raised at the HTTP boundary and their JSON rendering."""
+"""Errors raised at the boundary and their rendering: JSON under /api, an HTML page elsewhere."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -24,18 +24,28 @@ class ApiError(Exception):
         return {"error": body}
 
 
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/healthz")
+
+
+def _render(status: int, message: str, payload: dict | None = None):
+    if _wants_json():
+        return jsonify(payload or {"error": {"message": message}}), status
+    return render_template("web/error.html", code=status, message=message), status
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Render every error under /api as JSON; never leak a traceback to the caller."""
+    """Render every error without leaking a traceback to the caller."""
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return jsonify(error.to_dict()), error.status
+        return _render(error.status, error.message, error.to_dict())
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        return jsonify({"error": {"message": error.description or error.name}}), error.code
+        return _render(error.code or 500, error.description or error.name)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         app.logger.exception("unhandled error")
-        return jsonify({"error": {"message": "internal error"}}), 500
+        return _render(500, "internal error")

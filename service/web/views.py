@@ -1,0 +1,220 @@
+"""Web UI views. Reads go through the same kb queries as the API; writes go through the workflow use cases."""
+
+from __future__ import annotations
+
+import secrets
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import func, select
+
+from kb import vocab
+from kb.models import AuditEvent, Client, SlaEvent, Ticket, TriagePrediction, User
+from kb.queries import tickets as ticket_queries
+from service import db
+from service.auth import STAFF_ROLES, check_password, current_user, public, visible_client_id
+
+bp = Blueprint("web", __name__)
+
+PAGE_SIZE = 50
+
+
+def csrf_token() -> str:
+    """The session's anti-CSRF token, embedded in every form."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+@bp.before_app_request
+def _check_csrf():
+    if request.method == "POST" and request.blueprint == "web":
+        expected = session.get("csrf")
+        if not expected or not secrets.compare_digest(request.form.get("csrf", ""), expected):
+            abort(400, "the form expired; reload the page and try again")
+
+
+@bp.app_context_processor
+def _template_globals():
+    return {"csrf_token": csrf_token, "current_user": current_user(), "vocab": vocab}
+
+
+def login_required(*roles: str):
+    """Redirect anonymous visitors to the login page; refuse users without one of ``roles``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                return redirect(url_for("web.login", next=request.path))
+            if roles and user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Log in with a username and password."""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        user = db.session().scalar(select(User).where(User.username == username))
+        if user is None or not user.active or not check_password(user, request.form.get("password", "")):
+            flash("Неверное имя пользователя или пароль.")
+            return render_template("web/login.html", username=username), 401
+        session.clear()
+        session["user_id"] = user.id
+        target = request.args.get("next", "")
+        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+    return render_template("web/login.html", username="")
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/")
+@login_required()
+def home():
+    if current_user().role == "client":
+        return redirect(url_for("web.portal"))
+    return redirect(url_for("web.queue"))
+
+
+def _page() -> int:
+    try:
+        return max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        return 1
+
+
+def _filter(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in allowed else None
+
+
+@bp.get("/queue")
+@login_required(*STAFF_ROLES)
+def queue():
+    """Open tickets, newest first, filterable by status, group and priority."""
+    status = _filter("status", vocab.STATUSES)
+    page = _page()
+    rows, total = ticket_queries.list_tickets(
+        db.session(),
+        status=status or vocab.OPEN_STATUSES,
+        group=_filter("group", vocab.GROUPS),
+        priority=_filter("priority", vocab.PRIORITIES),
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    clients = dict(db.session().execute(select(Client.id, Client.name)).all())
+    return render_template("web/queue.html", tickets=rows, total=total, page=page, page_size=PAGE_SIZE,
+                           clients=clients, args=request.args)
+
+
+def _suggestions_for(ticket: Ticket) -> dict | None:
+    """Suggestions from the search index, or None when no index has been built yet."""
+    try:
+        from service import search
+    except ImportError:
+        return None
+    try:
+        return search.suggest(db.session(), text=f"{ticket.subject}\n{ticket.description}",
+                              client_id=ticket.client_id, k=5)
+    except Exception:  # the ticket page must render even when the index is missing or stale
+        current_app.logger.exception("suggestions unavailable for ticket %s", ticket.id)
+        return None
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@login_required(*STAFF_ROLES)
+def ticket_page(ticket_id: int):
+    """A ticket with its history, triage prediction, SLA clocks and suggested fixes."""
+    ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
+    if ticket is None:
+        abort(404)
+    audit = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.entity == "ticket", AuditEvent.entity_id == ticket_id)
+        .order_by(AuditEvent.at)
+    ).all()
+    prediction = db.session().scalar(
+        select(TriagePrediction).where(TriagePrediction.ticket_id == ticket_id)
+        .order_by(TriagePrediction.at.desc()).limit(1)
+    )
+    return render_template("web/ticket.html", ticket=ticket, audit=audit, prediction=prediction,
+                           suggestions=_suggestions_for(ticket))
+
+
+@bp.get("/search")
+@login_required(*STAFF_ROLES)
+def search_page():
+    """Search similar past fixes, articles and known problems."""
+    query = request.args.get("q", "").strip()
+    results, error = None, None
+    if query:
+        try:
+            from service import search
+
+            results = search.suggest(db.session(), text=query, client_id=None, k=10)
+        except Exception as exc:  # shown to the engineer instead of a 500
+            current_app.logger.exception("search failed")
+            error = f"Поиск недоступен: {exc}"
+    return render_template("web/search.html", query=query, results=results, error=error)
+
+
+@bp.get("/sla")
+@login_required(*STAFF_ROLES)
+def sla_dashboard():
+    """Open tickets per client by SLA state, and the latest recorded at-risk and breached events."""
+    counts = db.session().execute(
+        select(Client.id, Client.name, Client.sla_policy, Ticket.sla_state, func.count(Ticket.id))
+        .join(Ticket, Ticket.client_id == Client.id)
+        .where(Ticket.status.in_(vocab.OPEN_STATUSES))
+        .group_by(Client.id, Client.name, Client.sla_policy, Ticket.sla_state)
+        .order_by(Client.name)
+    ).all()
+    by_client: dict[int, dict] = {}
+    for client_id, name, policy, state, count in counts:
+        row = by_client.setdefault(client_id, {"name": name, "policy": policy, "states": {}})
+        row["states"][state or "unknown"] = count
+    events = db.session().scalars(select(SlaEvent).order_by(SlaEvent.recorded_at.desc()).limit(30)).all()
+    return render_template("web/sla.html", clients=by_client, events=events)
+
+
+@bp.get("/portal")
+@login_required("client")
+def portal():
+    """The client portal: the client's own tickets only."""
+    page = _page()
+    rows, total = ticket_queries.list_tickets(db.session(), client_id=visible_client_id(), limit=PAGE_SIZE,
+                                              offset=(page - 1) * PAGE_SIZE)
+    client = db.session().get(Client, visible_client_id())
+    return render_template("web/portal.html", tickets=rows, total=total, page=page, page_size=PAGE_SIZE,
+                           client=client)
+
+
+@bp.get("/portal/tickets/<int:ticket_id>")
+@login_required("client")
+def portal_ticket(ticket_id: int):
+    """One of the client's tickets with its public comments."""
+    ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
+    if ticket is None or ticket.client_id != visible_client_id():
+        abort(404)
+    return render_template("web/portal_ticket.html", ticket=ticket)

@@ -1,0 +1,82 @@
+"""Web UI: login, role boundaries, queue, ticket page, portal — through Flask's test client."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from kb.db import make_engine, make_session_factory, transaction
+from kb.models import Client, Comment, Ticket
+from service.auth import create_user
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def seeded(app):
+    """Two clients with one ticket each, an engineer and a client user of the first client."""
+    with transaction(make_session_factory(make_engine(app.config["DATABASE_URL"]))) as session:
+        ours, theirs = Client(name="ООО Ромашка"), Client(name="АО Лютик")
+        mine = Ticket(client=ours, subject="Не печатает МФУ в бухгалтерии", priority="high", status="in_progress",
+                      created_at=datetime(2026, 5, 1, 9, tzinfo=UTC), sla_state="at_risk")
+        mine.comments.append(Comment(author="Инженер", body="Внутренняя заметка", public=False))
+        mine.comments.append(Comment(author="Инженер", body="Выехали к вам", public=True))
+        other = Ticket(client=theirs, subject="Чужая заявка", created_at=datetime(2026, 5, 2, tzinfo=UTC))
+        session.add_all([mine, other])
+        session.flush()
+        create_user(session, username="eng", password=PASSWORD, role="engineer_l1")
+        create_user(session, username="romashka", password=PASSWORD, role="client", client_id=ours.id)
+        return {"mine": mine.id, "other": other.id}
+
+
+def login(web, username: str, password: str = PASSWORD):
+    page = web.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return web.post("/login", data={"username": username, "password": password, "csrf": csrf})
+
+
+def test_login_rejects_a_wrong_password(app, seeded):
+    web = app.test_client()
+    response = login(web, "eng", "wrong password")
+    assert response.status_code == 401
+    assert "Неверное имя пользователя" in response.get_data(as_text=True)
+    assert web.get("/queue").status_code == 302
+
+
+def test_forms_without_the_csrf_token_are_refused(app, seeded):
+    response = app.test_client().post("/login", data={"username": "eng", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_engineer_sees_queue_and_ticket_page(app, seeded):
+    web = app.test_client()
+    assert login(web, "eng").headers["Location"] == "/"
+    queue = web.get("/queue").get_data(as_text=True)
+    assert "Не печатает МФУ в бухгалтерии" in queue and "Чужая заявка" in queue
+    page = web.get(f"/tickets/{seeded['mine']}").get_data(as_text=True)
+    assert "Внутренняя заметка" in page and "at_risk" in page
+    assert web.get("/portal").status_code == 403
+    assert web.get("/sla").status_code == 200
+
+
+def test_client_user_sees_only_its_tickets_and_public_comments(app, seeded):
+    web = app.test_client()
+    login(web, "romashka")
+    assert web.get("/").headers["Location"].endswith("/portal")
+    portal = web.get("/portal").get_data(as_text=True)
+    assert "Не печатает МФУ" in portal and "Чужая заявка" not in portal
+    page = web.get(f"/portal/tickets/{seeded['mine']}").get_data(as_text=True)
+    assert "Выехали к вам" in page and "Внутренняя заметка" not in page
+    assert web.get(f"/portal/tickets/{seeded['other']}").status_code == 404
+    assert web.get("/queue").status_code == 403
+    assert web.get(f"/tickets/{seeded['mine']}").status_code == 403
+
+
+def test_login_redirect_target_stays_on_this_site(app, seeded):
+    web = app.test_client()
+    page = web.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    response = web.post("/login?next=//evil.example/", data={"username": "eng", "password": PASSWORD, "csrf": csrf})
+    assert response.headers["Location"] == "/"
