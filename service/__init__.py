@@ -35,8 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(views.bp)
 
-    from service.api import health, tickets
+    from service.api import directory, health, knowledge, tickets
 
     app.register_blueprint(health.bp)
     app.register_blueprint(tickets.bp)
+    app.register_blueprint(knowledge.bp)
+    app.register_blueprint(directory.bp)
     return app
