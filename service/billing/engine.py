@@ -1,0 +1,458 @@
+"""The billing engine: (contract, month's usage) -> invoice with lines and totals. Pure, Decimal only.
+
+Rules (seeds 000-002, docs/billing.md has the worked examples):
+
+* plan fees: subscription per workstation and server, hour package, unlimited fee, prepaid hours bought
+  this month -- each multiplied by the tier coefficient (x1, x1.25, x1.5, x2); a subscription with
+  regular on-site visits is 10-20 % dearer;
+* prepayment discount on the recurring fee (subscription, package, unlimited);
+* included work is covered by the subscription or the unlimited plan, consumes the package (unused hours
+  burn) or the prepaid balance (carried over); once those run out the rest is billed as overage hours;
+* hourly work is billed per ticket at the hourly rate for the time actually spent, and not after the
+  client stopped it; fixed-price work is billed at its final price (after change requests) in the month
+  it is completed;
+* work outside the client's calendar not agreed in advance is billed as project work at the hourly rate
+  x the off-hours coefficient (1.5-2), whatever its kind (fixed-price work excepted: its price is fixed);
+* the plan's discount on the hourly rate (up to 15 %, 50 % on the unlimited plan) is one negative line;
+* typical operations are free up to N per visit, each one beyond costs its unit price;
+* SLA penalties are negative lines; unless the contract allows a negative invoice, penalties beyond the
+  month's charges are written back by a "penalty_cap" line so that the invoice total is never below 0;
+* VAT (0 % by default) on the subtotal.
+
+Every line's amount is rounded half-up to kopecks exactly once; totals are sums of line amounts.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from service.billing.contract import BillingInputError, Contract
+from service.billing.usage import Usage
+
+KOPECK = Decimal("0.01")
+HUNDRED = Decimal("100")
+SIXTY = Decimal("60")
+ZERO = Decimal("0")
+
+TIER_NAMES = {"bronze": "Бронзовый", "silver": "Серебряный", "gold": "Золотой", "platinum": "Платиновый"}
+PLAN_NAMES = {
+    "subscription": "абонентское обслуживание по рабочим местам",
+    "package": "пакет часов (неизрасходованные часы сгорают)",
+    "prepaid": "предоплаченные часы без сгорания",
+    "unlimited": "безлимитное обслуживание",
+    "hourly": "почасовая оплата",
+}
+
+
+def money(value: Decimal) -> Decimal:
+    """Round half-up to kopecks (the only rounding an amount ever gets)."""
+    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
+
+
+def hours(minutes: Decimal | int) -> Decimal:
+    """Minutes as hours with two decimals, for display (amounts are computed from exact minutes)."""
+    return money(Decimal(minutes) / SIXTY)
+
+
+def _number(value: Decimal) -> str:
+    """A Decimal written without a trailing exponent or needless zeros (1.50 -> 1.5, 2.00 -> 2)."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """One line of an invoice; ``amount`` is already rounded to kopecks."""
+
+    kind: str
+    description: str
+    amount: Decimal
+    quantity: Decimal | None = None
+    unit: str | None = None
+    unit_price: Decimal | None = None
+    ticket_id: int | None = None
+
+
+@dataclass(frozen=True)
+class HoursSummary:
+    """Where the month's hours went (hours, two decimals)."""
+
+    total: Decimal
+    covered_by_plan: Decimal
+    package: Decimal
+    package_burned: Decimal
+    prepaid: Decimal
+    overage: Decimal
+    hourly: Decimal
+    off_hours: Decimal
+    fixed: Decimal
+    not_billed_after_stop: Decimal
+    on_site: Decimal
+    remote: Decimal
+
+
+@dataclass(frozen=True)
+class PrepaidBalance:
+    opening_hours: Decimal
+    purchased_hours: Decimal
+    consumed_hours: Decimal
+    closing_hours: Decimal
+    #: When the balance ran out this month (the first entry billed as overage), else None.
+    exhausted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    month: str
+    client_id: int | None
+    client_name: str | None
+    plan_kind: str
+    tier: str
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    subtotal: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    total: Decimal
+    hours: HoursSummary
+    prepaid: PrepaidBalance | None
+    penalties_capped: bool
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.items: list[InvoiceLine] = []
+
+    def add(self, kind: str, description: str, amount: Decimal, **extra) -> InvoiceLine:
+        line = InvoiceLine(kind=kind, description=description, amount=money(amount), **extra)
+        self.items.append(line)
+        return line
+
+    def total(self, *kinds: str) -> Decimal:
+        return sum((line.amount for line in self.items if not kinds or line.kind in kinds), ZERO)
+
+
+def _ticket_label(usage: Usage, ticket_id: int) -> str:
+    ticket = usage.ticket(ticket_id)
+    subject = f" «{ticket.subject}»" if ticket is not None and ticket.subject else ""
+    return f"заявка #{ticket_id}{subject}"
+
+
+def _plan_fees(contract: Contract, usage: Usage, lines: _Lines) -> None:
+    coefficient = contract.tier_coefficient
+    tier_note = f", {TIER_NAMES.get(contract.tier, contract.tier)} уровень ×{_number(coefficient)}" \
+        if coefficient != 1 else ""
+    if contract.plan_kind == "subscription":
+        terms = contract.subscription
+        factor = coefficient * (1 + terms.on_site_surcharge_percent / HUNDRED)
+        visits = f", регулярные выезды +{_number(terms.on_site_surcharge_percent)} %" \
+            if terms.on_site_surcharge_percent else ""
+        for count, rate, unit, title in (
+            (usage.workstations, terms.workstation_rate, "раб. место", "Обслуживание рабочих мест"),
+            (usage.servers, terms.server_rate, "сервер", "Обслуживание серверов"),
+        ):
+            if count:
+                unit_price = money(rate * factor)
+                lines.add("subscription", f"{title}{tier_note}{visits}", unit_price * count,
+                          quantity=Decimal(count), unit=unit, unit_price=unit_price)
+    elif contract.plan_kind == "package":
+        unit_price = money(contract.package.monthly_fee * coefficient)
+        lines.add("package", f"Пакет {_number(contract.package.hours)} ч в месяц{tier_note}", unit_price,
+                  quantity=Decimal(1), unit="мес.", unit_price=unit_price)
+    elif contract.plan_kind == "unlimited":
+        unit_price = money(contract.unlimited.monthly_fee * coefficient)
+        lines.add("unlimited", f"Безлимитное абонентское обслуживание{tier_note}", unit_price,
+                  quantity=Decimal(1), unit="мес.", unit_price=unit_price)
+    elif contract.plan_kind == "prepaid":
+        unit_price = money(contract.prepaid.hour_price * coefficient)
+        for purchase in contract.prepaid.purchases:
+            if purchase.month == usage.month:
+                lines.add("prepaid_purchase", f"Предоплаченные часы (без сгорания){tier_note}",
+                          unit_price * purchase.hours, quantity=purchase.hours, unit="ч", unit_price=unit_price)
+
+    percent = contract.prepayment_discount_percent
+    fees = lines.total("subscription", "package", "unlimited")
+    if percent and fees:
+        lines.add("prepayment_discount",
+                  f"Скидка за предоплату на {contract.prepayment_months} мес.: {_number(percent)} %",
+                  -(fees * percent / HUNDRED), quantity=percent, unit="%")
+
+
+def compute_invoice(contract: Contract, usage: Usage) -> Invoice:
+    """The month's invoice for ``usage`` under ``contract`` (see the module docstring for the rules)."""
+    lines = _Lines()
+    _plan_fees(contract, usage, lines)
+    plan = contract.plan_kind
+    rate = contract.hourly_rate
+
+    # Minutes are exact integers; Decimal minutes appear only through fractional package/prepaid hours.
+    covered = ZERO
+    package_left = contract.package.hours * SIXTY if plan == "package" else ZERO
+    package_used = ZERO
+    prepaid_opening = ZERO
+    prepaid_purchased = ZERO
+    if plan == "prepaid":
+        prepaid_opening = usage.prepaid_opening_hours if usage.prepaid_opening_hours is not None \
+            else contract.prepaid.opening_balance_hours
+        prepaid_purchased = sum((p.hours for p in contract.prepaid.purchases if p.month == usage.month), ZERO)
+    prepaid_left = (prepaid_opening + prepaid_purchased) * SIXTY
+    prepaid_used = ZERO
+    exhausted_at: datetime | None = None
+    overage = ZERO
+    hourly: OrderedDict[int, Decimal] = OrderedDict()
+    off_hours: OrderedDict[int, Decimal] = OrderedDict()
+    fixed_minutes = ZERO
+    after_stop = ZERO
+    on_site = ZERO
+    total_minutes = ZERO
+
+    for entry in sorted(usage.entries, key=lambda e: e.started_at):
+        minutes = Decimal(entry.minutes)
+        total_minutes += minutes
+        if entry.on_site:
+            on_site += minutes
+        ticket = usage.ticket(entry.ticket_id)
+        if entry.work_kind == "fixed":
+            fixed_minutes += minutes
+            continue
+        if entry.work_kind == "hourly" and ticket is not None and ticket.stopped_at is not None \
+                and entry.started_at >= ticket.stopped_at:
+            # The client stopped the work: what was spent up to then is billed, nothing after.
+            after_stop += minutes
+            continue
+        if entry.off_hours and not entry.off_hours_agreed:
+            off_hours[entry.ticket_id] = off_hours.get(entry.ticket_id, ZERO) + minutes
+            continue
+        if entry.work_kind == "hourly" or plan == "hourly":
+            hourly[entry.ticket_id] = hourly.get(entry.ticket_id, ZERO) + minutes
+            continue
+        if plan in ("subscription", "unlimited"):
+            covered += minutes
+        elif plan == "package":
+            taken = min(minutes, package_left)
+            package_used += taken
+            package_left -= taken
+            overage += minutes - taken
+        else:  # prepaid
+            taken = min(minutes, prepaid_left)
+            prepaid_used += taken
+            prepaid_left -= taken
+            if minutes > taken:
+                overage += minutes - taken
+                if exhausted_at is None:
+                    exhausted_at = entry.started_at
+
+    if covered:
+        lines.add("included_work", f"Работы в рамках договора ({PLAN_NAMES[plan]}): {_number(hours(covered))} ч",
+                  ZERO, quantity=hours(covered), unit="ч", unit_price=money(ZERO))
+    if plan == "package":
+        lines.add("package_usage",
+                  f"Израсходовано из пакета {_number(hours(package_used))} ч из {_number(contract.package.hours)} ч"
+                  f", сгорает {_number(hours(package_left))} ч", ZERO,
+                  quantity=hours(package_used), unit="ч", unit_price=money(ZERO))
+    if plan == "prepaid" and prepaid_used:
+        lines.add("prepaid_usage", f"Списано с предоплаченного остатка {_number(hours(prepaid_used))} ч", ZERO,
+                  quantity=hours(prepaid_used), unit="ч", unit_price=money(ZERO))
+    if overage:
+        source = "пакета" if plan == "package" else "предоплаченного остатка"
+        since = f" с {exhausted_at.date().isoformat()}" if exhausted_at is not None else ""
+        lines.add("overage", f"Часы сверх {source}{since}", rate * overage / SIXTY,
+                  quantity=hours(overage), unit="ч", unit_price=money(rate))
+    for ticket_id, minutes in hourly.items():
+        ticket = usage.ticket(ticket_id)
+        estimate = f" (оценка {_number(ticket.estimate_hours)} ч)" if ticket and ticket.estimate_hours else ""
+        lines.add("hourly_work", f"Почасовые работы, {_ticket_label(usage, ticket_id)}{estimate}",
+                  rate * minutes / SIXTY, quantity=hours(minutes), unit="ч", unit_price=money(rate), ticket_id=ticket_id)
+    off_rate = money(rate * contract.off_hours_coefficient)
+    for ticket_id, minutes in off_hours.items():
+        lines.add("off_hours_work",
+                  f"Работы вне графика без предварительного согласования ×{_number(contract.off_hours_coefficient)}"
+                  f", {_ticket_label(usage, ticket_id)}",
+                  off_rate * minutes / SIXTY, quantity=hours(minutes), unit="ч", unit_price=off_rate,
+                  ticket_id=ticket_id)
+    discount = contract.hourly_discount_percent
+    hourly_base = lines.total("overage", "hourly_work", "off_hours_work")
+    if discount and hourly_base:
+        lines.add("hourly_discount", f"Скидка тарифа на час работы специалиста: {_number(discount)} %",
+                  -(hourly_base * discount / HUNDRED), quantity=discount, unit="%")
+
+    for ticket in usage.tickets:
+        if ticket.billing_mode == "fixed" and ticket.completed:
+            changes = len(ticket.change_requests)
+            agreed = ticket.fixed_price if ticket.fixed_price is not None else ticket.change_requests[0].old_price \
+                if changes else None
+            note = ""
+            if changes:
+                before = f"согласовано {money(agreed)}, " if agreed is not None else ""
+                note = f" ({before}изменений по запросам: {changes})"
+            lines.add("fixed_price", f"Работы с фиксированной стоимостью, {_ticket_label(usage, ticket.id)}{note}",
+                      ticket.final_price, quantity=Decimal(1), unit="шт.", unit_price=money(ticket.final_price),
+                      ticket_id=ticket.id)
+
+    _operations(contract, usage, lines)
+    _penalties(contract, usage, lines)
+
+    subtotal = lines.total()
+    capped = False
+    if subtotal < 0 and not contract.penalties.allow_negative_invoice:
+        lines.add("penalty_cap", "Штрафы сверх суммы за месяц не вычитаются (счёт не бывает отрицательным)",
+                  -subtotal)
+        subtotal = lines.total()
+        capped = True
+    vat = ZERO
+    if contract.vat_percent:
+        vat = lines.add("vat", f"НДС {_number(contract.vat_percent)} %", subtotal * contract.vat_percent / HUNDRED,
+                        quantity=contract.vat_percent, unit="%").amount
+
+    prepaid = None
+    if plan == "prepaid":
+        prepaid = PrepaidBalance(
+            opening_hours=prepaid_opening, purchased_hours=prepaid_purchased, consumed_hours=hours(prepaid_used),
+            closing_hours=prepaid_opening + prepaid_purchased - prepaid_used / SIXTY, exhausted_at=exhausted_at,
+        )
+    summary = HoursSummary(
+        total=hours(total_minutes), covered_by_plan=hours(covered), package=hours(package_used),
+        package_burned=hours(package_left) if plan == "package" else ZERO, prepaid=hours(prepaid_used),
+        overage=hours(overage), hourly=hours(sum(hourly.values(), ZERO)),
+        off_hours=hours(sum(off_hours.values(), ZERO)), fixed=hours(fixed_minutes),
+        not_billed_after_stop=hours(after_stop), on_site=hours(on_site), remote=hours(total_minutes - on_site),
+    )
+    return Invoice(
+        month=usage.month, client_id=usage.client_id, client_name=usage.client_name, plan_kind=plan,
+        tier=contract.tier, currency=contract.currency, lines=tuple(lines.items), subtotal=subtotal,
+        vat_percent=contract.vat_percent, vat=vat, total=lines.total(), hours=summary, prepaid=prepaid,
+        penalties_capped=capped,
+    )
+
+
+def _operations(contract: Contract, usage: Usage, lines: _Lines) -> None:
+    by_kind: OrderedDict[str, OrderedDict[str, int]] = OrderedDict()
+    for index, operation in enumerate(usage.operations):
+        if contract.free_operation(operation.kind) is None:
+            raise BillingInputError(f"operations[{index}].kind",
+                                    f"operation {operation.kind!r} is not among the contract's free_operations")
+        visits = by_kind.setdefault(operation.kind, OrderedDict())
+        visits[operation.visit] = visits.get(operation.visit, 0) + operation.quantity
+    for kind, visits in by_kind.items():
+        terms = contract.free_operation(kind)
+        done = sum(visits.values())
+        free = sum(min(quantity, terms.free_per_visit) for quantity in visits.values())
+        charged = done - free
+        lines.add("operation",
+                  f"{terms.title}: {done} шт. за {len(visits)} выезд(а), бесплатно {free}"
+                  f" (до {terms.free_per_visit} за выезд)",
+                  terms.unit_price * charged, quantity=Decimal(charged), unit="шт.", unit_price=money(terms.unit_price))
+
+
+def _penalties(contract: Contract, usage: Usage, lines: _Lines) -> None:
+    terms = contract.penalties
+    for breach in usage.breaches:
+        amount = breach.penalty
+        if amount is None:
+            amount = terms.per_breach + terms.per_overdue_hour * Decimal(breach.overdue_minutes) / SIXTY
+        if money(amount) == 0:
+            continue
+        lines.add("sla_penalty",
+                  f"Штраф за нарушение SLA ({breach.target}), {_ticket_label(usage, breach.ticket_id)}, "
+                  f"просрочка {_number(hours(breach.overdue_minutes))} ч",
+                  -amount, quantity=Decimal(1), ticket_id=breach.ticket_id)
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def invoice_to_dict(invoice: Invoice) -> dict:
+    """The invoice as JSON-ready data: every amount a decimal string such as "1500.00"."""
+    data = {
+        "month": invoice.month,
+        "client": {"id": invoice.client_id, "name": invoice.client_name},
+        "plan_kind": invoice.plan_kind,
+        "tier": invoice.tier,
+        "currency": invoice.currency,
+        "lines": [
+            {
+                "kind": line.kind,
+                "description": line.description,
+                "quantity": _text(line.quantity),
+                "unit": line.unit,
+                "unit_price": _text(line.unit_price),
+                "amount": _text(line.amount),
+                "ticket_id": line.ticket_id,
+            }
+            for line in invoice.lines
+        ],
+        "subtotal": _text(invoice.subtotal),
+        "vat_percent": _text(invoice.vat_percent),
+        "vat": _text(money(invoice.vat)),
+        "total": _text(invoice.total),
+        "penalties_capped": invoice.penalties_capped,
+        "hours": {name: _text(getattr(invoice.hours, name)) for name in HoursSummary.__dataclass_fields__},
+        "prepaid": None,
+    }
+    if invoice.prepaid is not None:
+        p = invoice.prepaid
+        data["prepaid"] = {
+            "opening_hours": _text(p.opening_hours),
+            "purchased_hours": _text(p.purchased_hours),
+            "consumed_hours": _text(p.consumed_hours),
+            "closing_hours": _text(money(p.closing_hours)),
+            "exhausted_at": p.exhausted_at.isoformat() if p.exhausted_at else None,
+        }
+    return data
+
+
+def work_report(usage: Usage) -> dict:
+    """Every ticket worked this month: who, when, how long, on site or remote (hours as decimal strings)."""
+    tickets: OrderedDict[int, dict] = OrderedDict()
+    on_site_total = remote_total = 0
+    for entry in sorted(usage.entries, key=lambda e: (e.ticket_id, e.started_at)):
+        ticket = usage.ticket(entry.ticket_id)
+        row = tickets.setdefault(entry.ticket_id, {
+            "ticket_id": entry.ticket_id,
+            "subject": ticket.subject if ticket else "",
+            "billing_mode": ticket.billing_mode if ticket else "included",
+            "estimate_hours": _text(ticket.estimate_hours) if ticket else None,
+            "entries": [],
+            "_minutes": 0,
+            "_on_site": 0,
+        })
+        row["entries"].append({
+            "started_at": entry.started_at.isoformat(),
+            "specialist": entry.specialist,
+            "hours": _text(hours(entry.minutes)),
+            "minutes": entry.minutes,
+            "place": "on_site" if entry.on_site else "remote",
+            "work_kind": entry.work_kind,
+            "off_hours": entry.off_hours,
+            "off_hours_agreed": entry.off_hours_agreed,
+            "note": entry.note,
+        })
+        row["_minutes"] += entry.minutes
+        if entry.on_site:
+            row["_on_site"] += entry.minutes
+            on_site_total += entry.minutes
+        else:
+            remote_total += entry.minutes
+    rows = []
+    for row in tickets.values():
+        minutes, on_site = row.pop("_minutes"), row.pop("_on_site")
+        row["hours"] = _text(hours(minutes))
+        row["on_site_hours"] = _text(hours(on_site))
+        row["remote_hours"] = _text(hours(minutes - on_site))
+        row["specialists"] = sorted({e["specialist"] for e in row["entries"] if e["specialist"]})
+        rows.append(row)
+    return {
+        "month": usage.month,
+        "client": {"id": usage.client_id, "name": usage.client_name},
+        "tickets": rows,
+        "total_hours": _text(hours(on_site_total + remote_total)),
+        "on_site_hours": _text(hours(on_site_total)),
+        "remote_hours": _text(hours(remote_total)),
+    }
