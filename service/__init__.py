@@ -41,4 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(tickets.bp)
     app.register_blueprint(knowledge.bp)
     app.register_blueprint(directory.bp)
+
+    from service.api import billing as billing_api
+    from service.web import billing_views
+
+    app.register_blueprint(billing_api.bp)
+    app.register_blueprint(billing_views.bp)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from service.cli.bill import bill
 from service.cli.db import db
 from service.cli.evaluate import evaluate
 from service.cli.serve import serve
@@ -19,3 +20,4 @@ main.add_command(db)
 main.add_command(serve)
 main.add_command(evaluate)
 main.add_command(users)
+main.add_command(bill)

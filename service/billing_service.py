@@ -1,0 +1,414 @@
+"""Billing over the knowledge store: load a client's contract, time entries, tickets and SLA penalties for a
+month, build the usage document, and hand both to the pure engine (service.billing.engine).
+
+Also the ticket-level money actions: the running balance of hourly work (and stopping it), and change
+requests on fixed-price work. Functions here never commit; the caller (API, CLI) owns the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.models import AuditEvent, ChangeRequest, Client, Node, SlaEvent, Ticket, TimeEntry
+from kb.models import Contract as ContractRow
+from service.billing.contract import BillingInputError, Contract, month_value, parse_terms
+from service.billing.engine import SIXTY, Invoice, compute_invoice, money
+from service.billing.usage import Usage, parse_usage
+
+STOP_WORK_ACTION = "billing.stop_work"
+CHANGE_REQUEST_ACTION = "billing.change_request"
+OPERATION_ACTION = "billing.operation"
+
+#: Node kinds billed as a workstation seat or a server seat of the per-seat subscription.
+WORKSTATION_KINDS = ("workstation",)
+SERVER_KINDS = ("server", "virtualization_host")
+
+#: Working days (Mon=0) and hours of the support calendars of kb.vocab.CALENDARS.
+CALENDAR_HOURS = {"10x5": (time(9), time(19)), "8x5": (time(9), time(18))}
+
+#: How far back the prepaid balance is replayed at most (months).
+MAX_REPLAY_MONTHS = 120
+
+
+class NotFound(LookupError):
+    """The client, ticket or contract does not exist; ``field`` names the argument that pointed at it."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+class Conflict(ValueError):
+    """The action does not apply in the object's current state (e.g. stopping fixed-price work)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --- months and calendars -------------------------------------------------------------------------
+
+
+def client_zone(client: Client) -> ZoneInfo:
+    try:
+        return ZoneInfo(client.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's first instant, in ``zone``, as UTC."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def previous_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, year: int) -> frozenset[date]:
+    import holidays  # lazily: the package builds its tables on first use
+
+    try:
+        return frozenset(holidays.country_holidays(country, years=year).keys())
+    except NotImplementedError:
+        return frozenset()
+
+
+def outside_calendar(instant: datetime, *, calendar: str, zone: ZoneInfo, country: str = "RU") -> bool:
+    """Whether ``instant`` falls outside the support calendar: a weekend, a public holiday, or off hours."""
+    hours = CALENDAR_HOURS.get(calendar)
+    if hours is None:  # 24x7 (or an unknown calendar): every hour is a working hour
+        return False
+    local = instant.astimezone(zone)
+    if local.weekday() >= 5 or local.date() in _holidays(country or "RU", local.year):
+        return True
+    return not hours[0] <= local.time() < hours[1]
+
+
+# --- contracts ------------------------------------------------------------------------------------
+
+
+def active_contract(session: Session, *, client_id: int, month: str) -> ContractRow | None:
+    """The client's contract in force during ``month`` (the latest one starting before the month ends)."""
+    client = session.get(Client, client_id)
+    if client is None:
+        return None
+    start, end = month_bounds(month, client_zone(client))
+    rows = session.scalars(
+        select(ContractRow)
+        .where(ContractRow.client_id == client_id, ContractRow.valid_from < end)
+        .order_by(ContractRow.valid_from.desc(), ContractRow.id.desc())
+    ).all()
+    return next((row for row in rows if row.valid_to is None or row.valid_to > start), None)
+
+
+def contract_terms(row: ContractRow) -> Contract:
+    """The stored contract's validated terms (BillingInputError naming the field when they are invalid)."""
+    return parse_terms(row.plan_kind, row.tier, row.terms)
+
+
+# --- usage ----------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
+    return value.astimezone(zone).isoformat() if value is not None else None
+
+
+def _money_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def stopped_at(session: Session, *, ticket_id: int) -> datetime | None:
+    """When the client stopped the ticket's hourly work, or None."""
+    return session.scalar(
+        select(AuditEvent.at)
+        .where(AuditEvent.entity == "ticket", AuditEvent.entity_id == ticket_id,
+               AuditEvent.action == STOP_WORK_ACTION)
+        .order_by(AuditEvent.at.desc())
+        .limit(1)
+    )
+
+
+def change_requests(session: Session, *, ticket_id: int) -> list[ChangeRequest]:
+    return list(session.scalars(
+        select(ChangeRequest).where(ChangeRequest.ticket_id == ticket_id)
+        .order_by(ChangeRequest.agreed_at, ChangeRequest.id)
+    ))
+
+
+def _ticket_document(session: Session, ticket: Ticket, zone: ZoneInfo, *, completed: bool) -> dict:
+    changes = change_requests(session, ticket_id=ticket.id) if ticket.billing_mode == "fixed" else []
+    agreed = changes[0].old_price if changes and changes[0].old_price is not None else ticket.fixed_price
+    return {
+        "id": ticket.id,
+        "subject": ticket.subject,
+        "billing_mode": ticket.billing_mode,
+        "estimate_hours": _money_text(ticket.estimate_hours),
+        "fixed_price": _money_text(agreed),
+        "completed": completed,
+        "stopped_at": _iso(stopped_at(session, ticket_id=ticket.id), zone) if ticket.billing_mode == "hourly"
+        else None,
+        "change_requests": [
+            {"old_price": _money_text(c.old_price), "new_price": _money_text(c.new_price),
+             "agreed_at": _iso(c.agreed_at, zone), "agreed_by": c.agreed_by, "scope": c.scope}
+            for c in changes
+        ],
+    }
+
+
+def build_usage_document(session: Session, *, client: Client, month: str,
+                         prepaid_opening_hours: Decimal | None = None) -> dict:
+    """The month's usage of ``client`` as a usage document (the format of ``precedent bill --usage``)."""
+    zone = client_zone(client)
+    start, end = month_bounds(month, zone)
+    entries = session.execute(
+        select(TimeEntry, Ticket)
+        .join(Ticket, TimeEntry.ticket_id == Ticket.id)
+        .where(Ticket.client_id == client.id, TimeEntry.started_at >= start, TimeEntry.started_at < end)
+        .order_by(TimeEntry.started_at, TimeEntry.id)
+    ).all()
+    tickets: dict[int, Ticket] = {ticket.id: ticket for _, ticket in entries}
+    completed_fixed = session.scalars(
+        select(Ticket).where(Ticket.client_id == client.id, Ticket.billing_mode == "fixed",
+                             Ticket.resolved_at >= start, Ticket.resolved_at < end)
+    ).all()
+    for ticket in completed_fixed:
+        tickets[ticket.id] = ticket
+    breaches = session.execute(
+        select(SlaEvent, Ticket)
+        .join(Ticket, SlaEvent.ticket_id == Ticket.id)
+        .where(Ticket.client_id == client.id, SlaEvent.state == "breached",
+               SlaEvent.recorded_at >= start, SlaEvent.recorded_at < end)
+        .order_by(SlaEvent.recorded_at, SlaEvent.id)
+    ).all()
+    for _, ticket in breaches:
+        tickets[ticket.id] = ticket
+    operations = session.scalars(
+        select(AuditEvent)
+        .join(Ticket, AuditEvent.entity_id == Ticket.id)
+        .where(AuditEvent.entity == "ticket", AuditEvent.action == OPERATION_ACTION,
+               Ticket.client_id == client.id, AuditEvent.at >= start, AuditEvent.at < end)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+
+    completed_ids = {t.id for t in completed_fixed}
+    node_kinds = session.scalars(select(Node.kind).where(Node.client_id == client.id)).all()
+    document = {
+        "month": month,
+        "client": {"id": client.id, "name": client.name},
+        "seats": {
+            "workstations": sum(1 for kind in node_kinds if kind in WORKSTATION_KINDS),
+            "servers": sum(1 for kind in node_kinds if kind in SERVER_KINDS),
+        },
+        "tickets": [_ticket_document(session, t, zone, completed=t.id in completed_ids)
+                    for t in sorted(tickets.values(), key=lambda t: t.id)],
+        "entries": [
+            {
+                "id": entry.id,
+                "ticket_id": entry.ticket_id,
+                "started_at": _iso(entry.started_at, zone),
+                "minutes": entry.minutes,
+                "work_kind": entry.work_kind,
+                "on_site": entry.on_site,
+                "off_hours": outside_calendar(entry.started_at, calendar=client.calendar, zone=zone,
+                                              country=client.country),
+                "off_hours_agreed": entry.off_hours_agreed,
+                "specialist": entry.specialist.name if entry.specialist is not None else None,
+                "note": entry.note,
+            }
+            for entry, _ in entries
+            if entry.minutes > 0
+        ],
+        "operations": [
+            {"ticket_id": event.entity_id, "kind": event.data.get("kind"), "quantity": event.data.get("quantity"),
+             "visit": event.data.get("visit") or event.at.astimezone(zone).date().isoformat()}
+            for event in operations
+        ],
+        "sla_breaches": [
+            {"ticket_id": event.ticket_id, "target": event.target, "overdue_minutes": event.overdue_minutes,
+             "penalty": _money_text(event.penalty) if event.penalty else None}
+            for event, _ in breaches
+        ],
+    }
+    if prepaid_opening_hours is not None:
+        document["prepaid_opening_hours"] = format(prepaid_opening_hours, "f")
+    return document
+
+
+def _contract_start_month(row: ContractRow, zone: ZoneInfo) -> str:
+    return row.valid_from.astimezone(zone).strftime("%Y-%m")
+
+
+def prepaid_opening_hours(session: Session, *, client: Client, row: ContractRow, contract: Contract,
+                          month: str) -> Decimal:
+    """The prepaid balance carried into ``month``: the contract's opening balance plus purchases minus
+    consumption of every earlier month of the contract, replayed through the engine."""
+    zone = client_zone(client)
+    first = _contract_start_month(row, zone)
+    months: list[str] = []
+    cursor = previous_month(month)
+    while cursor >= first and len(months) < MAX_REPLAY_MONTHS:
+        months.append(cursor)
+        cursor = previous_month(cursor)
+    balance = contract.prepaid.opening_balance_hours
+    for earlier in reversed(months):
+        usage = parse_usage(build_usage_document(session, client=client, month=earlier,
+                                                 prepaid_opening_hours=balance))
+        balance = compute_invoice(contract, usage).prepaid.closing_hours
+    return balance
+
+
+def client_usage(session: Session, *, client_id: int, month: str) -> tuple[Client, ContractRow, Contract, Usage]:
+    """Load everything the invoice of ``client_id`` for ``month`` needs; NotFound / BillingInputError otherwise."""
+    month = month_value(month, "month")
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id} not found", "client")
+    row = active_contract(session, client_id=client_id, month=month)
+    if row is None:
+        raise NotFound(f"client {client_id} has no contract in force in {month}", "month")
+    contract = contract_terms(row)
+    opening = None
+    if contract.plan_kind == "prepaid":
+        opening = prepaid_opening_hours(session, client=client, row=row, contract=contract, month=month)
+    usage = parse_usage(build_usage_document(session, client=client, month=month, prepaid_opening_hours=opening))
+    return client, row, contract, usage
+
+
+def client_invoice(session: Session, *, client_id: int, month: str) -> tuple[Invoice, Usage]:
+    """The invoice of ``client_id`` for ``month`` (YYYY-MM) and the usage it was computed from."""
+    _, _, contract, usage = client_usage(session, client_id=client_id, month=month)
+    return compute_invoice(contract, usage), usage
+
+
+# --- hourly work: running balance and stop ---------------------------------------------------------
+
+
+def _current_contract(session: Session, ticket: Ticket, now: datetime) -> Contract | None:
+    zone = client_zone(ticket.client)
+    row = active_contract(session, client_id=ticket.client_id, month=now.astimezone(zone).strftime("%Y-%m"))
+    if row is None:
+        return None
+    try:
+        return contract_terms(row)
+    except BillingInputError:
+        return None
+
+
+def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = None) -> dict:
+    """The running balance of a ticket's hourly work against its estimate, as the client sees it.
+
+    Amounts use the contract in force now: the hourly rate less the plan's discount, with the off-hours
+    coefficient on unagreed work outside the calendar. The monthly invoice stays the authoritative bill.
+    """
+    now = now or datetime.now(UTC)
+    zone = client_zone(ticket.client)
+    stop = stopped_at(session, ticket_id=ticket.id)
+    normal = off = after = 0
+    for entry in ticket.time_entries:
+        if entry.work_kind != "hourly":
+            continue
+        if stop is not None and entry.started_at >= stop:
+            after += entry.minutes
+        elif not entry.off_hours_agreed and outside_calendar(
+                entry.started_at, calendar=ticket.client.calendar, zone=zone, country=ticket.client.country):
+            off += entry.minutes
+        else:
+            normal += entry.minutes
+    spent = normal + off
+    contract = _current_contract(session, ticket, now)
+    rate = spent_amount = estimate_amount = remaining_amount = None
+    if contract is not None:
+        factor = 1 - contract.hourly_discount_percent / 100
+        rate = money(contract.hourly_rate * factor)
+        spent_amount = money(contract.hourly_rate * factor * (normal + off * contract.off_hours_coefficient) / SIXTY)
+        if ticket.estimate_hours is not None:
+            estimate_amount = money(rate * ticket.estimate_hours)
+            remaining_amount = estimate_amount - spent_amount
+    spent_hours = money(Decimal(spent) / SIXTY)
+    estimate = ticket.estimate_hours
+    return {
+        "ticket_id": ticket.id,
+        "billing_mode": ticket.billing_mode,
+        "currency": contract.currency if contract is not None else None,
+        "estimate_hours": _money_text(estimate),
+        "spent_hours": format(spent_hours, "f"),
+        "off_hours_hours": format(money(Decimal(off) / SIXTY), "f"),
+        "remaining_hours": format(estimate - spent_hours, "f") if estimate is not None else None,
+        "over_estimate": estimate is not None and spent_hours > estimate,
+        "hourly_rate": _money_text(rate),
+        "spent_amount": _money_text(spent_amount),
+        "estimate_amount": _money_text(estimate_amount),
+        "remaining_amount": _money_text(remaining_amount),
+        "stopped": stop is not None,
+        "stopped_at": stop.isoformat() if stop is not None else None,
+        "not_billed_after_stop_hours": format(money(Decimal(after) / SIXTY), "f"),
+    }
+
+
+def stop_work(session: Session, *, ticket: Ticket, actor: str, now: datetime | None = None) -> dict:
+    """Stop a ticket's hourly work at the client's request: what was spent is billed, nothing after (no commit)."""
+    if ticket.billing_mode != "hourly":
+        raise Conflict(f"ticket {ticket.id} is not hourly work (billing mode {ticket.billing_mode})", "billing_mode")
+    if stopped_at(session, ticket_id=ticket.id) is not None:
+        raise Conflict(f"the work on ticket {ticket.id} is already stopped")
+    now = now or datetime.now(UTC)
+    balance = ticket_balance(session, ticket=ticket, now=now)
+    session.add(AuditEvent(entity="ticket", entity_id=ticket.id, action=STOP_WORK_ACTION, actor=actor, at=now,
+                           data={"spent_hours": balance["spent_hours"], "spent_amount": balance["spent_amount"]}))
+    session.flush()
+    return ticket_balance(session, ticket=ticket, now=now)
+
+
+# --- fixed-price work: change requests ---------------------------------------------------------------
+
+
+def add_change_request(session: Session, *, ticket: Ticket, new_price: Decimal, agreed_by: str, actor: str,
+                       scope: str | None = None, deadline: datetime | None = None,
+                       now: datetime | None = None) -> ChangeRequest:
+    """Record an agreed change of a fixed-price work and its new price (the only way the price changes)."""
+    if ticket.billing_mode != "fixed":
+        raise Conflict(f"ticket {ticket.id} is not fixed-price work (billing mode {ticket.billing_mode})",
+                       "billing_mode")
+    now = now or datetime.now(UTC)
+    change = ChangeRequest(ticket_id=ticket.id, old_price=ticket.fixed_price, new_price=new_price, scope=scope,
+                           deadline=deadline, agreed_by=agreed_by, agreed_at=now)
+    session.add(change)
+    session.add(AuditEvent(entity="ticket", entity_id=ticket.id, action=CHANGE_REQUEST_ACTION, actor=actor, at=now,
+                           data={"old_price": _money_text(ticket.fixed_price), "new_price": _money_text(new_price),
+                                 "scope": scope, "deadline": deadline.isoformat() if deadline else None,
+                                 "agreed_by": agreed_by}))
+    ticket.fixed_price = new_price
+    session.flush()
+    return change
+
+
+def record_operation(session: Session, *, ticket: Ticket, kind: str, quantity: int, actor: str,
+                     visit: date | None = None, now: datetime | None = None) -> AuditEvent:
+    """Record typical operations done on a visit (e.g. new workplaces commissioned), checked against the
+    client's contract so that the invoice can price them (no commit)."""
+    now = now or datetime.now(UTC)
+    contract = _current_contract(session, ticket, now)
+    if contract is None:
+        raise Conflict(f"client {ticket.client_id} has no valid contract in force", "kind")
+    if contract.free_operation(kind) is None:
+        known = ", ".join(op.kind for op in contract.free_operations) or "none"
+        raise Conflict(f"the contract does not list the operation {kind!r} (it lists: {known})", "kind")
+    visit = visit or now.astimezone(client_zone(ticket.client)).date()
+    event = AuditEvent(entity="ticket", entity_id=ticket.id, action=OPERATION_ACTION, actor=actor, at=now,
+                       data={"kind": kind, "quantity": quantity, "visit": visit.isoformat()})
+    session.add(event)
+    session.flush()
+    return event
+

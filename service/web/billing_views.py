@@ -1,0 +1,50 @@
+"""Printable billing pages: a client's monthly invoice and work report (staff, and the client's own users)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+
+from service import billing_service, db
+from service.auth import visible_client_id
+from service.billing.contract import BillingInputError, month_value
+from service.billing.engine import compute_invoice, invoice_to_dict, work_report
+from service.web.views import login_required
+
+bp = Blueprint("billing_web", __name__)
+
+PLACE_NAMES = {"on_site": "выезд", "remote": "удалённо"}
+MODE_NAMES = {"included": "в рамках договора", "hourly": "почасовая", "fixed": "фикс. стоимость"}
+
+
+def _usage(client_id: int, month: str):
+    limit = visible_client_id()
+    if limit is not None and limit != client_id:
+        abort(404)
+    try:
+        month = month_value(month, "month")
+    except BillingInputError as exc:
+        abort(400, str(exc))
+    try:
+        return billing_service.client_usage(db.session(), client_id=client_id, month=month)
+    except billing_service.NotFound as exc:
+        abort(404, str(exc))
+    except BillingInputError as exc:
+        abort(409, f"данные договора некорректны: {exc}")
+
+
+@bp.get("/clients/<int:client_id>/invoices/<month>.html")
+@login_required()
+def invoice_page(client_id: int, month: str):
+    """The month's invoice, printable."""
+    client, row, contract, usage = _usage(client_id, month)
+    invoice = invoice_to_dict(compute_invoice(contract, usage))
+    return render_template("billing/invoice.html", client=client, contract=row, invoice=invoice)
+
+
+@bp.get("/clients/<int:client_id>/work-report/<month>.html")
+@login_required()
+def work_report_page(client_id: int, month: str):
+    """Every ticket worked in the month: who, hours, on site or remote."""
+    client, _, _, usage = _usage(client_id, month)
+    return render_template("billing/work_report.html", client=client, report=work_report(usage),
+                           places=PLACE_NAMES, modes=MODE_NAMES)
