@@ -1,0 +1,123 @@
+"""Invariants of the billing engine over generated contracts and months (hypothesis)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.billing import compute_invoice, parse_contract, parse_usage
+
+KOPECK = Decimal("0.01")
+
+
+def _money(low: int = 0, high: int = 10_000_000) -> st.SearchStrategy[str]:
+    # Amounts in kopecks written as decimal strings, as a contract file would hold them.
+    return st.integers(low, high).map(lambda k: format(Decimal(k) / 100, "f"))
+
+
+@st.composite
+def contracts(draw) -> dict:
+    plan = draw(st.sampled_from(["subscription", "package", "prepaid", "unlimited", "hourly"]))
+    terms: dict = {
+        "hourly_rate": draw(_money(1, 1_000_000)),
+        "hourly_discount_percent": str(draw(st.integers(0, 50 if plan == "unlimited" else 15))) if plan != "hourly"
+        else "0",
+        "off_hours_coefficient": draw(st.sampled_from(["1.5", "1.75", "2"])),
+        "prepayment_months": draw(st.integers(1, 24)),
+        "vat_percent": draw(st.sampled_from(["0", "10", "20"])),
+        "penalties": {"per_breach": draw(_money(0, 500_000)), "per_overdue_hour": draw(_money(0, 100_000)),
+                      "allow_negative_invoice": draw(st.booleans())},
+        "free_operations": [{"kind": "commissioning", "free_per_visit": draw(st.integers(0, 3)),
+                             "unit_price": draw(_money(0, 300_000))}],
+    }
+    if plan == "subscription":
+        terms["subscription"] = {"workstation_rate": draw(_money()), "server_rate": draw(_money()),
+                                 "on_site_surcharge_percent": draw(st.sampled_from(["0", "10", "15", "20"]))}
+    elif plan == "package":
+        terms["package"] = {"hours": draw(st.sampled_from([10, 15, 25, 40])), "monthly_fee": draw(_money())}
+    elif plan == "prepaid":
+        purchases = [{"month": "2026-11", "hours": draw(st.sampled_from([10, 15, 30, 50]))}] \
+            if draw(st.booleans()) else []
+        terms["prepaid"] = {"hour_price": draw(_money(1, 500_000)), "purchases": purchases}
+    elif plan == "unlimited":
+        terms["unlimited"] = {"monthly_fee": draw(_money())}
+    tier = draw(st.sampled_from(["bronze", "silver", "gold", "platinum"]))
+    return {"plan_kind": plan, "tier": tier, "terms": terms}
+
+
+entries_strategy = st.lists(
+    st.fixed_dictionaries({
+        "ticket_id": st.integers(1, 4),
+        "day": st.integers(1, 30),
+        "hour": st.integers(0, 23),
+        "minutes": st.integers(1, 600),
+        "work_kind": st.sampled_from(["included", "hourly", "fixed"]),
+        "off_hours": st.booleans(),
+        "off_hours_agreed": st.booleans(),
+        "on_site": st.booleans(),
+    }),
+    max_size=12,
+)
+
+
+def _entry(e: dict) -> dict:
+    return {"ticket_id": e["ticket_id"], "started_at": f"2026-11-{e['day']:02d}T{e['hour']:02d}:00:00+03:00",
+            "minutes": e["minutes"], "work_kind": e["work_kind"], "off_hours": e["off_hours"],
+            "off_hours_agreed": e["off_hours_agreed"], "on_site": e["on_site"]}
+
+
+@st.composite
+def usages(draw) -> dict:
+    tickets = [
+        {"id": 1, "billing_mode": "included"},
+        {"id": 2, "billing_mode": "hourly", "estimate_hours": "4",
+         **({"stopped_at": "2026-11-15T12:00:00+03:00"} if draw(st.booleans()) else {})},
+        {"id": 3, "billing_mode": "fixed", "fixed_price": draw(_money()), "completed": draw(st.booleans()),
+         "change_requests": [{"new_price": draw(_money())}] if draw(st.booleans()) else []},
+        {"id": 4, "billing_mode": "included"},
+    ]
+    breaches = draw(st.lists(st.fixed_dictionaries({
+        "ticket_id": st.integers(1, 4),
+        "overdue_minutes": st.integers(0, 3000),
+        "penalty": st.one_of(st.none(), _money(0, 5_000_000)),
+    }), max_size=3))
+    operations = draw(st.lists(st.fixed_dictionaries({
+        "kind": st.just("commissioning"), "quantity": st.integers(1, 8),
+        "visit": st.sampled_from(["2026-11-03", "2026-11-10"]),
+    }), max_size=3))
+    return {
+        "month": "2026-11",
+        "seats": {"workstations": draw(st.integers(0, 60)), "servers": draw(st.integers(0, 6))},
+        "tickets": tickets,
+        "entries": [_entry(e) for e in draw(entries_strategy)],
+        "sla_breaches": [{k: v for k, v in b.items() if v is not None} for b in breaches],
+        "operations": operations,
+        "prepaid_opening_hours": format(Decimal(draw(st.integers(0, 4000))) / 100, "f"),
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(contracts(), usages())
+def test_total_is_the_sum_of_the_lines(contract_doc, usage_doc):
+    invoice = compute_invoice(parse_contract(contract_doc), parse_usage(usage_doc))
+    assert invoice.total == sum((line.amount for line in invoice.lines), Decimal("0"))
+    assert invoice.subtotal == sum((line.amount for line in invoice.lines if line.kind != "vat"), Decimal("0"))
+    assert all(line.amount == line.amount.quantize(KOPECK) for line in invoice.lines)
+    if not contract_doc["terms"]["penalties"]["allow_negative_invoice"]:
+        assert invoice.total >= 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(contracts(), usages(), st.fixed_dictionaries({
+    "ticket_id": st.integers(1, 4), "day": st.integers(1, 30), "hour": st.integers(0, 23),
+    "minutes": st.just(60), "work_kind": st.sampled_from(["included", "hourly", "fixed"]),
+    "off_hours": st.booleans(), "off_hours_agreed": st.booleans(), "on_site": st.booleans(),
+}))
+def test_adding_an_hour_of_work_never_lowers_the_total(contract_doc, usage_doc, extra):
+    contract = parse_contract(contract_doc)
+    before = compute_invoice(contract, parse_usage(usage_doc)).total
+    usage_doc = {**usage_doc, "entries": [*usage_doc["entries"], _entry(extra)]}
+    after = compute_invoice(contract, parse_usage(usage_doc)).total
+    assert after >= before
