@@ -1,0 +1,159 @@
+"""Billing over the knowledge store (SQLite and PostgreSQL): usage building, calendars, prepaid replay,
+balance, stop-work and change requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from kb.models import AuditEvent, Client, Contract, Ticket, TimeEntry
+from service import billing_service
+from service.billing import compute_invoice
+from tests.service.billing.store import EXPECTED_TOTAL, MSK, msk, seed_month
+
+
+@pytest.mark.parametrize(("instant", "calendar", "outside"), [
+    (msk(11, 3, 10), "10x5", False),       # Tuesday 10:00
+    (msk(11, 3, 8, 59), "10x5", True),     # before 09:00
+    (msk(11, 3, 19), "10x5", True),        # 19:00 is the end of the day
+    (msk(11, 3, 18, 30), "10x5", False),
+    (msk(11, 3, 18, 30), "8x5", True),     # 8x5 ends at 18:00
+    (msk(11, 7, 12), "10x5", True),        # Saturday
+    (msk(11, 4, 12), "10x5", True),        # 4 November, Unity Day (public holiday in RU)
+    (msk(11, 7, 3), "24x7", False),        # round the clock
+    (datetime(2026, 11, 3, 7, 0, tzinfo=UTC), "10x5", False),  # 07:00 UTC is 10:00 in Moscow
+])
+def test_outside_calendar(instant, calendar, outside):
+    assert billing_service.outside_calendar(instant, calendar=calendar, zone=MSK, country="RU") is outside
+
+
+def test_month_invoice_from_the_store(db_session):
+    ids = seed_month(db_session)
+    invoice, usage = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    kinds = {line.kind: line.amount for line in invoice.lines}
+    assert kinds["package"] == Decimal("25000.00")
+    assert kinds["overage"] == Decimal("6333.33")
+    assert kinds["off_hours_work"] == Decimal("3000.00")
+    assert kinds["hourly_work"] == Decimal("4000.00")
+    assert kinds["fixed_price"] == Decimal("45000.00")
+    assert kinds["sla_penalty"] == Decimal("-700.00")
+    assert invoice.total == EXPECTED_TOTAL
+    assert (usage.workstations, usage.servers) == (3, 2)
+    # Neither October's ticket nor the other client's work is in November's usage.
+    assert {e.ticket_id for e in usage.entries} == {ids["a"], ids["b"], ids["c"]}
+    fixed = usage.ticket(ids["c"])
+    assert fixed.fixed_price == Decimal("40000") and fixed.final_price == Decimal("45000")
+
+
+def test_month_without_work_bills_the_fee(db_session):
+    ids = seed_month(db_session)
+    invoice, usage = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-12")
+    assert usage.entries == () and invoice.total == Decimal("25000.00")
+
+
+def test_unknown_client_and_missing_contract(db_session):
+    ids = seed_month(db_session)
+    with pytest.raises(billing_service.NotFound) as error:
+        billing_service.client_invoice(db_session, client_id=9999, month="2026-11")
+    assert error.value.field == "client"
+    with pytest.raises(billing_service.NotFound) as error:
+        billing_service.client_invoice(db_session, client_id=ids["other"], month="2026-11")
+    assert error.value.field == "month"
+    # Before the contract started there is no invoice either.
+    with pytest.raises(billing_service.NotFound):
+        billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-09")
+
+
+def test_prepaid_balance_is_carried_over_month_to_month(db_session):
+    # Prepaid contract from September: 10 h bought in September, 4 h used (6 h left);
+    # October: 7 h used -> 6 h from the balance, 1 h over x 2000 = 2000; November opens at 0.
+    client = Client(name="Предоплата", timezone="Europe/Moscow", calendar="24x7")
+    db_session.add(client)
+    db_session.flush()
+    db_session.add(Contract(client_id=client.id, plan_kind="prepaid", tier="bronze", valid_from=msk(9, 1, 0),
+                            terms={"hourly_rate": "2000", "prepaid": {
+                                "hour_price": "1800", "purchases": [{"month": "2026-09", "hours": 10}]}}))
+    ticket = Ticket(client_id=client.id, subject="Поддержка 1С")
+    db_session.add(ticket)
+    db_session.flush()
+    db_session.add_all([TimeEntry(ticket_id=ticket.id, started_at=msk(9, 10, 10), minutes=240),
+                        TimeEntry(ticket_id=ticket.id, started_at=msk(10, 10, 10), minutes=420)])
+    db_session.commit()
+    september, _ = billing_service.client_invoice(db_session, client_id=client.id, month="2026-09")
+    assert september.total == Decimal("18000.00") and september.prepaid.closing_hours == 6
+    october, _ = billing_service.client_invoice(db_session, client_id=client.id, month="2026-10")
+    assert october.prepaid.opening_hours == 6
+    assert october.total == Decimal("2000.00")
+    november, _ = billing_service.client_invoice(db_session, client_id=client.id, month="2026-11")
+    assert november.prepaid.opening_hours == 0 and november.total == 0
+
+
+def test_balance_and_stop_work(db_session):
+    ids = seed_month(db_session)
+    ticket = db_session.get(Ticket, ids["b"])
+    now = msk(11, 10, 15)
+    balance = billing_service.ticket_balance(db_session, ticket=ticket, now=now)
+    # 2 h of 3 spent at 2000 per hour: 4000 of 6000, 1 h / 2000 left.
+    assert balance["spent_hours"] == "2.00" and balance["remaining_hours"] == "1.00"
+    assert balance["spent_amount"] == "4000.00" and balance["remaining_amount"] == "2000.00"
+    assert balance["stopped"] is False
+    stopped = billing_service.stop_work(db_session, ticket=ticket, actor="client", now=now)
+    db_session.commit()
+    assert stopped["stopped"] is True
+    # Work logged after the stop is reported but not billed.
+    db_session.add(TimeEntry(ticket_id=ticket.id, started_at=msk(11, 11, 10), minutes=60, work_kind="hourly"))
+    db_session.commit()
+    invoice, _ = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    assert invoice.total == EXPECTED_TOTAL
+    assert invoice.hours.not_billed_after_stop == Decimal("1.00")
+    with pytest.raises(billing_service.Conflict):
+        billing_service.stop_work(db_session, ticket=ticket, actor="client", now=now)
+    with pytest.raises(billing_service.Conflict):
+        billing_service.stop_work(db_session, ticket=db_session.get(Ticket, ids["a"]), actor="client", now=now)
+
+
+def test_change_request_changes_the_price_and_is_audited(db_session):
+    ids = seed_month(db_session)
+    ticket = db_session.get(Ticket, ids["c"])
+    change = billing_service.add_change_request(db_session, ticket=ticket, new_price=Decimal("47000"),
+                                                agreed_by="Петров", actor="manager", scope="ещё стойка",
+                                                now=msk(11, 19, 10))
+    db_session.commit()
+    assert change.old_price == Decimal("45000") and ticket.fixed_price == Decimal("47000")
+    invoice, usage = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    assert [line.amount for line in invoice.lines if line.kind == "fixed_price"] == [Decimal("47000.00")]
+    assert usage.ticket(ids["c"]).fixed_price == Decimal("40000")  # the originally agreed price
+    assert db_session.query(AuditEvent).filter_by(action=billing_service.CHANGE_REQUEST_ACTION).count() == 1
+    with pytest.raises(billing_service.Conflict):
+        billing_service.add_change_request(db_session, ticket=db_session.get(Ticket, ids["b"]),
+                                           new_price=Decimal("1"), agreed_by="x", actor="y")
+
+
+def test_recorded_operations_are_priced(db_session):
+    ids = seed_month(db_session)
+    contract = db_session.query(Contract).filter_by(client_id=ids["client"]).one()
+    contract.terms = {**contract.terms, "free_operations": [
+        {"kind": "workplace_commissioning", "free_per_visit": 3, "unit_price": "1500"}]}
+    db_session.commit()
+    ticket = db_session.get(Ticket, ids["a"])
+    billing_service.record_operation(db_session, ticket=ticket, kind="workplace_commissioning", quantity=5,
+                                     actor="eng", now=msk(11, 25, 12))
+    db_session.commit()
+    # 5 workplaces on one visit: 3 free, 2 x 1500 = 3000 on top.
+    invoice, _ = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    assert invoice.total == EXPECTED_TOTAL + Decimal("3000.00")
+    with pytest.raises(billing_service.Conflict):
+        billing_service.record_operation(db_session, ticket=ticket, kind="teleportation", quantity=1, actor="eng",
+                                         now=msk(11, 25, 12))
+
+
+def test_usage_document_round_trips_through_the_pure_engine(db_session):
+    ids = seed_month(db_session)
+    client, _, contract, usage = billing_service.client_usage(db_session, client_id=ids["client"], month="2026-11")
+    from service.billing import parse_usage
+
+    document = billing_service.build_usage_document(db_session, client=client, month="2026-11")
+    assert compute_invoice(contract, parse_usage(document)).total == EXPECTED_TOTAL
+    assert document["entries"][0]["started_at"].startswith("2026-11-01T00:30:00+03:00")
