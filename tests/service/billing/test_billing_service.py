@@ -157,3 +157,26 @@ def test_usage_document_round_trips_through_the_pure_engine(db_session):
     document = billing_service.build_usage_document(db_session, client=client, month="2026-11")
     assert compute_invoice(contract, parse_usage(document)).total == EXPECTED_TOTAL
     assert document["entries"][0]["started_at"].startswith("2026-11-01T00:30:00+03:00")
+
+
+def test_demo_contracts_cover_every_plan_and_bill(db_session):
+    from service.billing_demo import PLAN_CYCLE, build_contracts
+
+    ids = seed_month(db_session)
+    for name in ["Астра", "Вереск", "Гвоздика"]:
+        extra = Client(name=name, timezone="Asia/Yekaterinburg", sla_policy="gold")
+        db_session.add(extra)
+        db_session.flush()
+        ticket = Ticket(client_id=extra.id, subject="Заявка", type="service_request")
+        db_session.add(ticket)
+        db_session.flush()
+        db_session.add_all([TimeEntry(ticket_id=ticket.id, started_at=msk(11, d, 10), minutes=90, on_site=True)
+                            for d in (3, 10, 17)])
+    db_session.commit()
+    summary = build_contracts(db_session, seed=1)
+    db_session.commit()
+    assert {plan.split("/")[0] for plan in summary["contracts"].values()} == set(PLAN_CYCLE)
+    for client_id in summary["contracts"]:
+        invoice, _ = billing_service.client_invoice(db_session, client_id=client_id, month="2026-11")
+        assert invoice.total >= 0
+    assert summary["contracts"][ids["client"]] == "subscription/bronze"
