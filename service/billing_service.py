@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.models import AuditEvent, ChangeRequest, Client, Node, SlaEvent, Ticket, TimeEntry
@@ -167,6 +167,13 @@ def _ticket_document(session: Session, ticket: Ticket, zone: ZoneInfo, *, comple
     }
 
 
+def effective_work_kind(entry: TimeEntry, ticket: Ticket) -> str:
+    """How an entry is billed: all work on an hourly or fixed-price ticket is billed that way (whatever the
+    entry says, so a default "included" cannot leak project work into the package); on an ordinary ticket
+    the entry may itself be hourly or fixed (extra work agreed on the spot)."""
+    return ticket.billing_mode if ticket.billing_mode in ("hourly", "fixed") else entry.work_kind
+
+
 def build_usage_document(session: Session, *, client: Client, month: str,
                          prepaid_opening_hours: Decimal | None = None) -> dict:
     """The month's usage of ``client`` as a usage document (the format of ``precedent bill --usage``)."""
@@ -179,9 +186,10 @@ def build_usage_document(session: Session, *, client: Client, month: str,
         .order_by(TimeEntry.started_at, TimeEntry.id)
     ).all()
     tickets: dict[int, Ticket] = {ticket.id: ticket for _, ticket in entries}
+    completed_at = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
     completed_fixed = session.scalars(
         select(Ticket).where(Ticket.client_id == client.id, Ticket.billing_mode == "fixed",
-                             Ticket.resolved_at >= start, Ticket.resolved_at < end)
+                             completed_at >= start, completed_at < end)
     ).all()
     for ticket in completed_fixed:
         tickets[ticket.id] = ticket
@@ -219,7 +227,7 @@ def build_usage_document(session: Session, *, client: Client, month: str,
                 "ticket_id": entry.ticket_id,
                 "started_at": _iso(entry.started_at, zone),
                 "minutes": entry.minutes,
-                "work_kind": entry.work_kind,
+                "work_kind": effective_work_kind(entry, ticket),
                 "on_site": entry.on_site,
                 "off_hours": outside_calendar(entry.started_at, calendar=client.calendar, zone=zone,
                                               country=client.country),
@@ -227,7 +235,7 @@ def build_usage_document(session: Session, *, client: Client, month: str,
                 "specialist": entry.specialist.name if entry.specialist is not None else None,
                 "note": entry.note,
             }
-            for entry, _ in entries
+            for entry, ticket in entries
             if entry.minutes > 0
         ],
         "operations": [
@@ -317,7 +325,7 @@ def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = N
     stop = stopped_at(session, ticket_id=ticket.id)
     normal = off = after = 0
     for entry in ticket.time_entries:
-        if entry.work_kind != "hourly":
+        if effective_work_kind(entry, ticket) != "hourly":
             continue
         if stop is not None and entry.started_at >= stop:
             after += entry.minutes

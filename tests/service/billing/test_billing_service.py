@@ -180,3 +180,18 @@ def test_demo_contracts_cover_every_plan_and_bill(db_session):
         invoice, _ = billing_service.client_invoice(db_session, client_id=client_id, month="2026-11")
         assert invoice.total >= 0
     assert summary["contracts"][ids["client"]] == "subscription/bronze"
+
+
+def test_work_on_project_tickets_is_billed_by_the_ticket_mode(db_session):
+    # An entry logged with the default work kind "included" on the hourly ticket B is still hourly work:
+    # 60 min x 2000 = 2000 more; a fixed-price ticket closed without a resolution instant is still billed.
+    ids = seed_month(db_session)
+    db_session.add(TimeEntry(ticket_id=ids["b"], started_at=msk(11, 11, 10), minutes=60, work_kind="included"))
+    closed = Ticket(client_id=ids["client"], subject="Монтаж СКС", billing_mode="fixed",
+                    fixed_price=Decimal("10000"), status="closed", closed_at=msk(11, 27, 10))
+    db_session.add(closed)
+    db_session.commit()
+    invoice, _ = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    assert invoice.total == EXPECTED_TOTAL + Decimal("2000.00") + Decimal("10000.00")
+    assert billing_service.ticket_balance(db_session, ticket=db_session.get(Ticket, ids["b"]),
+                                          now=msk(11, 12, 10))["spent_hours"] == "3.00"
