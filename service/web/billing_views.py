@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from datetime import UTC, datetime
 
+from flask import Blueprint, abort, render_template
+from sqlalchemy import select
+
+from kb.models import Client
+from kb.models import Contract as ContractRow
 from service import billing_service, db
 from service.auth import visible_client_id
 from service.billing.contract import BillingInputError, month_value
@@ -16,10 +21,14 @@ PLACE_NAMES = {"on_site": "выезд", "remote": "удалённо"}
 MODE_NAMES = {"included": "в рамках договора", "hourly": "почасовая", "fixed": "фикс. стоимость"}
 
 
-def _usage(client_id: int, month: str):
+def _check_visible(client_id: int) -> None:
     limit = visible_client_id()
     if limit is not None and limit != client_id:
         abort(404)
+
+
+def _usage(client_id: int, month: str):
+    _check_visible(client_id)
     try:
         month = month_value(month, "month")
     except BillingInputError as exc:
@@ -48,3 +57,25 @@ def work_report_page(client_id: int, month: str):
     client, _, _, usage = _usage(client_id, month)
     return render_template("billing/work_report.html", client=client, report=work_report(usage),
                            places=PLACE_NAMES, modes=MODE_NAMES)
+
+
+@bp.get("/clients/<int:client_id>/billing")
+@login_required()
+def billing_index(client_id: int):
+    """The client's contracts and a link to the invoice and work report of every contract month, newest first."""
+    _check_visible(client_id)
+    client = db.session().get(Client, client_id)
+    if client is None:
+        abort(404)
+    contracts = db.session().scalars(select(ContractRow).where(ContractRow.client_id == client_id)
+                                     .order_by(ContractRow.valid_from.desc())).all()
+    zone = billing_service.client_zone(client)
+    current = datetime.now(UTC).astimezone(zone).strftime("%Y-%m")
+    months: list[str] = []
+    if contracts:
+        first = min(c.valid_from for c in contracts).astimezone(zone).strftime("%Y-%m")
+        cursor = current
+        while cursor >= first and len(months) < billing_service.MAX_REPLAY_MONTHS:
+            months.append(cursor)
+            cursor = billing_service.previous_month(cursor)
+    return render_template("billing/index.html", client=client, contracts=contracts, months=months)

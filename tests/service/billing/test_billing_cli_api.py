@@ -213,3 +213,5 @@ def test_printable_invoice_and_work_report(app, ids):
     report = browser.get(f"/clients/{ids['client']}/work-report/2026-11.html").get_data(as_text=True)
     assert "Иванов И. И." in report and "выезд" in report and "VPN для филиала" in report
     assert browser.get(f"/clients/{ids['client']}/invoices/2026-99.html").status_code == 400
+    index = browser.get(f"/clients/{ids['client']}/billing").get_data(as_text=True)
+    assert "/invoices/2026-11.html" in index and "package" in index
