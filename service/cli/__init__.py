@@ -7,6 +7,7 @@ import click
 from service.cli.bill import bill
 from service.cli.db import db
 from service.cli.evaluate import evaluate
+from service.cli.importer import import_command
 from service.cli.serve import serve
 from service.cli.users import users
 
@@ -21,3 +22,4 @@ main.add_command(serve)
 main.add_command(evaluate)
 main.add_command(users)
 main.add_command(bill)
+main.add_command(import_command)
