@@ -271,8 +271,9 @@ def _read_text(path: Path, encoding: str) -> str:
     except LookupError:
         raise ImportFileError(f"{path}: unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
         raise ImportFileError(
-            f"{path}: not valid {encoding} text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            f"{path}: not valid {encoding} text (byte 0x{raw[exc.start]:02x} on line {line}); "
             "re-save it as UTF-8 or pass --encoding (e.g. cp1251)") from None
 
 
