@@ -29,6 +29,51 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # --- search (H-search: ml/embedders.py, ml/index.py, ml/retrieval.py, service/search.py, docs/search.md) ---
+    #: Embedder: "use-multilingual-v3" (Russian + 15 languages), "all-MiniLM-L6-v2" (English) or a local
+    #: sentence-transformers model directory. Changing it requires `precedent index build`.
+    search_embedder: str = "use-multilingual-v3"
+    #: Device of sentence-transformers models ("cpu", "cuda", "cuda:1"); never required to be a GPU.
+    search_device: str = "cpu"
+    #: Threads of the numpy multilingual encoder.
+    search_threads: int = 2
+    #: Characters of a document embedded densely (longer text is cut; the lexical signal sees all of it).
+    search_dense_max_chars: int = 600
+    #: Collections of at least this many documents use an HNSW index instead of exact search.
+    search_hnsw_threshold: int = 20000
+    #: HNSW search breadth (higher: better recall, slower).
+    search_ef_search: int = 64
+    #: Fusion: "rrf" (weighted reciprocal rank) or "weighted" (weighted normalised scores).
+    search_fusion: str = "rrf"
+    #: Signal weights, tuned on the real-data dev split (docs/search.md); 0 switches a signal off.
+    search_weight_title: float = 1.0
+    search_weight_document: float = 1.0
+    search_weight_lexical: float = 1.0
+    search_weight_char: float = 0.0
+    search_rrf_k: float = 60.0
+    #: Candidates each signal proposes before fusion.
+    search_pool: int = 100
+    #: Boosts of the fused score (multiplicative: score * (1 + boost)).
+    search_same_client_boost: float = 0.1
+    search_same_node_kind_boost: float = 0.1
+    search_recency_boost: float = 0.05
+    search_recency_half_life_days: float = 365.0
+    #: Suggestions below this share of the best hit's fused score are not shown (0 shows all k).
+    search_min_relative_score: float = 0.0
+
+    # --- triage (H-triage: ml/classify.py, service/triage.py, docs/triage.md) ---
+    #: Precision that auto-routed tickets must keep; picks the confidence threshold of the published
+    #: model from the precision/coverage curve stored in its manifest (0.8, 0.85, 0.9 or 0.95).
+    triage_target_precision: float = 0.9
+    #: Fixed confidence threshold for the group model instead (0 = take it from the manifest).
+    triage_group_threshold: float = 0.0
+    #: Fixed confidence threshold for the priority model instead (0 = take it from the manifest).
+    triage_priority_threshold: float = 0.0
+    #: How many specialists triage proposes.
+    triage_specialists: int = 5
+    #: Ask service.search.suggest for the nearest past incidents (specialist ranking) when it exists.
+    triage_use_search: bool = True
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL to use, defaulting to the SQLite file under ``var_dir``."""

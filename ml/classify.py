@@ -1,0 +1,266 @@
+"""Ticket classifiers: specialist group (routing) and priority.
+
+The production pipeline (the same one ``precedent evaluate classify`` measures) is
+
+    text -> word 1-2-gram TF-IDF (sublinear) + char_wb 2-5-gram TF-IDF (sublinear)
+    structured signals (channel, client tier, node kind/criticality, alert severity) -> one-hot
+    -> linear classifier -> temperature + per-class bias calibration on out-of-fold scores
+
+``CalibratedLinearClassifier`` is a scikit-learn estimator (parameters only in ``__init__``, all
+learning in ``fit``, fitted attributes end in ``_``) so it clones, grid-searches and serialises
+like any other.  Its probabilities are calibrated on out-of-fold decision scores, so the
+confidence threshold of the human triage queue can be read off a precision/coverage curve
+(see :func:`precision_coverage_curve` and docs/triage.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.svm import LinearSVC
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted
+
+TEXT_COLUMN = "text"
+#: Structured signals the store knows about a ticket; missing values are the string "none".
+META_COLUMNS = ("channel", "tier", "node_kind", "node_criticality", "alert_severity")
+MISSING = "none"
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def _as_matrix(scores: np.ndarray) -> np.ndarray:
+    """Decision scores as (n, n_classes); a binary classifier's 1-D score becomes [0, s]."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1:
+        return np.column_stack([np.zeros_like(scores), scores])
+    return scores
+
+
+class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
+    """A linear classifier whose softmax(scores / T + b) probabilities are calibrated.
+
+    ``T`` (temperature) and ``b`` (per-class bias) are fitted by minimising the log loss of
+    out-of-fold decision scores (``cv`` folds), then the base estimator is refitted on all data.
+    Unlike ``CalibratedClassifierCV`` this works with classes that have a single example:
+    a fold model that never saw a class gives it the lowest score in that fold.
+    """
+
+    def __init__(self, base_estimator=None, cv: int = 3, bias_l2: float = 1.0, random_state: int = 0):
+        self.base_estimator = base_estimator
+        self.cv = cv
+        self.bias_l2 = bias_l2
+        self.random_state = random_state
+
+    def _base(self):
+        if self.base_estimator is not None:
+            return clone(self.base_estimator)
+        return LinearSVC(C=0.3)
+
+    def _fit_base(self, X, y, sample_weight):
+        model = self._base()
+        if sample_weight is None:
+            return model.fit(X, y)
+        return model.fit(X, y, sample_weight=sample_weight)
+
+    def _scores(self, model, X) -> np.ndarray:
+        """Scores of ``model`` laid out on this estimator's classes (unseen classes lowest)."""
+        raw = _as_matrix(model.decision_function(X))
+        if len(model.classes_) == len(self.classes_) and np.array_equal(model.classes_, self.classes_):
+            return raw
+        out = np.full((raw.shape[0], len(self.classes_)), raw.min() - 1.0)
+        columns = np.searchsorted(self.classes_, model.classes_)
+        out[:, columns] = raw
+        return out
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the calibration on out-of-fold scores, then the base estimator on everything."""
+        y = np.asarray(y)
+        self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least two classes to learn from, got {len(self.classes_)}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        n = len(y)
+        oof = np.zeros((n, len(self.classes_)))
+        covered = np.zeros(n, dtype=bool)
+        if self.cv and self.cv >= 2 and n >= 2 * self.cv:
+            folds = KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+            for train_idx, test_idx in folds.split(np.zeros(n)):
+                if len(np.unique(y[train_idx])) < 2:
+                    continue
+                weights = None if sample_weight is None else sample_weight[train_idx]
+                model = self._fit_base(_rows(X, train_idx), y[train_idx], weights)
+                oof[test_idx] = self._scores(model, _rows(X, test_idx))
+                covered[test_idx] = True
+        self.estimator_ = self._fit_base(X, y, sample_weight)
+        if covered.sum() >= 2:
+            codes = np.searchsorted(self.classes_, y[covered])
+            self.temperature_, self.bias_ = _fit_temperature_bias(oof[covered], codes, self.bias_l2)
+        else:  # too little data to calibrate: plain softmax of the scores
+            self.temperature_, self.bias_ = 1.0, np.zeros(len(self.classes_))
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self._scores(self.estimator_, X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated class probabilities, columns in ``classes_`` order; rows sum to 1."""
+        return _softmax(self.decision_function(X) / self.temperature_ + self.bias_)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _rows(X, index):
+    if hasattr(X, "iloc"):
+        return X.iloc[index]
+    return X[index]
+
+
+def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float) -> tuple[float, np.ndarray]:
+    """(T, b) minimising the mean log loss of softmax(scores / T + b) plus an L2 penalty on b."""
+    from scipy.optimize import minimize
+
+    n, k = scores.shape
+    rows = np.arange(n)
+    penalty = bias_l2 / n
+
+    def loss(params):
+        log_t, bias = params[0], params[1:]
+        inv_t = np.exp(-log_t)
+        z = scores * inv_t + bias
+        z_max = z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z - z_max).sum(axis=1)) + z_max[:, 0]
+        value = np.mean(log_norm - z[rows, codes]) + penalty * np.dot(bias, bias)
+        p = np.exp(z - log_norm[:, None])
+        p[rows, codes] -= 1.0
+        grad_bias = p.mean(axis=0) + 2 * penalty * bias
+        grad_log_t = -np.mean(np.sum(p * scores, axis=1)) * inv_t
+        return value, np.concatenate([[grad_log_t], grad_bias])
+
+    start = np.zeros(k + 1)
+    result = minimize(loss, start, jac=True, method="L-BFGS-B")
+    params = result.x if np.all(np.isfinite(result.x)) else start
+    return float(np.exp(params[0])), params[1:].astype(np.float64)
+
+
+def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, C: float = 0.3) -> Pipeline:
+    """The production text(+signals) classification pipeline, unfitted.
+
+    Input is a DataFrame with a ``text`` column (and the ``meta_columns``), see :func:`ticket_frame`.
+    """
+    transformers = [
+        ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_df=0.9), TEXT_COLUMN),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
+                                 max_df=0.9, max_features=300_000), TEXT_COLUMN),
+    ]
+    if meta_columns:
+        transformers.append(("meta", OneHotEncoder(handle_unknown="ignore"), list(meta_columns)))
+    return Pipeline([
+        ("features", ColumnTransformer(transformers)),
+        ("classifier", CalibratedLinearClassifier(LinearSVC(C=C), cv=cv)),
+    ])
+
+
+@dataclass(frozen=True)
+class TicketSignals:
+    """What a classifier sees of a ticket (plain values, no ORM objects)."""
+
+    subject: str
+    description: str = ""
+    channel: str | None = None
+    tier: str | None = None
+    node_kind: str | None = None
+    node_criticality: str | None = None
+    alert_severity: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.subject}\n{self.description}".strip()
+
+
+def ticket_frame(tickets: Iterable[TicketSignals | Mapping]):
+    """A DataFrame with ``text`` and every META column ("none" where unknown)."""
+    import pandas as pd
+
+    rows = []
+    for ticket in tickets:
+        if isinstance(ticket, Mapping):
+            ticket = TicketSignals(**ticket)
+        row = {TEXT_COLUMN: ticket.text}
+        for column in META_COLUMNS:
+            value = getattr(ticket, column)
+            row[column] = str(value) if value not in (None, "") else MISSING
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[TEXT_COLUMN, *META_COLUMNS])
+
+
+# --- thresholds --------------------------------------------------------------------------------
+
+
+def precision_coverage_curve(confidence: Sequence[float], correct: Sequence[bool]):
+    """For each distinct confidence cut (high to low): (threshold, precision, coverage) arrays.
+
+    Auto-routing every prediction whose confidence is >= threshold gives that precision on the
+    routed share (coverage) of the tickets.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidence.shape != correct.shape or confidence.ndim != 1:
+        raise ValueError("confidence and correct must be 1-D arrays of the same length")
+    if len(confidence) == 0:
+        return np.array([]), np.array([]), np.array([])
+    order = np.argsort(-confidence, kind="stable")
+    conf_sorted, hits = confidence[order], np.cumsum(correct[order])
+    # only cut between distinct confidences: a threshold cannot split ties
+    last_of_tie = np.r_[conf_sorted[1:] != conf_sorted[:-1], True]
+    counts = np.arange(1, len(conf_sorted) + 1)[last_of_tie]
+    thresholds = conf_sorted[last_of_tie]
+    precision = hits[last_of_tie] / counts
+    coverage = counts / len(conf_sorted)
+    return thresholds, precision, coverage
+
+
+def threshold_for_precision(confidence, correct, target: float) -> float | None:
+    """The lowest confidence threshold whose auto-routed share still has precision >= target.
+
+    None when no threshold reaches the target (route everything to humans).
+    """
+    thresholds, precision, _ = precision_coverage_curve(confidence, correct)
+    ok = np.flatnonzero(precision >= target)
+    return float(thresholds[ok[-1]]) if len(ok) else None
+
+
+def coverage_at_precision(confidence, correct, target: float) -> float:
+    """The largest share of items that can be auto-routed with precision >= target (0 if none)."""
+    _, precision, coverage = precision_coverage_curve(confidence, correct)
+    ok = np.flatnonzero(precision >= target)
+    return float(coverage[ok[-1]]) if len(ok) else 0.0
+
+
+def per_class_thresholds(confidence, correct, predicted, target: float, *, min_support: int = 20) -> dict:
+    """Thresholds per predicted class where a class has ``min_support`` predictions; else absent."""
+    confidence, correct, predicted = np.asarray(confidence), np.asarray(correct), np.asarray(predicted)
+    out = {}
+    for label in np.unique(predicted):
+        mask = predicted == label
+        if mask.sum() < min_support:
+            continue
+        threshold = threshold_for_precision(confidence[mask], correct[mask], target)
+        out[str(label)] = 1.0 if threshold is None else threshold
+    return out

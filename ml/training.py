@@ -1,0 +1,248 @@
+"""Training the routing (specialist group) and priority models from the knowledge store or a table.
+
+Labels are the values the tickets carry now, i.e. after engineers confirmed or changed them.  A ticket
+whose group or priority an engineer changed (an AuditEvent naming the field, or a TriagePrediction that
+differs from the final value) is a correction of the model and weighs ``CORRECTION_WEIGHT`` times more.
+Suggestion feedback (useful / not useful) is about retrieved incidents and articles; it is used by the
+search side (H-search), not by these classifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ml.classify import (
+    META_COLUMNS,
+    TicketSignals,
+    build_pipeline,
+    coverage_at_precision,
+    per_class_thresholds,
+    threshold_for_precision,
+    ticket_frame,
+)
+
+ROUTING_MODEL = "routing"
+PRIORITY_MODEL = "priority"
+MODEL_NAMES = (ROUTING_MODEL, PRIORITY_MODEL)
+CORRECTION_WEIGHT = 2.0
+#: Target precisions for which thresholds are stored in each manifest.
+TARGET_PRECISIONS = (0.8, 0.85, 0.9, 0.95)
+_CRITICALITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def signals_for(*, subject: str, description: str = "", channel: str | None = None, tier: str | None = None,
+                nodes: Iterable[Any] = (), alert_severity: str | None = None) -> TicketSignals:
+    """The classifier's view of a ticket; of several nodes the most critical one speaks for it."""
+    nodes = list(nodes)
+    node = max(nodes, key=lambda n: _CRITICALITY_ORDER.get(n.criticality, 0)) if nodes else None
+    return TicketSignals(
+        subject=subject or "", description=description or "", channel=channel, tier=tier,
+        node_kind=node.kind if node else None, node_criticality=node.criticality if node else None,
+        alert_severity=alert_severity,
+    )
+
+
+@dataclass
+class LabelledTickets:
+    """Training rows: signals, the two labels, and a weight per row."""
+
+    signals: list[TicketSignals] = field(default_factory=list)
+    groups: list[str | None] = field(default_factory=list)
+    priorities: list[str | None] = field(default_factory=list)
+    group_weights: list[float] = field(default_factory=list)
+    priority_weights: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+    def for_model(self, name: str) -> tuple[list[TicketSignals], list[str], list[float]]:
+        """Rows that have the label of model ``name``."""
+        labels = self.groups if name == ROUTING_MODEL else self.priorities
+        weights = self.group_weights if name == ROUTING_MODEL else self.priority_weights
+        keep = [i for i, label in enumerate(labels) if label]
+        return [self.signals[i] for i in keep], [labels[i] for i in keep], [weights[i] for i in keep]
+
+
+def _changed_fields(data: Any) -> set[str]:
+    """Names of ticket fields an audit event's data says were changed (format-tolerant)."""
+    found: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("group", "priority"):
+                found.add(key)
+            elif key in ("field", "fields", "changed") and isinstance(value, str | list):
+                names = [value] if isinstance(value, str) else value
+                found.update(n for n in names if n in ("group", "priority"))
+            elif isinstance(value, dict):
+                found |= _changed_fields(value)
+    return found
+
+
+def tickets_from_store(session) -> LabelledTickets:
+    """Every triaged ticket of the store with its final group/priority and correction weights."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from kb.models import AuditEvent, Client, Ticket, TriagePrediction
+
+    tiers = dict(session.execute(select(Client.id, Client.sla_policy)).all())
+    corrected: dict[int, set[str]] = {}
+    for entity_id, data in session.execute(
+            select(AuditEvent.entity_id, AuditEvent.data).where(AuditEvent.entity == "ticket")):
+        if data and (changed := _changed_fields(data)):
+            corrected.setdefault(entity_id, set()).update(changed)
+    predictions = {}
+    for ticket_id, group, priority in session.execute(
+            select(TriagePrediction.ticket_id, TriagePrediction.group, TriagePrediction.priority)):
+        predictions[ticket_id] = (group, priority)
+
+    out = LabelledTickets()
+    query = select(Ticket).where(Ticket.status != "new").options(selectinload(Ticket.nodes)).order_by(Ticket.id)
+    for ticket in session.scalars(query):
+        out.signals.append(signals_for(
+            subject=ticket.subject, description=ticket.description, channel=ticket.channel,
+            tier=tiers.get(ticket.client_id), nodes=ticket.nodes, alert_severity=ticket.alert_severity))
+        out.groups.append(ticket.group)
+        out.priorities.append(ticket.priority)
+        fields = corrected.get(ticket.id, set())
+        predicted_group, predicted_priority = predictions.get(ticket.id, (None, None))
+        group_fixed = "group" in fields or (predicted_group is not None and predicted_group != ticket.group)
+        priority_fixed = "priority" in fields or (
+            predicted_priority is not None and predicted_priority != ticket.priority)
+        out.group_weights.append(CORRECTION_WEIGHT if group_fixed else 1.0)
+        out.priority_weights.append(CORRECTION_WEIGHT if priority_fixed else 1.0)
+    return out
+
+
+def data_hash(texts: Sequence[str], labels: Sequence[str]) -> str:
+    """SHA-256 over the training texts and labels (which data a model saw)."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\x1f")
+        digest.update(str(label).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import scipy
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "skops": skops.__version__}
+
+
+def split_indices(labels: Sequence[str], *, test_size: float = 0.2, random_state: int = 0):
+    """Stratified train/test indices where every class has 2+ rows; classes with one row train only."""
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    values, counts = np.unique(labels, return_counts=True)
+    single = set(values[counts < 2])
+    index = np.arange(len(labels))
+    lonely = index[np.isin(labels, list(single))]
+    rest = index[~np.isin(labels, list(single))]
+    if len(rest) < 10 or len(np.unique(labels[rest])) < 2:
+        raise ValueError(f"too few labelled tickets to hold out a test split ({len(labels)})")
+    n_test = max(int(round(test_size * len(rest))), len(np.unique(labels[rest])))
+    stratify = labels[rest] if n_test >= len(np.unique(labels[rest])) else None
+    train, test = train_test_split(rest, test_size=n_test, random_state=random_state, stratify=stratify)
+    return np.sort(np.r_[train, lonely]), np.sort(test)
+
+
+def classification_metrics(y_true, proba, classes, *, fit_seconds: float | None = None,
+                           predict_seconds: float | None = None) -> dict[str, Any]:
+    """Accuracy, F1s, per-class F1 and the precision/coverage thresholds of held-out predictions."""
+    from sklearn.metrics import f1_score
+
+    y_true = np.asarray(y_true).astype(str)
+    classes = np.asarray(classes).astype(str)
+    predicted = classes[np.argmax(proba, axis=1)]
+    confidence = np.max(proba, axis=1)
+    correct = predicted == y_true
+    labels = sorted(set(y_true) | set(predicted))
+    per_class = f1_score(y_true, predicted, labels=labels, average=None, zero_division=0)
+    support = {label: int(np.sum(y_true == label)) for label in labels}
+    metrics: dict[str, Any] = {
+        "accuracy": float(np.mean(correct)) if len(correct) else 0.0,
+        "macro_f1": float(f1_score(y_true, predicted, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, predicted, average="weighted", zero_division=0)),
+        "n_test": int(len(y_true)),
+        "n_classes": int(len(classes)),
+        "coverage_at_90_precision": coverage_at_precision(confidence, correct, 0.9),
+        "per_class_f1": {label: {"f1": round(float(f1), 4), "support": support[label]}
+                         for label, f1 in zip(labels, per_class, strict=True)},
+    }
+    if fit_seconds is not None:
+        metrics["fit_seconds"] = round(fit_seconds, 2)
+    if predict_seconds is not None and len(y_true):
+        metrics["predict_ms_per_item"] = round(1000 * predict_seconds / len(y_true), 4)
+    thresholds = {}
+    for target in TARGET_PRECISIONS:
+        thresholds[f"{target:g}"] = {
+            "global": threshold_for_precision(confidence, correct, target),
+            "coverage": coverage_at_precision(confidence, correct, target),
+            "per_class": per_class_thresholds(confidence, correct, predicted, target),
+        }
+    metrics["thresholds"] = thresholds
+    return metrics
+
+
+@dataclass
+class TrainedModel:
+    estimator: Any
+    manifest: dict[str, Any]
+
+
+def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[str],
+                weights: Sequence[float] | None = None, *, source: str = "store",
+                cv: int = 3) -> TrainedModel:
+    """Fit on 80 %, measure on the held-out 20 %, then refit on everything; manifest included."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    labels = np.asarray([str(label) for label in labels])
+    if len(np.unique(labels)) < 2:
+        raise ValueError(f"{name}: need at least two distinct labels, got {len(np.unique(labels))}")
+    weights = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    frame = ticket_frame(signals)
+    train_idx, test_idx = split_indices(labels)
+    meta = [c for c in META_COLUMNS if frame[c].nunique() > 1]
+    params = {"meta_columns": meta, "cv": cv}
+    started = time.perf_counter()
+    held_out = build_pipeline(**params)
+    held_out.fit(frame.iloc[train_idx], labels[train_idx], classifier__sample_weight=weights[train_idx])
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    proba = held_out.predict_proba(frame.iloc[test_idx])
+    predict_seconds = time.perf_counter() - started
+    metrics = classification_metrics(labels[test_idx], proba, held_out.classes_,
+                                     fit_seconds=fit_seconds, predict_seconds=predict_seconds)
+    thresholds = metrics.pop("thresholds")
+    final = build_pipeline(**params)
+    final.fit(frame, labels, classifier__sample_weight=weights)
+    manifest = {
+        "model": name,
+        "source": source,
+        "pipeline": "word 1-2 + char_wb 2-5 TF-IDF (+ one-hot signals) -> LinearSVC, "
+                    "temperature+bias calibrated on out-of-fold scores",
+        "parameters": {**params, "C": 0.3, "held_out": 0.2, "random_state": 0},
+        "metrics": metrics,
+        "thresholds": thresholds,
+        "classes": [str(c) for c in final.classes_],
+        "row_count": int(len(labels)),
+        "corrections": int(np.sum(weights > 1.0)),
+        "data_hash": data_hash(frame["text"].tolist(), labels.tolist()),
+        "libraries": library_versions(),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    return TrainedModel(final, manifest)

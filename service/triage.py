@@ -1,0 +1,307 @@
+"""Triage of a new request: priority, specialist group, confidence, rules that fired, specialists.
+
+``triage_request`` is what ``POST /api/v1/triage`` answers and what ticket creation runs;
+``record_prediction`` stores its result as a TriagePrediction so that production accuracy can later be
+measured against what engineers set.  With no published model it still answers: rules only,
+``needs_human`` true.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb import vocab
+from kb.config import Settings, load_settings
+from kb.models import Assignment, Client, Node, Ticket, TriagePrediction
+from kb.queries.directory import get_nodes, list_specialists
+from ml.classify import ticket_frame
+from ml.ranking import Candidate, RankingContext, rank_specialists
+from ml.registry import ModelError, PublishedModels
+from ml.rules import NodeSignal, apply_priority_rules, priority_rules
+from ml.training import PRIORITY_MODEL, ROUTING_MODEL, signals_for
+
+log = logging.getLogger(__name__)
+
+#: Node kinds whose problems usually need someone on site (the client's field engineer).
+ON_SITE_NODE_KINDS = frozenset({"workstation", "printer", "retail_device", "camera", "pbx"})
+_ON_SITE_WORDS = ("on-site", "on site", "выезд", "приехать", "на месте")
+#: Threshold used when a manifest has none for the configured target precision.
+FALLBACK_THRESHOLD = 0.5
+
+_registries: dict[Path, PublishedModels] = {}
+
+
+class TriageInputError(ValueError):
+    """A triage input is not acceptable; ``field`` names it."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _settings(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context() and "SETTINGS" in current_app.config:
+            return current_app.config["SETTINGS"]
+    except ImportError:  # pragma: no cover - flask is a dependency
+        pass
+    return load_settings()
+
+
+def published_models(models_dir: Path) -> PublishedModels:
+    """The process-wide cache of published models under ``models_dir``."""
+    key = Path(models_dir).resolve()
+    if key not in _registries:
+        _registries[key] = PublishedModels(key)
+    return _registries[key]
+
+
+def _threshold(manifest: dict, fixed: float, target: float, label: str | None) -> float:
+    if fixed > 0:
+        return fixed
+    table = (manifest.get("thresholds") or {}).get(f"{target:g}")
+    if not table:
+        return FALLBACK_THRESHOLD
+    per_class = table.get("per_class") or {}
+    if label is not None and label in per_class:
+        return float(per_class[label])
+    value = table.get("global")
+    return 1.0 if value is None else float(value)
+
+
+def _predict(models: PublishedModels, name: str, frame) -> tuple[list[tuple[str, float]], dict] | None:
+    """Classes with probabilities, best first, and the manifest; None when no usable model."""
+    try:
+        loaded = models.get(name)
+    except ModelError as exc:  # a broken publication must not take intake down
+        log.error("triage: published %s model unusable: %s", name, exc)
+        return None
+    if loaded is None:
+        return None
+    estimator, manifest = loaded
+    proba = estimator.predict_proba(frame)[0]
+    classes = estimator.classes_ if hasattr(estimator, "classes_") else estimator[-1].classes_
+    ranked = sorted(zip((str(c) for c in classes), (float(p) for p in proba), strict=True), key=lambda item: -item[1])
+    return ranked, manifest
+
+
+def _open_load(session: Session) -> dict[int, int]:
+    rows = session.execute(
+        select(Assignment.specialist_id, func.count())
+        .join(Ticket, Ticket.id == Assignment.ticket_id)
+        .where(Assignment.released_at.is_(None), Ticket.status.in_(vocab.OPEN_STATUSES))
+        .group_by(Assignment.specialist_id)
+    )
+    return {specialist_id: count for specialist_id, count in rows}
+
+
+def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, group: str | None,
+                       use_search: bool) -> tuple[dict[int, float], str]:
+    """specialist id -> weight of the nearest resolved incidents they resolved, and where it came from."""
+    incident_scores: dict[int, float] = {}
+    source = "none"
+    if use_search:
+        try:
+            from service import search
+        except ImportError:
+            search = None
+        if search is not None and hasattr(search, "suggest"):
+            try:
+                found = search.suggest(session, text=text, client_id=client_id, k=10)
+                for item in (found or {}).get("incidents", []):
+                    ticket_id = item.get("id") or item.get("ticket_id")
+                    if ticket_id is not None:
+                        incident_scores[int(ticket_id)] = max(float(item.get("score") or 0.0), 1e-6)
+                source = "search"
+            except Exception as exc:  # no index yet, or it is being rebuilt: rank without it
+                log.warning("triage: suggest unavailable (%s); ranking without nearest incidents", exc)
+    if not incident_scores and group is not None:
+        # No search index: the latest resolved incidents of the same group (and client) stand in.
+        query = select(Ticket.id).where(Ticket.group == group, Ticket.resolved_at.is_not(None))
+        if client_id is not None:
+            query = query.where(Ticket.client_id == client_id)
+        incident_scores = {ticket_id: 1.0 for ticket_id in session.scalars(
+            query.order_by(Ticket.resolved_at.desc()).limit(20))}
+        source = "same_group_history" if incident_scores else "none"
+    if not incident_scores:
+        return {}, source
+    resolvers: dict[int, float] = {}
+    rows = session.execute(
+        select(Assignment.ticket_id, Assignment.specialist_id)
+        .where(Assignment.ticket_id.in_(list(incident_scores)), Assignment.role == "primary"))
+    for ticket_id, specialist_id in rows:
+        resolvers[specialist_id] = resolvers.get(specialist_id, 0.0) + incident_scores[ticket_id]
+    return resolvers, source
+
+
+def _candidates(session: Session) -> list[Candidate]:
+    load = _open_load(session)
+    out = []
+    for specialist in list_specialists(session):
+        out.append(Candidate(
+            id=specialist.id, name=specialist.name,
+            skills={skill.group: skill.level for skill in specialist.skills},
+            line=specialist.line, region=specialist.region, partner=specialist.partner,
+            capacity=specialist.capacity, open_load=load.get(specialist.id, 0),
+            calendar=specialist.calendar, timezone=specialist.timezone,
+            absences=[(a.starts_at, a.ends_at) for a in specialist.absences],
+        ))
+    return out
+
+
+def triage_request(
+    session: Session,
+    *,
+    subject: str,
+    description: str | None = None,
+    client_id: int | None = None,
+    channel: str | None = None,
+    node_ids: Sequence[int] | None = None,
+    alert_severity: str | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Priority, group, confidence, fired rule and ranked specialists for a request.
+
+    Raises :class:`TriageInputError` (with ``field``) for an empty subject, an unknown client or
+    channel, or nodes that do not exist or belong to another client.
+    """
+    settings = _settings(settings)
+    now = now or datetime.now(UTC)
+    if not isinstance(subject, str) or not subject.strip():
+        raise TriageInputError("subject must not be empty", "subject")
+    description = description or ""
+    if channel is not None and channel not in vocab.CHANNELS:
+        raise TriageInputError(f"channel must be one of {', '.join(vocab.CHANNELS)}", "channel")
+    client: Client | None = None
+    if client_id is not None:
+        client = session.get(Client, client_id)
+        if client is None:
+            raise TriageInputError(f"client {client_id} not found", "client_id")
+    nodes: list[Node] = []
+    if node_ids:
+        wanted = list(dict.fromkeys(int(i) for i in node_ids))
+        nodes = get_nodes(session, node_ids=wanted)
+        missing = sorted(set(wanted) - {n.id for n in nodes})
+        if missing:
+            raise TriageInputError(f"nodes not found: {', '.join(map(str, missing))}", "node_ids")
+        if client_id is not None and any(n.client_id != client_id for n in nodes):
+            raise TriageInputError("every node must belong to the ticket's client", "node_ids")
+
+    signals = signals_for(subject=subject, description=description, channel=channel,
+                          tier=client.sla_policy if client else None, nodes=nodes,
+                          alert_severity=alert_severity)
+    frame = ticket_frame([signals])
+    models = published_models(settings.models_dir)
+    target = settings.triage_target_precision
+    needs_human = False
+    reasons_for_human: list[str] = []
+
+    # --- group ---
+    routed = _predict(models, ROUTING_MODEL, frame)
+    if routed is None:
+        group = {"value": None, "confidence": None, "alternatives": [], "threshold": None}
+        needs_human = True
+        reasons_for_human.append("no published routing model")
+    else:
+        ranked, manifest = routed
+        best, confidence = ranked[0]
+        threshold = _threshold(manifest, settings.triage_group_threshold, target, best)
+        group = {
+            "value": best, "confidence": round(confidence, 4),
+            "alternatives": [{"value": v, "confidence": round(p, 4)} for v, p in ranked[1:4]],
+            "threshold": round(threshold, 4),
+        }
+        if confidence < threshold:
+            needs_human = True
+            reasons_for_human.append(f"group confidence {confidence:.2f} below {threshold:.2f}")
+
+    # --- priority ---
+    fired = priority_rules(text=signals.text, channel=channel, alert_severity=alert_severity,
+                           nodes=[NodeSignal(n.kind, n.criticality, n.monitored) for n in nodes])
+    predicted = _predict(models, PRIORITY_MODEL, frame)
+    model_priority, priority_confidence, priority_threshold = None, None, None
+    if predicted is not None:
+        ranked_priorities, priority_manifest = predicted
+        model_priority, priority_confidence = ranked_priorities[0]
+        priority_threshold = _threshold(priority_manifest, settings.triage_priority_threshold, target,
+                                        model_priority)
+    value, deciding_rule = apply_priority_rules(model_priority, fired)
+    if deciding_rule is not None:
+        source = "rule"
+    elif model_priority is not None:
+        source = "model"
+        if priority_confidence < priority_threshold:
+            needs_human = True
+            reasons_for_human.append(
+                f"priority confidence {priority_confidence:.2f} below {priority_threshold:.2f}")
+    else:
+        value, source = "standard", "default"
+        needs_human = True
+        reasons_for_human.append("no published priority model and no rule fired")
+    priority = {
+        "value": value,
+        "confidence": 1.0 if source == "rule" else (round(priority_confidence, 4)
+                                                    if priority_confidence is not None else None),
+        "rule": deciding_rule.name if deciding_rule else None,
+        "rule_reason": deciding_rule.reason if deciding_rule else None,
+        "rules_fired": [rule.name for rule in fired],
+        "source": source,
+        "model_value": model_priority,
+    }
+
+    # --- specialists ---
+    resolvers, resolver_source = _nearest_resolvers(
+        session, text=signals.text, client_id=client_id, group=group["value"],
+        use_search=settings.triage_use_search)
+    on_site = any(n.kind in ON_SITE_NODE_KINDS for n in nodes) or any(
+        word in signals.text.lower() for word in _ON_SITE_WORDS)
+    region = next((n.region for n in nodes if n.region), None) or (client.region if client else None)
+    context = RankingContext(
+        group=group["value"], now=now,
+        client_field_engineer_id=client.field_engineer_id if client else None,
+        on_site=on_site, region=region, nearest_resolvers=resolvers)
+    specialists = [s.as_dict() for s in rank_specialists(_candidates(session), context,
+                                                         limit=settings.triage_specialists)]
+    return {
+        "priority": priority,
+        "group": group,
+        "needs_human": needs_human,
+        "needs_human_reasons": reasons_for_human,
+        "specialists": specialists,
+        "nearest_incidents_from": resolver_source,
+        "model_versions": {
+            ROUTING_MODEL: routed[1].get("version") if routed else None,
+            PRIORITY_MODEL: predicted[1].get("version") if predicted else None,
+        },
+    }
+
+
+def record_prediction(session: Session, *, ticket: Ticket, result: dict[str, Any]) -> None:
+    """Add a TriagePrediction of ``result`` for ``ticket`` to the session (no commit)."""
+    if ticket.id is None:
+        session.flush()
+    priority, group = result.get("priority") or {}, result.get("group") or {}
+    session.add(TriagePrediction(
+        ticket_id=ticket.id,
+        priority=priority.get("value"),
+        priority_confidence=priority.get("confidence"),
+        priority_rule=priority.get("rule"),
+        group=group.get("value"),
+        group_confidence=group.get("confidence"),
+        needs_human=bool(result.get("needs_human")),
+        specialist_ids={"ranked": [s["id"] for s in result.get("specialists", [])]},
+        model_versions=dict(result.get("model_versions") or {}),
+    ))
+
