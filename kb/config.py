@@ -74,6 +74,29 @@ class Settings:
     #: Ask service.search.suggest for the nearest past incidents (specialist ranking) when it exists.
     triage_use_search: bool = True
 
+    # --- SLA (H-sla: service/sla/, service/sla_service.py, service/mail.py, docs/sla.md) ---
+    #: Share of a target's working time after which a running target is "at risk" (0 < f <= 1).
+    sla_at_risk_fraction: float = 0.75
+    #: Run the SLA check in a background thread of the web service (off by default and in tests).
+    sla_scheduler_enabled: bool = False
+    #: Seconds between two background SLA checks.
+    sla_check_interval_seconds: int = 300
+    #: Send each Gold-and-up client its monthly SLA report when a check runs in a new month.
+    sla_send_monthly_reports: bool = True
+
+    # --- mail (shared: SLA notifications, workflow notifications) ---
+    #: SMTP server; empty host disables sending (messages are then only logged).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    #: Use STARTTLS after connecting.
+    smtp_starttls: bool = False
+    #: Sender address of every message.
+    mail_from: str = "precedent@localhost"
+    #: Seconds to wait for the SMTP server.
+    smtp_timeout_seconds: float = 10.0
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL to use, defaulting to the SQLite file under ``var_dir``."""
