@@ -420,7 +420,8 @@ def _map_value(spec: FieldSpec, value: Any, mapping: Mapping) -> Any:
     for source, ours in table.items():
         if source.casefold() == folded:
             return ours
-    return value
+    # "*" catches every value the table does not list (e.g. site-specific categories -> one group).
+    return table.get("*", value)
 
 
 def parse_instant(value: Any, mapping: Mapping) -> datetime:
@@ -522,17 +523,15 @@ def convert_value(spec: FieldSpec, value: Any, mapping: Mapping) -> Any:
         if isinstance(value, (dict, list)):
             raise ValueError("expected text, got a JSON " + ("object" if isinstance(value, dict) else "array"))
         text = str(value).strip() if kind != "text" else str(value)
+        if spec.name == "country":
+            if not re.fullmatch(r"[A-Za-z]{2}", text):
+                raise ValueError(f"{text!r} is not a two-letter country code (e.g. RU)")
+            return text.upper()
         if spec.max_length is not None and len(text) > spec.max_length:
             raise ValueError(f"too long: {len(text)} characters, at most {spec.max_length}")
         if kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
             raise ValueError(f"{text!r} is not an e-mail address")
-        if spec.name == "sla_policy":
-            text = text.lower()
-        if spec.name == "country":
-            if not re.fullmatch(r"[A-Za-z]{2}", text):
-                raise ValueError(f"{text!r} is not a two-letter country code (e.g. RU)")
-            text = text.upper()
-        return text
+        return text.lower() if spec.name == "sla_policy" else text
     if kind == "int":
         number = _to_int(value)
         if spec.minimum is not None and number < spec.minimum or spec.maximum is not None and number > spec.maximum:

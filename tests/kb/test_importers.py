@@ -37,6 +37,16 @@ def count(session, model) -> int:
 
 
 @pytest.fixture
+def sqlite_session(sqlite_url):
+    """A session on a migrated SQLite file, for checks that do not depend on the backend."""
+    engine = make_engine(sqlite_url)
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+
+
+@pytest.fixture
 def directory(db_session, tmp_path):
     """Two clients and two specialists, imported through the importer itself."""
     import_file(db_session, entity="clients", path=write(tmp_path / "clients.csv", CLIENTS_CSV))
@@ -193,6 +203,19 @@ def test_cp1251_with_encoding_option(db_session, tmp_path):
     assert import_file(db_session, entity="clients", path=path, encoding="cp1251").created == 2
 
 
+def test_wildcard_value_and_mapped_default(sqlite_session, tmp_path):
+    import_file(sqlite_session, entity="clients", path=write(tmp_path / "c.csv", CLIENTS_CSV))
+    mapping = parse_mapping({"columns": {"external_id": "N", "subject": "Тема", "group": "Категория"},
+                             "values": {"group": {"Сеть": "network", "*": "workstations"}},
+                             "defaults": {"client": "acme", "priority": "low"}}, entity="tickets")
+    path = write(tmp_path / "t.csv", "N,Тема,Категория\n1,a,сеть\n2,b,Что-то своё\n")
+    assert import_file(sqlite_session, entity="tickets", path=path, mapping=mapping).errors == []
+    rows = sqlite_session.execute(select(Ticket.external_id, Ticket.group, Ticket.priority, Ticket.client_id)
+                                  .order_by(Ticket.external_id)).all()
+    acme = sqlite_session.scalar(select(Client.id).where(Client.external_id == "acme"))
+    assert [tuple(r) for r in rows] == [("1", "network", "low", acme), ("2", "workstations", "low", acme)]
+
+
 # --- bad rows -----------------------------------------------------------------------------------
 
 BAD_TICKETS = (
@@ -254,14 +277,14 @@ def test_skip_invalid_imports_valid_rows_and_lists_rejected(directory, tmp_path)
     ('{"external_id": "x", "name": "X"', None, "invalid JSON"),
     ('["x", "X"]', None, "each line must be a JSON object"),
 ])
-def test_each_field_error_names_line_and_column(db_session, tmp_path, row, column, message):
+def test_each_field_error_names_line_and_column(sqlite_session, tmp_path, row, column, message):
     path = write(tmp_path / "s.jsonl", '{"external_id": "ok", "name": "OK"}\n\n' + row + "\n")
-    report = import_file(db_session, entity="specialists", path=path)
+    report = import_file(sqlite_session, entity="specialists", path=path)
     assert len(report.errors) == 1 and not report.imported
     error = report.errors[0]
     assert (error.row, error.column) == (3, column)
     assert message in error.message and str(error).startswith(f"{path}:3: ")
-    assert count(db_session, Specialist) == 0
+    assert count(sqlite_session, Specialist) == 0
 
 
 def test_node_reference_errors(directory, tmp_path):
@@ -283,15 +306,6 @@ def test_node_reference_errors(directory, tmp_path):
 
 
 # --- file-level errors --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sqlite_session(sqlite_url):
-    engine = make_engine(sqlite_url)
-    session = make_session_factory(engine)()
-    yield session
-    session.close()
-    engine.dispose()
 
 
 @pytest.mark.parametrize(("name", "content", "mapping", "message"), [
@@ -330,3 +344,53 @@ def test_missing_file_unknown_entity_and_bad_mapping_json(sqlite_session, tmp_pa
         load_mapping(bad, entity="clients")
     with pytest.raises(ImportFileError, match="mapping file not found"):
         load_mapping(tmp_path / "absent.json", entity="clients")
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kb.importers import FIELDS, convert_value, read_source  # noqa: E402
+
+cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00"), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(table=st.lists(st.lists(cells, min_size=3, max_size=3), min_size=1, max_size=6),
+       delimiter=st.sampled_from([",", ";", "\t"]))
+def test_csv_cells_and_row_numbers_survive_any_quoting(tmp_path_factory, table, delimiter):
+    """Whatever the cells hold (quotes, delimiters, newlines), values round-trip and each row number is the
+    line on which its record starts."""
+    import csv
+    import io
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(["a", "b", "c"])
+    starts, line = [], 2
+    for record in table:
+        starts.append(line)
+        before = buffer.tell()
+        writer.writerow(record)
+        line += buffer.getvalue()[before:].count("\n")
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    kept = [(n, r) for n, r in zip(starts, table, strict=True) if any(c.strip() for c in r)]
+    if not kept:
+        with pytest.raises(ImportFileError):
+            read_source(path, delimiter=delimiter)
+        return
+    source = read_source(path, delimiter=delimiter)
+    assert [(r.number, [r.values["a"], r.values["b"], r.values["c"]]) for r in source.rows] == kept
+
+
+@given(st.integers(min_value=-10**6, max_value=10**6), st.sampled_from(["{}", " {} ", "{}.0", "+{}"]))
+def test_whole_numbers_parse_in_every_spelling(number, template):
+    spec = next(f for f in FIELDS["specialists"] if f.name == "capacity")
+    text = template.format(number).replace("+-", "-")
+    if 0 <= number <= 1000:
+        assert convert_value(spec, text, Mapping()) == number
+    else:
+        with pytest.raises(ValueError, match="out of range"):
+            convert_value(spec, text, Mapping())
