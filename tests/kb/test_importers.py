@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from kb.db import make_engine, make_session_factory
-from kb.importers import ImportFileError, Mapping, import_file, load_mapping, parse_mapping
+from kb.importers import (
+    FIELDS,
+    ImportFileError,
+    Mapping,
+    convert_value,
+    import_file,
+    load_mapping,
+    parse_mapping,
+    read_source,
+)
 from kb.models import Article, Assignment, AuditEvent, Client, Node, Skill, Specialist, Ticket
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "data" / "mappings"
@@ -348,11 +361,6 @@ def test_missing_file_unknown_entity_and_bad_mapping_json(sqlite_session, tmp_pa
 
 # --- properties ---------------------------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from kb.importers import FIELDS, convert_value, read_source  # noqa: E402
-
 cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00"), max_size=12)
 
 
@@ -362,9 +370,6 @@ cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_c
 def test_csv_cells_and_row_numbers_survive_any_quoting(tmp_path_factory, table, delimiter):
     """Whatever the cells hold (quotes, delimiters, newlines), values round-trip and each row number is the
     line on which its record starts."""
-    import csv
-    import io
-
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
     writer.writerow(["a", "b", "c"])
