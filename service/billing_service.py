@@ -85,11 +85,30 @@ def _holidays(country: str, year: int) -> frozenset[date]:
         return frozenset()
 
 
+@lru_cache(maxsize=256)
+def _sla_calendar(calendar: str, zone_name: str, country: str):
+    """The SLA engine's business calendar (holidays and transferred working days), or None if unusable."""
+    try:
+        from service.sla.calendar import BusinessCalendar, CalendarError
+    except ImportError:
+        return None
+    try:
+        return BusinessCalendar(name=calendar, timezone=zone_name, country=country or None)
+    except CalendarError:
+        return None
+
+
 def outside_calendar(instant: datetime, *, calendar: str, zone: ZoneInfo, country: str = "RU") -> bool:
-    """Whether ``instant`` falls outside the support calendar: a weekend, a public holiday, or off hours."""
+    """Whether work starting at ``instant`` starts outside the support calendar: a weekend, a public holiday,
+    or outside the working hours (the end of the working day is already outside)."""
     hours = CALENDAR_HOURS.get(calendar)
     if hours is None:  # 24x7 (or an unknown calendar): every hour is a working hour
         return False
+    business = _sla_calendar(calendar, str(zone), country)
+    if business is not None:
+        # Same calendar as the SLA clocks, so transferred working Saturdays count as working days.
+        interval = business.day_interval(instant.astimezone(zone).date())
+        return interval is None or not interval[0] <= instant.astimezone(UTC) < interval[1]
     local = instant.astimezone(zone)
     if local.weekday() >= 5 or local.date() in _holidays(country or "RU", local.year):
         return True
