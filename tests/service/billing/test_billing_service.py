@@ -25,7 +25,10 @@ from tests.service.billing.store import EXPECTED_TOTAL, MSK, msk, seed_month
     (msk(11, 7, 3), "24x7", False),        # round the clock
     (datetime(2026, 11, 3, 7, 0, tzinfo=UTC), "10x5", False),  # 07:00 UTC is 10:00 in Moscow
 ])
-def test_outside_calendar(instant, calendar, outside):
+@pytest.mark.parametrize("sla_calendar", [True, False], ids=["sla-calendar", "own-fallback"])
+def test_outside_calendar(instant, calendar, outside, sla_calendar, monkeypatch):
+    if not sla_calendar:
+        monkeypatch.setattr(billing_service, "_sla_calendar", lambda *args: None)
     assert billing_service.outside_calendar(instant, calendar=calendar, zone=MSK, country="RU") is outside
 
 
