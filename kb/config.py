@@ -97,6 +97,23 @@ class Settings:
     #: Seconds to wait for the SMTP server.
     smtp_timeout_seconds: float = 10.0
 
+    # --- workflow (H-flow: service/workflow.py, service/notifications.py, service/alerting.py,
+    #     service/intake.py, docs/workflow.md) ---
+    #: First line's time box in working minutes of the client's calendar (SLA pauses excluded), counted from
+    #: "take"; when it runs out the ticket is flagged for escalation.
+    workflow_first_line_minutes: int = 120
+    #: A resolved ticket is closed automatically after this many working days without confirmation.
+    workflow_autoclose_working_days: int = 3
+    #: E-mail the requester on creation, status changes and public comments.
+    workflow_notify_requester: bool = True
+    #: Folder whose Jinja templates override service/web/templates/mail/ (empty: built-in templates only).
+    mail_templates_dir: str = ""
+    #: Shared secret of POST /api/v1/webhooks/alertmanager ("Authorization: Bearer <secret>" or ?token=);
+    #: empty disables the webhook (503).
+    alertmanager_token: str = ""
+    #: Alert labels tried in order to find the node (matched to Node.name, attributes.hostname/fqdn/ip).
+    alertmanager_node_labels: tuple = ("node", "host", "hostname", "instance")
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL to use, defaulting to the SQLite file under ``var_dir``."""
