@@ -26,7 +26,7 @@ WEIGHT_SPARE_CAPACITY = 1.0  # times the free share of capacity
 PENALTY_OVER_CAPACITY = 3.0
 WEIGHT_WORKING_NOW = 1.5
 PENALTY_ABSENT = 5.0
-WEIGHT_FIELD_ENGINEER = 2.5
+WEIGHT_FIELD_ENGINEER = 4.0
 WEIGHT_SAME_REGION = 1.5
 WEIGHT_PARTNER_IN_REGION = 0.5  # on top of the same region: the regional partner is the one on site
 

@@ -246,3 +246,33 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
         "created_at": datetime.now(UTC).isoformat(),
     }
     return TrainedModel(final, manifest)
+
+
+def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[str],
+                             test_texts: Sequence[str], test_labels: Sequence[str]) -> dict[str, Any]:
+    """Fit the production routing pipeline (text only) on train, measure on test (evaluate classify)."""
+    import pandas as pd
+
+    train_labels = np.asarray([str(label) for label in train_labels])
+    test_labels = np.asarray([str(label) for label in test_labels])
+    if len(np.unique(train_labels)) < 2:
+        raise ValueError(f"the training labels have {len(np.unique(train_labels))} distinct value(s); need 2+")
+    pipeline = build_pipeline()
+    started = time.perf_counter()
+    pipeline.fit(pd.DataFrame({"text": list(train_texts)}), train_labels)
+    fit_seconds = time.perf_counter() - started
+    test_frame = pd.DataFrame({"text": list(test_texts)})
+    started = time.perf_counter()
+    proba = pipeline.predict_proba(test_frame)
+    predict_seconds = time.perf_counter() - started
+    metrics = classification_metrics(test_labels, proba, pipeline.classes_,
+                                      fit_seconds=fit_seconds, predict_seconds=predict_seconds)
+    thresholds = metrics.pop("thresholds")
+    metrics["n_train"] = int(len(train_labels))
+    metrics["n_classes"] = int(len(set(train_labels) | set(test_labels)))
+    metrics["unseen_test_labels"] = sorted(set(test_labels) - set(train_labels))
+    metrics["threshold_at_90_precision"] = thresholds["0.9"]["global"]
+    order = ["accuracy", "macro_f1", "weighted_f1", "n_train", "n_test", "n_classes", "fit_seconds",
+             "predict_ms_per_item", "coverage_at_90_precision", "threshold_at_90_precision",
+             "unseen_test_labels", "per_class_f1"]
+    return {key: metrics[key] for key in order}

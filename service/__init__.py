@@ -47,4 +47,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(billing_api.bp)
     app.register_blueprint(billing_views.bp)
+
+    from service.api import triage as triage_api
+
+    app.register_blueprint(triage_api.bp)
     return app

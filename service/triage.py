@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,10 @@ def _settings(settings: Settings | None) -> Settings:
         from flask import current_app, has_app_context
 
         if has_app_context() and "SETTINGS" in current_app.config:
-            return current_app.config["SETTINGS"]
+            configured = current_app.config["SETTINGS"]
+            # an app built with its own VAR_DIR (tests, several instances) keeps its models there too
+            var_dir = current_app.config.get("VAR_DIR")
+            return replace(configured, var_dir=Path(var_dir)) if var_dir else configured
     except ImportError:  # pragma: no cover - flask is a dependency
         pass
     return load_settings()

@@ -9,6 +9,7 @@ from service.cli.db import db
 from service.cli.evaluate import evaluate
 from service.cli.importer import import_command
 from service.cli.serve import serve
+from service.cli.train import models, train
 from service.cli.users import users
 
 
@@ -23,3 +24,5 @@ main.add_command(evaluate)
 main.add_command(users)
 main.add_command(bill)
 main.add_command(import_command)
+main.add_command(train)
+main.add_command(models)

@@ -1,0 +1,36 @@
+"""``POST /api/v1/triage``: priority, specialist group and specialists for a request, without creating it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from kb import vocab
+from service import db
+from service.auth import STAFF_ROLES, require_roles
+from service.errors import ApiError
+from service.triage import TriageInputError, triage_request
+from service.validation import choice, integer, integer_list, json_body, string
+
+bp = Blueprint("triage", __name__, url_prefix="/api/v1")
+
+ALERT_SEVERITIES = ("critical", "warning", "info", "none")
+
+
+@bp.post("/triage")
+@require_roles(*STAFF_ROLES)
+def triage():
+    """Triage ``{"subject", "description", "client_id"?, "channel"?, "node_ids"?, "alert_severity"?}``."""
+    data = json_body()
+    subject = string(data, "subject", required=True, max_length=500)
+    description = string(data, "description", max_length=50_000, default="")
+    client_id = integer(data, "client_id", minimum=1)
+    channel = choice(data, "channel", vocab.CHANNELS)
+    node_ids = integer_list(data, "node_ids")
+    alert_severity = choice(data, "alert_severity", ALERT_SEVERITIES)
+    try:
+        result = triage_request(db.session(), subject=subject, description=description, client_id=client_id,
+                                channel=channel, node_ids=node_ids, alert_severity=alert_severity)
+    except TriageInputError as exc:
+        status = 404 if exc.field == "client_id" else 422
+        raise ApiError(status, str(exc), field=exc.field) from None
+    return jsonify(result)

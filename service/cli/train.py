@@ -1,0 +1,81 @@
+"""``precedent train`` and ``precedent models``: fit, list and publish the triage models."""
+
+from __future__ import annotations
+
+import click
+
+from service.cli.common import echo_json, fail, settings
+
+
+def _version_row(item) -> dict:
+    metrics = item.manifest.get("metrics", {})
+    return {
+        "name": item.name, "version": item.version, "published": item.published,
+        "created_at": item.manifest.get("created_at"), "rows": item.manifest.get("row_count"),
+        "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+        "coverage_at_90_precision": metrics.get("coverage_at_90_precision"),
+        "format": item.manifest.get("format"),
+    }
+
+
+@click.command()
+@click.argument("which", type=click.Choice(["routing", "priority", "all"]), default="all")
+@click.option("--publish", is_flag=True, help="Publish each new version right away.")
+def train(which: str, publish: bool) -> None:
+    """Train the routing (group) and/or priority model from the knowledge store."""
+    from kb.db import make_engine, make_session_factory
+    from ml import registry
+    from ml.training import MODEL_NAMES, tickets_from_store, train_model
+
+    config = settings()
+    engine = make_engine(config.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            data = tickets_from_store(session)
+    finally:
+        engine.dispose()
+    names = MODEL_NAMES if which == "all" else (which,)
+    results = []
+    for name in names:
+        signals, labels, weights = data.for_model(name)
+        try:
+            trained = train_model(name, signals, labels, weights, source=config.resolved_database_url.split("://")[0])
+        except ValueError as exc:
+            fail(f"{name}: {exc} (load or generate tickets first: precedent demo build / precedent import)")
+        saved = registry.save_model(config.models_dir, name, trained.estimator, trained.manifest)
+        if publish:
+            saved = registry.publish(config.models_dir, name, saved.version)
+        results.append(_version_row(saved) | {"path": str(saved.path)})
+    echo_json({"trained": results})
+
+
+@click.group()
+def models() -> None:
+    """Saved model versions."""
+
+
+@models.command("list")
+@click.option("--name", type=click.Choice(["routing", "priority"]), default=None, help="Only this model.")
+def list_command(name: str | None) -> None:
+    """Every saved version with its held-out metrics; the published one is marked."""
+    from ml import registry
+
+    try:
+        items = registry.list_models(settings().models_dir, name)
+    except registry.ModelError as exc:
+        fail(str(exc))
+    echo_json({"models": [_version_row(item) for item in items]})
+
+
+@models.command("publish")
+@click.argument("name")
+@click.argument("version")
+def publish_command(name: str, version: str) -> None:
+    """Make VERSION of model NAME the one the service uses (it reloads without a restart)."""
+    from ml import registry
+
+    try:
+        item = registry.publish(settings().models_dir, name, version)
+    except registry.ModelError as exc:
+        fail(str(exc))
+    echo_json({"published": _version_row(item)})

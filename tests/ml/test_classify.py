@@ -1,0 +1,135 @@
+"""The production classifier: scikit-learn conventions, calibrated probabilities, rare classes, thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.svm import LinearSVC
+
+from ml.classify import (
+    CalibratedLinearClassifier,
+    build_pipeline,
+    coverage_at_precision,
+    precision_coverage_curve,
+    threshold_for_precision,
+    ticket_frame,
+)
+from tests.ml.ticket_samples import make_tickets
+
+
+def frame(texts):
+    return pd.DataFrame({"text": texts})
+
+
+def test_init_does_no_work_and_clone_keeps_params():
+    model = CalibratedLinearClassifier(LinearSVC(C=0.5), cv=4, bias_l2=2.0, random_state=3)
+    assert not hasattr(model, "classes_") and not hasattr(model, "estimator_")
+    copy = clone(model)
+    assert copy.get_params()["cv"] == 4 and copy.get_params()["base_estimator__C"] == 0.5
+
+
+def test_pipeline_learns_and_probabilities_are_distributions():
+    texts, labels = make_tickets(per_class=40, seed=0)
+    test_texts, test_labels = make_tickets(per_class=15, seed=1)
+    model = build_pipeline().fit(frame(texts), labels)
+    proba = model.predict_proba(frame(test_texts))
+    assert proba.shape == (len(test_texts), 4)
+    assert np.all(proba >= 0) and np.all(proba <= 1)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    accuracy = np.mean(model.predict(frame(test_texts)) == np.array(test_labels))
+    assert accuracy > 0.8
+    assert list(model.classes_) == sorted(set(labels))
+
+
+def test_calibration_is_better_than_raw_softmax():
+    """Log loss of calibrated probabilities beats the uncalibrated softmax of the SVM scores."""
+    texts, labels = make_tickets(per_class=50, seed=2)
+    test_texts, test_labels = make_tickets(per_class=25, seed=3)
+    model = build_pipeline().fit(frame(texts), labels)
+    proba = model.predict_proba(frame(test_texts))
+    codes = np.searchsorted(model.classes_, test_labels)
+    scores = model.decision_function(frame(test_texts))
+    raw = np.exp(scores - scores.max(axis=1, keepdims=True))
+    raw /= raw.sum(axis=1, keepdims=True)
+    rows = np.arange(len(codes))
+    calibrated_loss = -np.mean(np.log(proba[rows, codes] + 1e-12))
+    raw_loss = -np.mean(np.log(raw[rows, codes] + 1e-12))
+    assert calibrated_loss < raw_loss
+
+
+def test_a_class_with_one_example_does_not_crash_and_has_a_column():
+    texts, labels = make_tickets(per_class=20)
+    texts.append("камера видеонаблюдения не пишет")
+    labels.append("cabling")
+    model = build_pipeline().fit(frame(texts), labels)
+    assert "cabling" in model.classes_
+    assert model.predict_proba(frame(["камера видеонаблюдения не пишет"])).shape == (1, 5)
+
+
+def test_sample_weight_is_used():
+    texts, labels = make_tickets(per_class=20)
+    weights = np.ones(len(labels))
+    plain = build_pipeline().fit(frame(texts), labels)
+    weights[np.array(labels) == "mail"] = 20.0
+    heavy = build_pipeline().fit(frame(texts), labels, classifier__sample_weight=weights)
+    probe = frame(["спасибо срочно помогите hello"])
+    mail = list(plain.classes_).index("mail")
+    assert heavy.predict_proba(probe)[0, mail] > plain.predict_proba(probe)[0, mail]
+
+
+def test_single_class_is_refused():
+    with pytest.raises(ValueError, match="two classes"):
+        texts, _ = make_tickets(per_class=5)
+        build_pipeline().fit(frame(texts), ["x"] * len(texts))
+
+
+def test_structured_signals_are_features():
+    texts, labels = make_tickets(per_class=20)
+    rows = [{"subject": t, "channel": "monitoring" if g == "network" else "email"} for t, g in zip(texts, labels, strict=True)]
+    model = build_pipeline(meta_columns=["channel"]).fit(ticket_frame(rows), labels)
+    neutral = ticket_frame([{"subject": "спасибо hello", "channel": "monitoring"}])
+    assert model.predict(neutral)[0] == "network"
+
+
+# --- thresholds ------------------------------------------------------------------------------
+
+
+def test_curve_on_a_worked_example():
+    confidence = [0.9, 0.8, 0.7, 0.6]
+    correct = [True, True, False, True]
+    thresholds, precision, coverage = precision_coverage_curve(confidence, correct)
+    np.testing.assert_allclose(thresholds, [0.9, 0.8, 0.7, 0.6])
+    np.testing.assert_allclose(precision, [1, 1, 2 / 3, 3 / 4])
+    np.testing.assert_allclose(coverage, [0.25, 0.5, 0.75, 1.0])
+    assert threshold_for_precision(confidence, correct, 0.9) == 0.8
+    assert coverage_at_precision(confidence, correct, 0.9) == 0.5
+    assert coverage_at_precision(confidence, correct, 0.7) == 1.0
+    assert threshold_for_precision([0.5, 0.4], [False, False], 0.9) is None
+    assert coverage_at_precision([0.5, 0.4], [False, False], 0.9) == 0.0
+
+
+def test_ties_are_never_split():
+    thresholds, precision, coverage = precision_coverage_curve([0.7, 0.7, 0.5], [True, False, True])
+    np.testing.assert_allclose(thresholds, [0.7, 0.5])
+    np.testing.assert_allclose(coverage, [2 / 3, 1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=50),
+       st.floats(0.5, 1.0))
+def test_threshold_meets_the_target_precision(pairs, target):
+    confidence = np.array([c for c, _ in pairs])
+    correct = np.array([k for _, k in pairs])
+    threshold = threshold_for_precision(confidence, correct, target)
+    coverage = coverage_at_precision(confidence, correct, target)
+    assert 0.0 <= coverage <= 1.0
+    if threshold is None:
+        assert coverage == 0.0
+    else:
+        routed = confidence >= threshold
+        assert correct[routed].mean() >= target - 1e-12
+        assert routed.mean() == pytest.approx(coverage)
