@@ -8,7 +8,9 @@ from service.cli.bill import bill
 from service.cli.db import db
 from service.cli.evaluate import evaluate
 from service.cli.importer import import_command
+from service.cli.search import index, suggest
 from service.cli.serve import serve
+from service.cli.sla import sla
 from service.cli.train import models, train
 from service.cli.users import users
 
@@ -26,3 +28,6 @@ main.add_command(bill)
 main.add_command(import_command)
 main.add_command(train)
 main.add_command(models)
+main.add_command(suggest)
+main.add_command(index)
+main.add_command(sla)
