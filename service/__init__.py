@@ -51,4 +51,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.api import triage as triage_api
 
     app.register_blueprint(triage_api.bp)
+
+    from service.api import triage as triage_api
+
+    app.register_blueprint(triage_api.bp)
     return app

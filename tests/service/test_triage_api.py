@@ -1,0 +1,204 @@
+"""POST /api/v1/triage and triage_request/record_prediction over a real store and real (small) models."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kb.config import load_settings
+from kb.db import make_engine, make_session_factory
+from kb.models import Assignment, Client, Node, Skill, Specialist, Ticket, TriagePrediction
+from ml import registry
+from ml.training import signals_for, train_model
+from service.triage import TriageInputError, record_prediction, triage_request
+from tests.ml.ticket_samples import make_tickets
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Moscow
+
+
+@pytest.fixture(autouse=True)
+def _no_search(monkeypatch):
+    # the nearest incidents come from the store's history here; search has its own tests
+    monkeypatch.setenv("PRECEDENT_TRIAGE_USE_SEARCH", "0")
+
+
+def seed_directory(session) -> dict:
+    """Two specialists for network, one for printers, a client with a critical server and a printer."""
+    anna = Specialist(name="Анна Сетевая", line=2, region="Москва", skills=[Skill(group="network", level=5)])
+    boris = Specialist(name="Борис Сетевой", line=2, region="Москва", skills=[Skill(group="network", level=3)])
+    vera = Specialist(name="Вера Принтерная", line=1, region="Казань", skills=[Skill(group="printers", level=4)])
+    session.add_all([anna, boris, vera])
+    session.flush()
+    client = Client(name="ООО Ромашка", region="Москва", sla_policy="gold", field_engineer_id=vera.id)
+    session.add(client)
+    session.flush()
+    server = Node(client_id=client.id, kind="server", name="srv-1c", criticality="critical", monitored=True)
+    printer = Node(client_id=client.id, kind="printer", name="mfu-2", criticality="low")
+    session.add_all([server, printer])
+    session.flush()
+    # Борис resolved the latest network incident of this client: he is the "nearest resolver".
+    past = Ticket(client_id=client.id, subject="VPN упал", group="network", status="closed",
+                  resolved_at=NOW - timedelta(days=2))
+    session.add(past)
+    session.flush()
+    session.add(Assignment(ticket_id=past.id, specialist_id=boris.id, role="primary",
+                           released_at=NOW - timedelta(days=2)))
+    session.commit()
+    return {"anna": anna.id, "boris": boris.id, "vera": vera.id, "client": client.id,
+            "server": server.id, "printer": printer.id}
+
+
+@pytest.fixture(scope="module")
+def trained_models(tmp_path_factory) -> Path:
+    """Routing and priority models trained once per module on the small ticket set."""
+    models_dir = tmp_path_factory.mktemp("models")
+    texts, groups = make_tickets(per_class=30)
+    priority_of = {"network": "high", "1c": "high", "mail": "standard", "printers": "low"}
+    signals = [signals_for(subject=t) for t in texts]
+    for name, labels in (("routing", groups), ("priority", [priority_of[g] for g in groups])):
+        trained = train_model(name, signals, labels, cv=2)
+        saved = registry.save_model(models_dir, name, trained.estimator, trained.manifest)
+        registry.publish(models_dir, name, saved.version)
+    return models_dir
+
+
+@pytest.fixture
+def publish_models(trained_models):
+    """Copy the trained, published models into a models folder."""
+    return lambda models_dir: shutil.copytree(trained_models, models_dir, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def session(sqlite_url):
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as db_session:
+        yield db_session
+    engine.dispose()
+
+
+def test_without_models_rules_only_and_needs_human(session, tmp_path):
+    ids = seed_directory(session)
+    settings = load_settings(var_dir=tmp_path)
+    result = triage_request(session, subject="Сервер 1С недоступен", client_id=ids["client"],
+                            channel="monitoring", node_ids=[ids["server"]], alert_severity="critical",
+                            settings=settings, now=NOW)
+    assert result["needs_human"] is True
+    assert result["priority"] == result["priority"] | {"value": "highest", "rule": "critical_alert_on_critical_node"}
+    assert result["group"]["value"] is None
+    assert result["model_versions"] == {"routing": None, "priority": None}
+    plain = triage_request(session, subject="Вопрос по счёту", settings=settings, now=NOW)
+    assert plain["priority"]["value"] == "standard" and plain["priority"]["source"] == "default"
+
+
+def test_with_published_models(session, tmp_path, publish_models):
+    ids = seed_directory(session)
+    settings = load_settings(var_dir=tmp_path)
+    publish_models(settings.models_dir)
+    result = triage_request(session, subject="нет интернета, роутер и коммутатор мигают",
+                            description="vpn не подключается", client_id=ids["client"], settings=settings, now=NOW)
+    group = result["group"]
+    assert group["value"] == "network" and 0 < group["confidence"] <= 1
+    assert {a["value"] for a in group["alternatives"]} <= {"printers", "1c", "mail"}
+    assert group["confidence"] >= max(a["confidence"] for a in group["alternatives"])
+    assert result["priority"]["source"] == "model" and result["priority"]["rule"] is None
+    assert set(result["model_versions"]) == {"routing", "priority"} and all(result["model_versions"].values())
+    ranked = result["specialists"]
+    assert [s["id"] for s in ranked][:2] in ([ids["boris"], ids["anna"]], [ids["anna"], ids["boris"]])
+    boris = next(s for s in ranked if s["id"] == ids["boris"])
+    assert any("resolved similar past incidents" in r for r in boris["reasons"])
+    assert all(s["reasons"] for s in ranked)
+
+
+def test_rule_overrides_the_model_and_says_so(session, tmp_path, publish_models):
+    ids = seed_directory(session)
+    settings = load_settings(var_dir=tmp_path)
+    publish_models(settings.models_dir)
+    result = triage_request(session, subject="принтер не печатает у всех, весь офис без печати",
+                            client_id=ids["client"], node_ids=[ids["printer"]], settings=settings, now=NOW)
+    assert result["group"]["value"] == "printers"
+    assert result["priority"]["value"] == "high" and result["priority"]["rule"] == "several_users"
+    assert result["priority"]["model_value"] == "low"
+    # on-site printer work: the client's field engineer is proposed
+    assert result["specialists"][0]["id"] == ids["vera"]
+    assert "the client's field engineer (on-site work)" in result["specialists"][0]["reasons"]
+
+
+def test_threshold_sends_low_confidence_to_humans(session, tmp_path, publish_models):
+    seed_directory(session)
+    strict = load_settings(var_dir=tmp_path, triage_group_threshold=0.999)
+    publish_models(strict.models_dir)
+    vague = triage_request(session, subject="hello спасибо", settings=strict, now=NOW)
+    assert vague["needs_human"] is True and any("group confidence" in r for r in vague["needs_human_reasons"])
+    lax = load_settings(var_dir=tmp_path, triage_group_threshold=0.01, triage_priority_threshold=0.01)
+    assert triage_request(session, subject="hello спасибо", settings=lax, now=NOW)["needs_human"] is False
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"subject": "  "}, "subject"), ({"subject": "x", "client_id": 999}, "client_id"),
+     ({"subject": "x", "node_ids": [999]}, "node_ids"), ({"subject": "x", "channel": "fax"}, "channel")],
+)
+def test_bad_input_names_the_field(session, tmp_path, kwargs, field):
+    seed_directory(session)
+    with pytest.raises(TriageInputError) as error:
+        triage_request(session, settings=load_settings(var_dir=tmp_path), **kwargs)
+    assert error.value.field == field
+
+
+def test_record_prediction(session, tmp_path):
+    ids = seed_directory(session)
+    result = triage_request(session, subject="Весь офис без интернета", client_id=ids["client"],
+                            settings=load_settings(var_dir=tmp_path), now=NOW)
+    ticket = Ticket(client_id=ids["client"], subject="Весь офис без интернета")
+    session.add(ticket)
+    record_prediction(session, ticket=ticket, result=result)
+    session.commit()
+    stored = session.scalar(select(TriagePrediction).where(TriagePrediction.ticket_id == ticket.id))
+    assert stored.priority == "high" and stored.priority_rule == "several_users"
+    assert stored.needs_human is True and stored.specialist_ids["ranked"] == [s["id"] for s in result["specialists"]]
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def test_api_triage(app, client, publish_models):
+    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
+    with factory() as db_session:
+        ids = seed_directory(db_session)
+    publish_models(Path(app.config["VAR_DIR"]) / "models")
+    response = client.post("/api/v1/triage", json={
+        "subject": "Outlook: письма не уходят", "description": "ящик переполнен, exchange ругается",
+        "client_id": ids["client"], "channel": "email"})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["group"]["value"] == "mail"
+    assert set(body) >= {"priority", "group", "needs_human", "specialists", "model_versions"}
+    assert set(body["priority"]) >= {"value", "confidence", "rule"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "field"),
+    [({}, 422, "subject"), ({"subject": 5}, 422, "subject"), ({"subject": "x", "client_id": "a"}, 422, "client_id"),
+     ({"subject": "x", "client_id": 12345}, 404, "client_id"), ({"subject": "x", "node_ids": "1"}, 422, "node_ids"),
+     ({"subject": "x", "node_ids": [777]}, 422, "node_ids"), ({"subject": "x", "channel": "fax"}, 422, "channel"),
+     ({"subject": "x", "alert_severity": "huge"}, 422, "alert_severity")],
+)
+def test_api_bad_input(client, payload, status, field):
+    response = client.post("/api/v1/triage", json=payload)
+    assert response.status_code == status
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_api_needs_a_token_and_staff(anonymous_client, client_user_client, app):
+    assert anonymous_client.post("/api/v1/triage", json={"subject": "x"}).status_code == 401
+    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
+    with factory() as db_session:
+        client_row = Client(name="Другая")
+        db_session.add(client_row)
+        db_session.commit()
+        client_id = client_row.id
+    assert client_user_client(client_id).post("/api/v1/triage", json={"subject": "x"}).status_code == 403
