@@ -55,4 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.api import triage as triage_api
 
     app.register_blueprint(triage_api.bp)
+    from service.api import search as search_api
+
+    app.register_blueprint(search_api.bp)
     return app

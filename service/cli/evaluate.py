@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from service.cli.search import evaluate_retrieve
+
 
 @click.group()
 def evaluate() -> None:
@@ -102,3 +104,6 @@ def classify(train_path: str, test_path: str, text_columns: str, label: str) -> 
     except ValueError as exc:  # e.g. texts with no usable terms at all
         fail(f"--train: cannot fit the classifier: {exc}")
     echo_json(result)
+
+
+evaluate.add_command(evaluate_retrieve)

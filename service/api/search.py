@@ -1,0 +1,89 @@
+"""Similar-fix search API: free-text search, suggestions for a stored ticket, feedback on suggestions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from kb.models import Article, Client, KnownProblem, SuggestionFeedback, Ticket
+from kb.queries import tickets as ticket_queries
+from service import db
+from service.api.tickets import int_arg
+from service.auth import STAFF_ROLES, current_user, require_roles
+from service.errors import ApiError
+from service.validation import boolean, json_body
+
+bp = Blueprint("search", __name__, url_prefix="/api/v1")
+
+FEEDBACK_KINDS = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}
+MAX_QUERY_CHARS = 5000
+
+
+def _unavailable(exc: Exception) -> ApiError:
+    return ApiError(503, f"search index unavailable: {exc}")
+
+
+@bp.get("/search")
+@require_roles(*STAFF_ROLES)
+def search():
+    """Similar resolved incidents, articles and known problems for ?q= (optional ?client=, ?k=)."""
+    from service import search as search_service
+
+    query = (request.args.get("q") or "").strip()
+    if not query:
+        raise ApiError(400, "q must not be empty", field="q")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ApiError(400, f"q must be at most {MAX_QUERY_CHARS} characters", field="q")
+    client_id = int_arg("client", minimum=1)
+    if client_id is not None and db.session().get(Client, client_id) is None:
+        raise ApiError(404, f"client {client_id} not found", field="client")
+    k = int_arg("k", 5, minimum=1, maximum=search_service.MAX_K)
+    try:
+        result = search_service.suggest(db.session(), text=query, client_id=client_id, k=k)
+    except search_service.SearchUnavailable as exc:
+        raise _unavailable(exc) from None
+    return jsonify(result)
+
+
+def _ticket_or_404(ticket_id: int) -> Ticket:
+    ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
+    if ticket is None:
+        raise ApiError(404, f"ticket {ticket_id} not found", field="ticket_id")
+    return ticket
+
+
+@bp.get("/tickets/<int:ticket_id>/suggestions")
+@require_roles(*STAFF_ROLES)
+def ticket_suggestions(ticket_id: int):
+    """Suggestions for a stored ticket (its own client and node kinds boost; itself excluded); ?k=."""
+    from service import search as search_service
+
+    ticket = _ticket_or_404(ticket_id)
+    k = int_arg("k", 5, minimum=1, maximum=search_service.MAX_K)
+    try:
+        result = search_service.suggest_for_ticket(db.session(), ticket=ticket, k=k)
+    except search_service.SearchUnavailable as exc:
+        raise _unavailable(exc) from None
+    return jsonify(result)
+
+
+@bp.post("/tickets/<int:ticket_id>/suggestions/<kind>/<int:ref>/feedback")
+@require_roles(*STAFF_ROLES)
+def suggestion_feedback(ticket_id: int, kind: str, ref: int):
+    """Record whether a suggestion was useful for a ticket: body ``{"useful": true|false}``."""
+    if kind not in FEEDBACK_KINDS:
+        raise ApiError(404, f"kind must be one of {', '.join(FEEDBACK_KINDS)}", field="kind")
+    session = db.session()
+    if session.get(Ticket, ticket_id) is None:
+        raise ApiError(404, f"ticket {ticket_id} not found", field="ticket_id")
+    if session.get(FEEDBACK_KINDS[kind], ref) is None:
+        raise ApiError(404, f"{kind} {ref} not found", field="ref")
+    data = json_body()
+    if "useful" not in data:
+        raise ApiError(422, "useful is required", field="useful")
+    useful = boolean(data, "useful")
+    feedback = SuggestionFeedback(ticket_id=ticket_id, kind=kind, ref=ref, useful=useful,
+                                  actor=current_user().username)
+    session.add(feedback)
+    session.commit()
+    return jsonify({"id": feedback.id, "ticket_id": ticket_id, "kind": kind, "ref": ref, "useful": useful,
+                    "actor": feedback.actor, "at": feedback.at.isoformat()}), 201

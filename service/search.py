@@ -1,0 +1,440 @@
+"""Similar-fix search over the knowledge store: index build, lazy loading, incremental updates, suggestions.
+
+Three retrievers share one configuration: resolved incidents, knowledge articles and known problems, each
+persisted under ``<var>/index/<kind>/``. A process loads them once, on the first search. It stays current
+in two ways: the in-process signals queue changed tickets and knowledge for the next search, and every
+search (at most once per second) picks up rows whose ``updated_at`` passed the index's watermark, which is
+how the other worker processes of a gunicorn deployment see changes. Rows deleted from the store are
+dropped when results are rendered, so a stale index never shows something that no longer exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from kb.config import Settings, load_settings
+from kb.models import Article, Client, KnownProblem, Ticket
+from ml.embedders import CachedEmbedder, Embedder, make_embedder
+from ml.lexical import shared_terms
+from ml.retrieval import Document, FusionConfig, HybridRetriever, IndexMismatchError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("incident", "article", "known_problem")
+RESOLVED_STATUSES = ("resolved", "closed")
+SECTIONS = {"incident": "incidents", "article": "articles", "known_problem": "known_problems"}
+#: How many articles / known problems a suggestion shows besides the k incidents.
+KNOWLEDGE_K = 3
+SYNC_INTERVAL_SECONDS = 1.0
+MAX_K = 50
+
+
+class SearchUnavailable(RuntimeError):
+    """No usable index (none built, or built with another model); the message says what to run."""
+
+
+# --- configuration ------------------------------------------------------------------------------------
+
+
+def fusion_config(settings: Settings) -> FusionConfig:
+    """The fusion configuration from settings."""
+    return FusionConfig(
+        method=settings.search_fusion,
+        weights={"title": settings.search_weight_title, "document": settings.search_weight_document,
+                 "lexical": settings.search_weight_lexical, "char": settings.search_weight_char},
+        rrf_k=settings.search_rrf_k, pool=settings.search_pool,
+        same_client_boost=settings.search_same_client_boost,
+        same_node_kind_boost=settings.search_same_node_kind_boost,
+        recency_boost=settings.search_recency_boost,
+        recency_half_life_days=settings.search_recency_half_life_days)
+
+
+@lru_cache(maxsize=4)
+def _model(name: str, device: str, threads: int) -> Embedder:
+    # One model object per process and configuration: loading weights is the slow part.
+    return make_embedder(name, device=device, threads=threads)
+
+
+def embedder(settings: Settings) -> Embedder:
+    """The configured embedder with its on-disk cache under ``<var>/cache/embeddings``."""
+    return CachedEmbedder(_model(settings.search_embedder, settings.search_device, settings.search_threads),
+                          settings.var_dir / "cache" / "embeddings")
+
+
+def new_retriever(settings: Settings, model: Embedder) -> HybridRetriever:
+    """An empty retriever configured from settings."""
+    return HybridRetriever(model, fusion_config(settings), dense_max_chars=settings.search_dense_max_chars,
+                           hnsw_threshold=settings.search_hnsw_threshold, ef_search=settings.search_ef_search)
+
+
+# --- documents from the store ---------------------------------------------------------------------------
+
+
+def ticket_document(ticket: Ticket) -> Document:
+    """A resolved ticket as a document: subject is the title; description and resolution the body."""
+    body = "\n".join(part for part in (ticket.description, ticket.resolution) if part)
+    return Document(ref=ticket.id, title=ticket.subject or "", body=body, client_id=ticket.client_id,
+                    node_kinds=tuple(sorted({node.kind for node in ticket.nodes})),
+                    resolved=ticket.status in RESOLVED_STATUSES,
+                    at=ticket.resolved_at or ticket.closed_at or ticket.updated_at)
+
+
+def article_document(article: Article) -> Document:
+    """An article as a document: title and body."""
+    return Document(ref=article.id, title=article.title, body=article.body or "", at=article.updated_at)
+
+
+def problem_document(problem: KnownProblem) -> Document:
+    """A known problem: its title, then symptoms, cause and workaround."""
+    body = "\n".join(part for part in (problem.symptoms, problem.cause, problem.workaround) if part)
+    return Document(ref=problem.id, title=problem.title, body=body, at=problem.updated_at)
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _rows(session: Session, kind: str, *, since: datetime | None = None, refs: Iterable[int] | None = None,
+          batch_size: int = 2000):
+    """Indexable rows of ``kind`` (optionally changed after ``since`` or with the given ids), in id order."""
+    model = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}[kind]
+    query = select(model)
+    if kind == "incident":
+        query = query.options(selectinload(Ticket.nodes))
+        if refs is None:
+            query = query.where(Ticket.status.in_(RESOLVED_STATUSES))
+    if since is not None:
+        query = query.where(model.updated_at > since)
+    if refs is not None:
+        query = query.where(model.id.in_(list(refs)))
+    last_id = 0
+    while True:
+        batch = session.scalars(query.where(model.id > last_id).order_by(model.id).limit(batch_size)).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
+
+
+def _document(kind: str, row) -> Document:
+    return {"incident": ticket_document, "article": article_document, "known_problem": problem_document}[kind](row)
+
+
+def _watermark(session: Session, kind: str) -> datetime | None:
+    model = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}[kind]
+    return _as_utc(session.scalar(select(func.max(model.updated_at))))
+
+
+# --- the per-process search index ----------------------------------------------------------------------
+
+
+@dataclass
+class SearchIndex:
+    """The three retrievers of one process plus what keeps them current."""
+
+    settings: Settings
+    retrievers: dict[str, HybridRetriever]
+    watermarks: dict[str, datetime | None]
+    pending: dict[str, set[int]] = field(default_factory=lambda: {kind: set() for kind in KINDS})
+    last_sync: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def note_change(self, kind: str, ref: int) -> None:
+        """Queue a changed row for the next search."""
+        with self.lock:
+            self.pending[kind].add(int(ref))
+
+    def sync(self, session: Session, *, force: bool = False) -> int:
+        """Apply queued changes and rows updated since the watermark; returns how many documents changed."""
+        with self.lock:
+            now = time.monotonic()
+            has_pending = any(self.pending.values())
+            if not force and not has_pending and now - self.last_sync < SYNC_INTERVAL_SECONDS:
+                return 0
+            self.last_sync = now
+            changed = 0
+            for kind in KINDS:
+                retriever = self.retrievers[kind]
+                refs = self.pending[kind]
+                self.pending[kind] = set()
+                rows = {row.id: row for row in _rows(session, kind, refs=refs)} if refs else {}
+                for row in _rows(session, kind, since=self.watermarks[kind]):
+                    rows[row.id] = row
+                gone = [ref for ref in refs if ref not in rows]
+                keep, drop = [], gone
+                for row in rows.values():
+                    if kind == "incident" and row.status not in RESOLVED_STATUSES:
+                        drop.append(row.id)  # reopened or not yet resolved: not a precedent
+                    else:
+                        keep.append(_document(kind, row))
+                    stamp = _as_utc(row.updated_at)
+                    if stamp is not None and (self.watermarks[kind] is None or stamp > self.watermarks[kind]):
+                        self.watermarks[kind] = stamp
+                if drop:
+                    retriever.remove(drop)
+                if keep:
+                    retriever.add(keep)
+                changed += len(keep) + len(drop)
+            return changed
+
+    def save(self) -> None:
+        """Write the current state of every retriever to disk."""
+        with self.lock:
+            for kind, retriever in self.retrievers.items():
+                mark = self.watermarks[kind]
+                retriever.save(self.settings.index_dir / kind, kind=kind,
+                               watermark=mark.isoformat() if mark else None)
+
+
+def build_index(session: Session, settings: Settings | None = None, *, save: bool = True) -> SearchIndex:
+    """Index every resolved incident, article and known problem of the store (and persist it)."""
+    settings = settings or load_settings()
+    model = embedder(settings)
+    retrievers, watermarks = {}, {}
+    for kind in KINDS:
+        watermarks[kind] = _watermark(session, kind)
+        documents = [_document(kind, row) for row in _rows(session, kind)]
+        retrievers[kind] = new_retriever(settings, model).fit(documents)
+    index = SearchIndex(settings, retrievers, watermarks, last_sync=time.monotonic())
+    if save:
+        index.save()
+    return index
+
+
+def load_index(settings: Settings | None = None) -> SearchIndex:
+    """Load the persisted index; :class:`SearchUnavailable` when missing or built for another model."""
+    settings = settings or load_settings()
+    model = embedder(settings)
+    retrievers, watermarks = {}, {}
+    for kind in KINDS:
+        directory = settings.index_dir / kind
+        try:
+            manifest = HybridRetriever.read_manifest(directory)
+            retrievers[kind] = HybridRetriever.load(
+                directory, model, fusion_config(settings), hnsw_threshold=settings.search_hnsw_threshold,
+                ef_search=settings.search_ef_search)
+        except IndexMismatchError as exc:
+            raise SearchUnavailable(str(exc)) from None
+        mark = manifest.get("watermark")
+        watermarks[kind] = datetime.fromisoformat(mark) if mark else None
+    return SearchIndex(settings, retrievers, watermarks)
+
+
+_loaded: dict[tuple[str, str], SearchIndex] = {}
+_loading = threading.Lock()
+
+
+def _key(settings: Settings) -> tuple[str, str]:
+    return (str(Path(settings.index_dir).resolve()), settings.resolved_database_url)
+
+
+def get_index(session: Session, settings: Settings | None = None) -> SearchIndex:
+    """This process's index, loaded once; built from the store when nothing is on disk yet."""
+    settings = settings or _settings_for(session)
+    key = _key(settings)
+    index = _loaded.get(key)
+    if index is not None:
+        return index
+    with _loading:
+        index = _loaded.get(key)
+        if index is None:
+            if (settings.index_dir / "incident" / "manifest.json").exists():
+                index = load_index(settings)
+            else:
+                log.info("no search index in %s: building it from the store", settings.index_dir)
+                index = build_index(session, settings)
+            _loaded[key] = index
+    return index
+
+
+def forget_loaded() -> None:
+    """Drop the loaded indexes of this process (after a rebuild, and between tests)."""
+    with _loading:
+        _loaded.clear()
+
+
+def _settings_for(session: Session) -> Settings:
+    """Settings of the running app (its database and var folder), else from the environment."""
+    from dataclasses import replace
+
+    try:
+        from flask import current_app, has_app_context
+    except ImportError:  # pragma: no cover - flask is a dependency
+        has_app_context = None
+    if has_app_context is not None and has_app_context():
+        settings = current_app.config.get("SETTINGS") or load_settings()
+        overrides: dict = {"database_url": current_app.config.get("DATABASE_URL") or settings.database_url}
+        if current_app.config.get("VAR_DIR"):
+            overrides["var_dir"] = Path(current_app.config["VAR_DIR"])
+        return replace(settings, **overrides)
+    settings = load_settings()
+    return replace(settings, database_url=session.get_bind().url.render_as_string(hide_password=False))
+
+
+# --- signals ---------------------------------------------------------------------------------------------
+
+
+def _on_ticket_changed(sender, ticket_id: int | None = None, **_facts) -> None:
+    if ticket_id is None:
+        return
+    for index in list(_loaded.values()):
+        index.note_change("incident", ticket_id)
+
+
+def _on_knowledge_changed(sender, kind: str | None = None, ref: int | None = None, **_facts) -> None:
+    if kind not in ("article", "known_problem") or ref is None:
+        return
+    for index in list(_loaded.values()):
+        index.note_change(kind, ref)
+
+
+def connect_signals() -> None:
+    """Subscribe to ticket and knowledge changes (idempotent; done on import)."""
+    from service import signals
+
+    signals.ticket_changed.connect(_on_ticket_changed, weak=False)
+    signals.ticket_created.connect(_on_ticket_changed, weak=False)
+    signals.knowledge_changed.connect(_on_knowledge_changed, weak=False)
+
+
+connect_signals()
+
+
+# --- suggestions -----------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    moment = _as_utc(moment)
+    return moment.isoformat() if moment else None
+
+
+def _snippet(text: str, limit: int = 300) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _reasons(terms: Sequence[str], same_client: bool, same_kind: bool) -> list[str]:
+    reasons = []
+    if terms:
+        reasons.append("общие слова: " + ", ".join(terms))
+    if same_client:
+        reasons.append("тот же клиент")
+    if same_kind:
+        reasons.append("тот же тип узла")
+    return reasons or ["близкий смысл"]
+
+
+def suggest(session: Session, *, text: str, client_id: int | None = None, k: int = 5,
+            node_kinds: Sequence[str] = (), exclude_ticket_id: int | None = None,
+            only_client: bool = False) -> dict:
+    """Similar resolved incidents (k), knowledge articles and known problems for ``text``, with reasons."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("text must not be empty")
+    if not 1 <= int(k) <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K}")
+    started = time.perf_counter()
+    index = get_index(session)
+    index.sync(session)
+    settings = index.settings
+    with index.lock:
+        incident_retriever = index.retrievers["incident"]
+        hits = {
+            "incident": incident_retriever.search(
+                text, int(k) + 5, client_id=client_id, node_kinds=node_kinds, only_client=only_client,
+                resolved_only=True, exclude=[exclude_ticket_id] if exclude_ticket_id else ()),
+            "article": index.retrievers["article"].search(text, KNOWLEDGE_K),
+            "known_problem": index.retrievers["known_problem"].search(text, KNOWLEDGE_K),
+        }
+    result: dict = {"query": text, "client_id": client_id, "k": int(k)}
+    result["incidents"] = _incident_items(session, text, hits["incident"], int(k), settings)
+    result["articles"] = _article_items(session, text, hits["article"], settings)
+    result["known_problems"] = _problem_items(session, text, hits["known_problem"], settings)
+    result["took_ms"] = round((time.perf_counter() - started) * 1000.0, 2)
+    return result
+
+
+def _relative_cut(hits, settings: Settings):
+    if not hits or settings.search_min_relative_score <= 0:
+        return hits
+    best = hits[0].score
+    return [h for h in hits if h.score >= best * settings.search_min_relative_score]
+
+
+def _incident_items(session: Session, text: str, hits, k: int, settings: Settings) -> list[dict]:
+    hits = _relative_cut(hits, settings)
+    if not hits:
+        return []
+    rows = {t.id: (t, name) for t, name in session.execute(
+        select(Ticket, Client.name).join(Client, Client.id == Ticket.client_id)
+        .where(Ticket.id.in_([h.ref for h in hits])))}
+    items = []
+    for hit in hits:
+        found = rows.get(hit.ref)
+        if found is None or found[0].status not in RESOLVED_STATUSES:
+            continue  # deleted or reopened since the index saw it
+        ticket, client_name = found
+        terms = shared_terms(text, f"{ticket.subject}\n{ticket.description}\n{ticket.resolution or ''}")
+        items.append({
+            "kind": "incident", "id": ticket.id, "subject": ticket.subject,
+            "resolution": ticket.resolution or "", "client_id": ticket.client_id, "client": client_name,
+            "group": ticket.group, "resolved_at": _iso(ticket.resolved_at or ticket.closed_at),
+            "score": round(hit.score, 6), "shared_terms": terms, "same_client": hit.same_client,
+            "same_node_kind": hit.same_node_kind,
+            "reasons": _reasons(terms, hit.same_client, hit.same_node_kind)})
+        if len(items) >= k:
+            break
+    return items
+
+
+def _article_items(session: Session, text: str, hits, settings: Settings) -> list[dict]:
+    hits = _relative_cut(hits, settings)
+    rows = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_([h.ref for h in hits])))} \
+        if hits else {}
+    items = []
+    for hit in hits:
+        article = rows.get(hit.ref)
+        if article is None:
+            continue
+        terms = shared_terms(text, f"{article.title}\n{article.body}")
+        items.append({"kind": "article", "id": article.id, "title": article.title,
+                      "snippet": _snippet(article.body), "group": article.group, "score": round(hit.score, 6),
+                      "shared_terms": terms, "reasons": _reasons(terms, False, False)})
+    return items
+
+
+def _problem_items(session: Session, text: str, hits, settings: Settings) -> list[dict]:
+    hits = _relative_cut(hits, settings)
+    rows = {p.id: p for p in session.scalars(
+        select(KnownProblem).where(KnownProblem.id.in_([h.ref for h in hits])))} if hits else {}
+    items = []
+    for hit in hits:
+        problem = rows.get(hit.ref)
+        if problem is None:
+            continue
+        terms = shared_terms(text, f"{problem.title}\n{problem.symptoms}\n{problem.cause}")
+        items.append({"kind": "known_problem", "id": problem.id, "title": problem.title,
+                      "symptoms": _snippet(problem.symptoms), "workaround": problem.workaround,
+                      "status": problem.status, "group": problem.group, "score": round(hit.score, 6),
+                      "shared_terms": terms, "reasons": _reasons(terms, False, False)})
+    return items
+
+
+def suggest_for_ticket(session: Session, *, ticket: Ticket, k: int = 5) -> dict:
+    """Suggestions for a stored ticket: its subject and description, its client and node kinds, itself excluded."""
+    text = f"{ticket.subject}\n{ticket.description or ''}".strip()
+    result = suggest(session, text=text, client_id=ticket.client_id, k=k,
+                     node_kinds=sorted({n.kind for n in ticket.nodes}), exclude_ticket_id=ticket.id)
+    result["ticket_id"] = ticket.id
+    return result
