@@ -42,6 +42,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(knowledge.bp)
     app.register_blueprint(directory.bp)
 
+    from service.api import webhooks as webhooks_api
+    from service.api import workflow as workflow_api
+
+    app.register_blueprint(workflow_api.bp)
+    app.register_blueprint(webhooks_api.bp)
+
     from service.api import billing as billing_api
     from service.web import billing_views
 

@@ -11,6 +11,7 @@ from service.cli.importer import import_command
 from service.cli.search import index, suggest
 from service.cli.serve import serve
 from service.cli.sla import sla
+from service.cli.tickets import intake, tickets
 from service.cli.train import models, train
 from service.cli.users import users
 
@@ -31,3 +32,5 @@ main.add_command(models)
 main.add_command(suggest)
 main.add_command(index)
 main.add_command(sla)
+main.add_command(tickets)
+main.add_command(intake)

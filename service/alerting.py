@@ -1,0 +1,228 @@
+"""Monitoring intake: Prometheus Alertmanager webhook notifications become incidents on the matching node.
+
+Payload: Alertmanager's webhook format version "4" (``status``, ``alerts[]`` with ``status``, ``labels``,
+``annotations``, ``startsAt``, ``endsAt``, ``fingerprint``). Each alert is matched to a node by the first
+label of the ``alertmanager_node_labels`` setting (default ``node``, ``host``, ``hostname``, ``instance``)
+whose value -- as given, without a ``:port`` suffix or URL scheme, or its short host name -- equals a
+node's name or its ``attributes`` ``hostname``/``fqdn``/``ip``/``address`` (case-insensitive). Then:
+
+- firing, no open ticket with that fingerprint: a new incident on the node's client (channel
+  "monitoring", ``alert_fingerprint``, ``alert_severity`` from ``labels.severity``; triage sets priority
+  and group, so a critical alert on a critical node is "highest");
+- firing, an open ticket with that fingerprint exists: a comment on it instead (de-duplication);
+- resolved: a comment on the open ticket (none: ignored);
+- no node, or several nodes of different clients: reported as ``unmatched``, nothing written.
+
+The whole notification is validated first and written in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb import vocab
+from kb.config import Settings
+from kb.models import Node, Ticket
+from service import workflow
+
+ACTOR = "system:alertmanager"
+#: Alertmanager writes this for an alert that has not ended.
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+_NODE_ATTRIBUTES = ("hostname", "fqdn", "ip", "address")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One validated alert of a notification."""
+
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    fingerprint: str
+    generator_url: str | None
+
+
+def _instant(value: object, field: str, *, allow_zero: bool = False) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time string", field)
+    if allow_zero and value.startswith("0001-01-01"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time, got {value!r}", field) from None
+    if parsed.tzinfo is None:
+        raise workflow.WorkflowInputError(f"{field} must carry a UTC offset", field)
+    return parsed.astimezone(UTC)
+
+
+def _string_map(value: object, field: str, *, required: bool) -> dict[str, str]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict) or any(not isinstance(k, str) or not isinstance(v, str)
+                                          for k, v in value.items()):
+        raise workflow.WorkflowInputError(f"{field} must be an object of string values", field)
+    return dict(value)
+
+
+def parse_notification(payload: object) -> list[Alert]:
+    """Validate an Alertmanager webhook payload; WorkflowInputError names the first bad field."""
+    if not isinstance(payload, dict):
+        raise workflow.WorkflowInputError("the payload must be a JSON object", "payload")
+    if payload.get("version") != "4":
+        raise workflow.WorkflowInputError(f"version must be \"4\" (Alertmanager webhook format), "
+                                          f"got {payload.get('version')!r}", "version")
+    if payload.get("status") not in ("firing", "resolved"):
+        raise workflow.WorkflowInputError("status must be firing or resolved", "status")
+    raw_alerts = payload.get("alerts")
+    if not isinstance(raw_alerts, list):
+        raise workflow.WorkflowInputError("alerts must be a list", "alerts")
+    alerts = []
+    for index, raw in enumerate(raw_alerts):
+        prefix = f"alerts[{index}]"
+        if not isinstance(raw, dict):
+            raise workflow.WorkflowInputError(f"{prefix} must be an object", prefix)
+        status = raw.get("status")
+        if status not in ("firing", "resolved"):
+            raise workflow.WorkflowInputError(f"{prefix}.status must be firing or resolved", f"{prefix}.status")
+        fingerprint = raw.get("fingerprint")
+        if not isinstance(fingerprint, str) or not fingerprint.strip() or len(fingerprint) > 100:
+            raise workflow.WorkflowInputError(f"{prefix}.fingerprint must be a non-empty string of at most "
+                                              "100 characters", f"{prefix}.fingerprint")
+        generator_url = raw.get("generatorURL")
+        alerts.append(Alert(
+            status=status,
+            labels=_string_map(raw.get("labels"), f"{prefix}.labels", required=True),
+            annotations=_string_map(raw.get("annotations"), f"{prefix}.annotations", required=False),
+            starts_at=_instant(raw.get("startsAt"), f"{prefix}.startsAt"),
+            ends_at=_instant(raw.get("endsAt") or _ZERO_TIME, f"{prefix}.endsAt", allow_zero=True),
+            fingerprint=fingerprint.strip(),
+            generator_url=generator_url if isinstance(generator_url, str) else None,
+        ))
+    return alerts
+
+
+def label_candidates(value: str) -> list[str]:
+    """Lower-case names a label value may stand for: itself, without scheme/port/path, its short host name."""
+    value = value.strip().lower()
+    out = [value]
+    host = value
+    if "://" in host:
+        host = urlsplit(host).hostname or host
+    elif host.count(":") == 1:  # host:port (an IPv6 address has several colons)
+        name, _, port = host.partition(":")
+        if port.isdigit():
+            host = name
+    out.append(host)
+    if not _looks_like_ip(host) and "." in host:
+        out.append(host.split(".", 1)[0])
+    return list(dict.fromkeys(v for v in out if v))
+
+
+def _looks_like_ip(host: str) -> bool:
+    return host.replace(".", "").isdigit() or ":" in host
+
+
+def _node_keys(node: Node) -> set[str]:
+    keys = {node.name.strip().lower()}
+    attributes = node.attributes or {}
+    for name in _NODE_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str) and value.strip():
+            keys.add(value.strip().lower())
+    return keys
+
+
+def match_node(nodes: list[Node], labels: dict[str, str], label_names: tuple[str, ...]) -> tuple[Node | None, str]:
+    """The node an alert's labels name, and how (or why none): the first label that matches wins."""
+    for label in label_names:
+        value = labels.get(label)
+        if not value:
+            continue
+        for candidate in label_candidates(value):
+            found = [n for n in nodes if candidate in _node_keys(n)]
+            if len({n.client_id for n in found}) > 1:
+                return None, f"label {label}={value!r} matches nodes of several clients"
+            if found:
+                return found[0], f"label {label}={value!r}"
+    tried = ", ".join(label_names)
+    return None, f"no node matches the labels {tried}"
+
+
+def _open_ticket(session: Session, fingerprint: str) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.alert_fingerprint == fingerprint,
+                                               Ticket.status.in_(vocab.OPEN_STATUSES))
+                          .order_by(Ticket.id.desc()).limit(1))
+
+
+def _describe(alert: Alert, node: Node) -> tuple[str, str]:
+    name = alert.labels.get("alertname", "alert")
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    subject = f"{name} на {node.name}" + (f": {summary}" if summary else "")
+    lines = [alert.annotations.get("description") or summary, "",
+             f"Мониторинг: {name}, severity={alert.labels.get('severity', '-')}, "
+             f"начало {alert.starts_at.isoformat()}"]
+    lines += [f"{k}={v}" for k, v in sorted(alert.labels.items())]
+    if alert.generator_url:
+        lines.append(alert.generator_url)
+    return subject[:500], "\n".join(lines).strip()
+
+
+def ingest_alertmanager(session: Session, *, payload: object, now: datetime | None = None,
+                        settings: Settings | None = None) -> dict[str, Any]:
+    """Apply one Alertmanager notification: create or comment incidents, commit once; a per-alert report."""
+    now, settings = workflow.utc_now(now), workflow.resolve_settings(settings)
+    alerts = parse_notification(payload)
+    effects = workflow.Effects()
+    results = []
+    try:
+        nodes = list(session.scalars(select(Node))) if alerts else []
+        for alert in alerts:
+            node, how = match_node(nodes, alert.labels, tuple(settings.alertmanager_node_labels))
+            result: dict[str, Any] = {"fingerprint": alert.fingerprint, "status": alert.status, "match": how}
+            existing = _open_ticket(session, alert.fingerprint)
+            if alert.status == "resolved":
+                if existing is None:
+                    result["outcome"] = "ignored"
+                else:
+                    ended = (alert.ends_at or now).isoformat()
+                    workflow.stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт снят "
+                                            f"(resolved) в {ended}.", public=False, actor=ACTOR, now=now,
+                                            settings=settings, effects=effects)
+                    result.update(outcome="commented", ticket_id=existing.id)
+            elif existing is not None:
+                workflow.stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт всё ещё "
+                                        f"активен (firing с {alert.starts_at.isoformat()}).", public=False,
+                                        actor=ACTOR, now=now, settings=settings, effects=effects)
+                result.update(outcome="commented", ticket_id=existing.id)
+            elif node is None:
+                result["outcome"] = "unmatched"
+            else:
+                subject, description = _describe(alert, node)
+                ticket = workflow.stage_ticket(session, actor=ACTOR, now=now, settings=settings, effects=effects,
+                                                fields={
+                                                    "client_id": node.client_id, "subject": subject,
+                                                    "description": description, "channel": "monitoring",
+                                                    "type": "incident", "node_ids": [node.id],
+                                                    "requester_name": "Alertmanager",
+                                                    "alert_fingerprint": alert.fingerprint,
+                                                    "alert_severity": (alert.labels.get("severity") or None)
+                                                    and alert.labels["severity"][:20],
+                                                })
+                result.update(outcome="created", ticket_id=ticket.id, node_id=node.id)
+            results.append(result)
+    except Exception:
+        session.rollback()
+        raise
+    workflow.commit_and_notify(session, effects)
+    counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
+              for outcome in ("created", "commented", "ignored", "unmatched")}
+    return {"alerts": len(results), **counts, "results": results}

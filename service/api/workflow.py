@@ -1,0 +1,193 @@
+"""Ticket write API: create, workflow actions, comments, time entries, priority/group changes.
+
+Errors: 415/400 for a body that is not a JSON object, 422 naming the field for a bad value, 404 for an
+unknown ticket (or another client's), 409 with ``current_status`` and ``allowed_actions`` for an illegal
+transition, 403 for an action the caller's role may not take.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from kb import vocab
+from kb.models import Ticket
+from kb.queries import audit as audit_queries
+from service import db, workflow
+from service.auth import STAFF_ROLES, current_user, ensure_visible, visible_client_id
+from service.errors import ApiError
+from service.serializers import iso, ticket_detail
+from service.validation import boolean, instant, integer, json_body, string
+
+bp = Blueprint("workflow", __name__, url_prefix="/api/v1/tickets")
+
+#: Staff roles that may change tickets (analysts read only).
+WRITER_ROLES = ("engineer_l1", "engineer_l2", "manager")
+
+
+def _actor() -> str:
+    user = current_user()
+    if user is None:  # pragma: no cover - auth refuses anonymous API calls before the view
+        raise ApiError(401, "authentication required")
+    return f"client:{user.username}" if user.role == "client" else user.username
+
+
+def _require_writer() -> None:
+    user = current_user()
+    if user is None or (user.role not in WRITER_ROLES and user.role != "client"):
+        raise ApiError(403, f"changing tickets needs one of the roles: {', '.join((*WRITER_ROLES, 'client'))}")
+
+
+def _require_staff_writer(what: str) -> None:
+    user = current_user()
+    if user is None or user.role not in WRITER_ROLES:
+        raise ApiError(403, f"{what} needs one of the roles: {', '.join(WRITER_ROLES)}")
+
+
+def _ticket(ticket_id: int):
+    ticket = db.session().get(Ticket, ticket_id)
+    if ticket is None:
+        raise ApiError(404, f"ticket {ticket_id} not found", field="id")
+    ensure_visible(ticket.client_id, f"ticket {ticket_id}")
+    return ticket
+
+
+def _call(function, **kwargs):
+    """Run a use case, translating workflow errors into API errors."""
+    try:
+        return function(db.session(), **kwargs)
+    except workflow.WorkflowInputError as exc:
+        raise ApiError(422, str(exc), field=exc.field) from None
+    except workflow.TicketNotFound as exc:
+        raise ApiError(404, str(exc), field="id") from None
+    except workflow.IllegalTransition as exc:
+        raise ApiError(409, str(exc), field="action", current_status=exc.status, action=exc.action,
+                       allowed_actions=list(exc.allowed)) from None
+
+
+def _reject_unknown(data: dict, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ApiError(422, f"unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})", field=unknown[0])
+
+
+@bp.post("")
+def create_ticket():
+    """Create a ticket; priority and group come from triage when not given."""
+    _require_writer()
+    data = json_body()
+    _reject_unknown(data, workflow.CREATE_FIELDS)
+    limit = visible_client_id()
+    if limit is not None:
+        given = data.get("client_id")
+        if given is not None and given != limit:
+            raise ApiError(404, f"client {given} not found", field="client_id")
+        data = {**data, "client_id": limit}
+        # the portal's user is the requester unless the form names someone else
+        data.setdefault("channel", "portal")
+    ticket = _call(workflow.create_ticket, actor=_actor(), **data)
+    response = jsonify(ticket_detail(ticket))
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
+    return response
+
+
+@bp.get("/<int:ticket_id>/actions")
+def allowed_actions(ticket_id: int):
+    """The ticket's status, the actions allowed now and whether the first-line time box ran out."""
+    ticket = _ticket(ticket_id)
+    return jsonify({
+        "ticket_id": ticket.id,
+        "current_status": ticket.status,
+        "allowed_actions": list(workflow.allowed_actions(ticket.status)),
+        "flagged_for_escalation": workflow.flagged_for_escalation(db.session(), ticket=ticket),
+        "transitions": workflow.transition_table(),
+    })
+
+
+@bp.post("/<int:ticket_id>/actions")
+def apply_action(ticket_id: int):
+    """Apply a workflow action: ``{"action": "escalate", "reason": "...", ...}``."""
+    _require_writer()
+    data = json_body()
+    action = string(data, "action", required=True, max_length=40)
+    if action not in workflow.TRANSITIONS:
+        raise ApiError(422, f"action must be one of {', '.join(workflow.ACTIONS)}", field="action")
+    ticket = _ticket(ticket_id)
+    if visible_client_id() is not None and action not in workflow.CLIENT_ACTIONS:
+        raise ApiError(403, f"a client user may only: {', '.join(sorted(workflow.CLIENT_ACTIONS))}",
+                       field="action")
+    params = {k: v for k, v in data.items() if k != "action"}
+    ticket = _call(workflow.apply_action, ticket_id=ticket.id, action=action, actor=_actor(), **params)
+    return jsonify(ticket_detail(ticket))
+
+
+@bp.post("/<int:ticket_id>/comments")
+def add_comment(ticket_id: int):
+    """Add a comment ``{"body": "...", "public": true}``; a client user's comment is always public."""
+    _require_writer()
+    data = json_body()
+    _reject_unknown(data, ("body", "public"))
+    body = string(data, "body", required=True, max_length=100_000)
+    public = boolean(data, "public", default=True)
+    ticket = _ticket(ticket_id)
+    if visible_client_id() is not None:
+        public = True
+    comment = _call(workflow.add_comment, ticket_id=ticket.id, body=body, public=public, actor=_actor())
+    return jsonify({"id": comment.id, "ticket_id": ticket.id, "author": comment.author, "body": comment.body,
+                    "public": comment.public, "created_at": iso(comment.created_at)}), 201
+
+
+@bp.post("/<int:ticket_id>/time-entries")
+def add_time_entry(ticket_id: int):
+    """Record work: specialist_id, started_at (ISO 8601 with offset), minutes, on_site, off_hours_agreed,
+    work_kind, note."""
+    _require_staff_writer("recording work")
+    data = json_body()
+    _reject_unknown(data, ("specialist_id", "started_at", "minutes", "on_site", "off_hours_agreed", "work_kind",
+                           "note"))
+    fields = {
+        "specialist_id": integer(data, "specialist_id", required=True, minimum=1),
+        "started_at": instant(data, "started_at", required=True),
+        "minutes": integer(data, "minutes", required=True, minimum=1, maximum=24 * 60),
+        "on_site": boolean(data, "on_site"),
+        "off_hours_agreed": boolean(data, "off_hours_agreed"),
+        "work_kind": string(data, "work_kind", max_length=20),
+        "note": string(data, "note", max_length=10_000),
+    }
+    if fields["work_kind"] is not None and fields["work_kind"] not in vocab.BILLING_MODES:
+        raise ApiError(422, f"work_kind must be one of {', '.join(vocab.BILLING_MODES)}", field="work_kind")
+    ticket = _ticket(ticket_id)
+    entry = _call(workflow.add_time_entry, ticket_id=ticket.id, actor=_actor(), **fields)
+    return jsonify({"id": entry.id, "ticket_id": ticket.id, "specialist_id": entry.specialist_id,
+                    "started_at": iso(entry.started_at), "minutes": entry.minutes, "on_site": entry.on_site,
+                    "off_hours_agreed": entry.off_hours_agreed, "work_kind": entry.work_kind,
+                    "note": entry.note}), 201
+
+
+@bp.patch("/<int:ticket_id>")
+def update_ticket(ticket_id: int):
+    """Change priority and/or group ``{"priority": "high", "reason": "..."}``; SLA targets are recomputed."""
+    _require_staff_writer("changing priority or group")
+    data = json_body()
+    _reject_unknown(data, ("priority", "group", "reason"))
+    for name, allowed in (("priority", vocab.PRIORITIES), ("group", vocab.GROUPS)):
+        value = data.get(name)
+        if value is not None and value not in allowed:
+            raise ApiError(422, f"{name} must be one of {', '.join(allowed)}", field=name)
+    reason = string(data, "reason", max_length=2000)
+    ticket = _ticket(ticket_id)
+    ticket = _call(workflow.change_priority, ticket_id=ticket.id, actor=_actor(), priority=data.get("priority"),
+                   group=data.get("group"), reason=reason)
+    return jsonify(ticket_detail(ticket))
+
+
+@bp.get("/<int:ticket_id>/history")
+def history(ticket_id: int):
+    """The ticket's audit trail, oldest first (staff only)."""
+    ticket = _ticket(ticket_id)
+    user = current_user()
+    if user is None or user.role not in STAFF_ROLES:
+        raise ApiError(403, "the audit trail is visible to staff only")
+    events = audit_queries.history(db.session(), entity="ticket", entity_id=ticket.id)
+    return jsonify({"ticket_id": ticket.id, "items": [
+        {"id": e.id, "action": e.action, "actor": e.actor, "at": iso(e.at), "data": e.data} for e in events]})

@@ -1,0 +1,109 @@
+"""``precedent tickets`` (periodic workflow checks) and ``precedent intake`` (e-mail intake)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from kb.db import make_engine, make_session_factory
+from service import workflow
+from service.cli.common import echo_json, fail, settings
+
+
+def _now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--now: not an ISO 8601 date-time: {value!r}")
+    if parsed.tzinfo is None:
+        fail("--now: give a UTC offset, e.g. 2026-11-23T10:00:00+03:00")
+    return parsed
+
+
+def _session(current):
+    return make_session_factory(make_engine(current.resolved_database_url))()
+
+
+@click.group("tickets")
+def tickets() -> None:
+    """Periodic ticket workflow checks (run them from cron or a timer)."""
+
+
+@tickets.command("autoclose")
+@click.option("--days", type=click.IntRange(min=0), help="Working days after resolution "
+              "(default: PRECEDENT_WORKFLOW_AUTOCLOSE_WORKING_DAYS).")
+@click.option("--now", "now_text", metavar="ISO-8601", help="Pretend it is this instant (with offset).")
+@click.option("--dry-run", is_flag=True, help="List the tickets that would be closed, change nothing.")
+def autoclose(days: int | None, now_text: str | None, dry_run: bool) -> None:
+    """Close resolved tickets that nobody confirmed within N working days of the client's calendar."""
+    current = settings()
+    if days is not None:
+        from dataclasses import replace
+
+        current = replace(current, workflow_autoclose_working_days=days)
+    now = _now(now_text)
+    with _session(current) as session:
+        if dry_run:
+            ids = [t.id for t in workflow.autoclose_candidates(session, now=now, settings=current)]
+        else:
+            ids = workflow.autoclose_resolved(session, now=now, settings=current)
+    echo_json({"closed" if not dry_run else "would_close": ids,
+               "working_days": current.workflow_autoclose_working_days})
+
+
+@tickets.command("timebox")
+@click.option("--now", "now_text", metavar="ISO-8601", help="Pretend it is this instant (with offset).")
+def timebox(now_text: str | None) -> None:
+    """Flag first-line tickets whose time box ran out (audit event time_box_expired)."""
+    current = settings()
+    with _session(current) as session:
+        ids = workflow.flag_time_box_expired(session, now=_now(now_text), settings=current)
+    echo_json({"flagged": ids, "time_box_minutes": current.workflow_first_line_minutes})
+
+
+@click.group("intake")
+def intake() -> None:
+    """Turn incoming messages into tickets."""
+
+
+@intake.command("email")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def intake_email(paths: tuple[Path, ...]) -> None:
+    """Ingest RFC 822 messages: .eml files, or folders whose *.eml files are read in name order.
+
+    Each message becomes a ticket (channel email) or a comment on the ticket its subject names ("[#123]").
+    Prints one JSON report; exits 2 if any message was refused (the others are still ingested).
+    """
+    from service.intake import ingest_email
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            fail(f"PATHS: {path} is neither a file nor a folder")
+    current = settings()
+    results, failed = [], 0
+    with _session(current) as session:
+        for file in files:
+            try:
+                report = ingest_email(session, raw=file.read_bytes(), settings=current)
+            except workflow.WorkflowInputError as exc:
+                failed += 1
+                results.append({"file": str(file), "outcome": "refused", "field": exc.field, "error": str(exc)})
+                continue
+            except OSError as exc:
+                failed += 1
+                results.append({"file": str(file), "outcome": "refused", "error": exc.strerror or str(exc)})
+                continue
+            results.append({"file": str(file), **report})
+    echo_json({"messages": len(files), "refused": failed, "results": results})
+    if failed:
+        first = next(r for r in results if r["outcome"] == "refused")
+        fail(f"{failed} message(s) refused; first: {first['file']}: {first['error']}")

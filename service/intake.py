@@ -1,0 +1,201 @@
+"""E-mail intake: an RFC 822 message becomes a ticket, or a comment on the ticket its subject names.
+
+Parsing uses the standard ``email`` package with the modern policy, so encoded headers (RFC 2047), any
+declared charset (KOI8-R, Windows-1251, UTF-8...), multipart/alternative and HTML-only bodies all
+work; HTML is reduced to text.
+
+- A subject carrying a ticket reference such as ``[#123]`` (our notifications put it there) appends a
+  public comment to ticket 123 when the sender belongs to that ticket's client; if the ticket waits for
+  the client, the reply also resumes it ("client_replied").
+- Otherwise the sender is matched to a client: first a requester already known by that address (the
+  most recent ticket), then the domain of a client's ``email``. No match, or a domain shared by several
+  clients, is an :class:`IntakeError` (nothing written).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.config import Settings
+from kb.models import Client, Ticket
+from service import workflow
+
+REFERENCE = re.compile(r"\[#(\d{1,12})\]")
+ACTOR_PREFIX = "client:"
+
+
+class IntakeError(workflow.WorkflowInputError):
+    """The message cannot become a ticket; ``field`` names the header or part at fault."""
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """What the intake needs from one message."""
+
+    sender_name: str | None
+    sender_email: str
+    subject: str
+    body: str
+    message_id: str | None
+    sent_at: datetime | None
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to plain text: block elements become line breaks, scripts and styles vanish."""
+
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML body."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    lines = [" ".join(line.split()) for line in "".join(extractor.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError):
+        # an unknown or lying charset: decode the bytes leniently rather than lose the request
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", errors="replace")
+    if not isinstance(content, str):
+        return ""
+    if part.get_content_subtype() == "html":
+        return html_to_text(content)
+    return content.replace("\r\n", "\n").strip()
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse an RFC 822 message; IntakeError names the missing or malformed header."""
+    if not isinstance(raw, bytes | bytearray) or not raw.strip():
+        raise IntakeError("the message is empty", "message")
+    message = message_from_bytes(bytes(raw), policy=policy.default)
+    try:
+        from_header = message["From"]
+    except (ValueError, IndexError):
+        from_header = None
+    addresses = [(name, address) for name, address in getaddresses([str(from_header or "")]) if "@" in address]
+    if not addresses:
+        raise IntakeError("the message has no sender address (From)", "From")
+    name, address = addresses[0]
+    subject = " ".join(str(message["Subject"] or "").split())
+    body = _body(message)
+    if not subject and not body:
+        raise IntakeError("the message has neither a subject nor a text body", "Subject")
+    sent_at = None
+    if message["Date"]:
+        try:
+            sent_at = parsedate_to_datetime(str(message["Date"]))
+        except (TypeError, ValueError):
+            sent_at = None
+    return ParsedMessage(sender_name=name.strip() or None, sender_email=address.strip().lower(),
+                         subject=subject or body.splitlines()[0][:200], body=body,
+                         message_id=str(message["Message-ID"]).strip() if message["Message-ID"] else None,
+                         sent_at=sent_at)
+
+
+def _domain(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    return address.rsplit("@", 1)[1].strip().lower().rstrip(">") or None
+
+
+def match_client(session: Session, sender_email: str) -> Client:
+    """The client a sender belongs to: a known requester first, then the client's e-mail domain."""
+    known = session.scalar(select(Ticket).where(func.lower(Ticket.requester_email) == sender_email.lower())
+                           .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(1))
+    if known is not None:
+        return known.client
+    domain = _domain(sender_email)
+    clients = [c for c in session.scalars(select(Client).where(Client.email.is_not(None)).order_by(Client.id))
+               if _domain(c.email) == domain]
+    if len(clients) > 1:
+        names = ", ".join(c.name for c in clients)
+        raise IntakeError(f"the sender's domain {domain} belongs to several clients ({names})", "From")
+    if not clients:
+        raise IntakeError(f"no client matches the sender {sender_email} (neither a known requester nor a "
+                          "client's e-mail domain)", "From")
+    return clients[0]
+
+
+def _sender_belongs(ticket: Ticket, sender_email: str) -> bool:
+    if ticket.requester_email and ticket.requester_email.strip().lower() == sender_email:
+        return True
+    domain = _domain(sender_email)
+    return domain is not None and domain in {_domain(ticket.client.email), _domain(ticket.requester_email)}
+
+
+def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
+                 settings: Settings | None = None) -> dict:
+    """Turn one message into a ticket (channel "email") or a comment; returns what happened."""
+    message = parse_message(raw)
+    now, settings = workflow.utc_now(now), workflow.resolve_settings(settings)
+    actor = f"{ACTOR_PREFIX}{message.sender_email}"
+    reference = REFERENCE.search(message.subject)
+    ticket = session.get(Ticket, int(reference.group(1))) if reference else None
+    effects = workflow.Effects()
+    try:
+        if ticket is not None:
+            if not _sender_belongs(ticket, message.sender_email):
+                raise IntakeError(f"the sender {message.sender_email} does not belong to the client of "
+                                  f"ticket #{ticket.id}", "From")
+            body = message.body or message.subject
+            workflow.stage_comment(session, ticket, author=message.sender_email, body=body, public=True,
+                                   actor=actor, now=now, settings=settings, effects=effects)
+            resumed = ticket.status == "waiting_for_client"
+            if resumed:
+                workflow.stage_action(session, ticket, action="client_replied", actor=actor, now=now,
+                                      settings=settings, effects=effects,
+                                      params={"reason": "the client answered by e-mail"})
+            outcome = {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed}
+        else:
+            client = match_client(session, message.sender_email)
+            subject = REFERENCE.sub("", message.subject).strip() or message.subject
+            ticket = workflow.stage_ticket(session, actor=actor, now=now, settings=settings, effects=effects,
+                                           fields={"client_id": client.id, "subject": subject[:500],
+                                                   "description": message.body, "channel": "email",
+                                                   "requester_name": message.sender_name,
+                                                   "requester_email": message.sender_email})
+            outcome = {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id}
+    except Exception:
+        session.rollback()
+        raise
+    workflow.commit_and_notify(session, effects)
+    return {**outcome, "sender": message.sender_email, "message_id": message.message_id}
