@@ -57,11 +57,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.api import triage as triage_api
 
     app.register_blueprint(triage_api.bp)
-
-    from service.api import triage as triage_api
-
-    app.register_blueprint(triage_api.bp)
     from service.api import search as search_api
 
     app.register_blueprint(search_api.bp)
+    from service import sla_scheduler
+    from service.api import sla as sla_api
+
+    app.register_blueprint(sla_api.bp)
+    app.register_blueprint(sla_api.pages)
+    sla_scheduler.init_app(app)
     return app

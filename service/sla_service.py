@@ -6,6 +6,7 @@ build and send monthly SLA reports.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -236,13 +237,15 @@ def _notify(session: Session, *, settings: Settings) -> tuple[int, int]:
 # --- monthly report -------------------------------------------------------------------------------
 
 
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
 def parse_month(month: str) -> tuple[int, int]:
     """(year, month) of 'YYYY-MM' or SlaReportError naming 'month'."""
-    try:
-        parsed = datetime.strptime(month or "", "%Y-%m")
-    except ValueError:
-        raise SlaReportError(f"month must be YYYY-MM, got {month!r}", "month") from None
-    return parsed.year, parsed.month
+    match = _MONTH.fullmatch(month or "")
+    if match is None:
+        raise SlaReportError(f"month must be YYYY-MM, got {month!r}", "month")
+    return int(match[1]), int(match[2])
 
 
 def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -44,7 +44,9 @@ def _money(value: Any, name: str) -> Decimal:
 
 def penalty_terms(contract_terms: Mapping[str, Any] | None) -> PenaltyTerms:
     """Read the ``penalties`` object of a contract's terms (missing: no penalties)."""
-    data = (contract_terms or {}).get("penalties") or {}
+    data = (contract_terms or {}).get("penalties")
+    if data is None:
+        data = {}
     if not isinstance(data, Mapping):
         raise PenaltyTermsError("penalties: an object expected")
     return PenaltyTerms(per_breach=_money(data.get("per_breach", "0"), "per_breach"),

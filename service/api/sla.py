@@ -1,0 +1,77 @@
+"""SLA API: a client's monthly SLA report as JSON, and its printable HTML page; a ticket's live SLA clocks.
+
+A client user sees only its own company's report (404 for another's).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from kb.models import Client, Ticket
+from service import db, sla_service
+from service.auth import ensure_visible
+from service.errors import ApiError
+from service.serializers import iso
+from service.web.views import login_required
+
+bp = Blueprint("sla", __name__, url_prefix="/api/v1")
+pages = Blueprint("sla_pages", __name__)
+
+
+def _report(client_id: int) -> dict:
+    ensure_visible(client_id, f"client {client_id}")
+    month = request.args.get("month")
+    if not month:
+        raise ApiError(400, "month is required (YYYY-MM)", field="month")
+    session = db.session()
+    if session.get(Client, client_id) is None:
+        raise ApiError(404, f"client {client_id} not found")
+    try:
+        return sla_service.client_report(session, client_id=client_id, month=month,
+                                         settings=current_app.config["SETTINGS"])
+    except sla_service.SlaReportError as exc:
+        raise ApiError(400, str(exc), field=exc.field) from None
+
+
+@bp.get("/clients/<int:client_id>/sla-report")
+def client_sla_report(client_id: int):
+    """The client's SLA report of ``?month=YYYY-MM``: tickets by priority, targets met/missed, breaches,
+    overdue time, penalties, the longest outages."""
+    return jsonify(_report(client_id))
+
+
+@pages.get("/clients/<int:client_id>/sla-report.html")
+@login_required()
+def client_sla_report_page(client_id: int):
+    """The same report as a printable HTML page."""
+    try:
+        report = _report(client_id)
+    except ApiError as exc:
+        abort(exc.status, exc.message)
+    return Response(sla_service.render_report_html(report), mimetype="text/html")
+
+
+@bp.get("/tickets/<int:ticket_id>/sla")
+def ticket_sla(ticket_id: int):
+    """The ticket's clocks now: per target the due instant, used/remaining/overdue minutes and state."""
+    session = db.session()
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise ApiError(404, f"ticket {ticket_id} not found")
+    ensure_visible(ticket.client_id, f"ticket {ticket_id}")
+    now = datetime.now(UTC)
+    clock = sla_service.evaluate_ticket(session, ticket=ticket, now=now, settings=current_app.config["SETTINGS"])
+    return jsonify({
+        "ticket_id": ticket.id, "priority": ticket.priority, "state": clock.state, "paused": clock.paused,
+        "evaluated_at": iso(now),
+        "targets": {
+            name: {"due_at": iso(c.due_at), "done_at": iso(c.done_at), "state": c.state,
+                   "target_minutes": int(c.target_time.total_seconds() // 60),
+                   "used_minutes": int(c.used.total_seconds() // 60),
+                   "remaining_minutes": int(c.remaining.total_seconds() // 60),
+                   "overdue_minutes": c.overdue_minutes}
+            for name, c in clock.targets.items()
+        },
+    })
