@@ -1,0 +1,259 @@
+"""Similar-fix search through the service: index build, suggestions, incremental updates, API and CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from kb.db import make_engine, make_session_factory
+from kb.models import Article, Client, KnownProblem, Node, SuggestionFeedback, Ticket
+from service import search, signals
+
+NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+
+RESOLVED = [
+    ("Не печатает принтер в бухгалтерии", "Документы зависают в очереди", "Очистили очередь печати, перезапустили spooler",
+     "printer"),
+    ("1С не запускается: ошибка СУБД", "При входе в базу ошибка подключения", "Перезапустили службу сервера 1С",
+     "1c_base"),
+    ("VPN не подключается из дома", "Клиент VPN выдаёт ошибку 809", "Обновили сертификат на шлюзе", "vpn_gateway"),
+    ("Outlook не получает почту", "Письма не приходят с утра", "Ящик был переполнен, увеличили квоту", "mail"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index_cache():
+    search.forget_loaded()
+    yield
+    search.forget_loaded()
+
+
+@pytest.fixture
+def store(app):
+    """Two clients, four resolved incidents, one open ticket, an article and a known problem."""
+    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
+    with factory() as session:
+        alpha, beta = Client(name="Альфа"), Client(name="Бета")
+        session.add_all([alpha, beta])
+        session.flush()
+        ids = []
+        for i, (subject, description, resolution, kind) in enumerate(RESOLVED):
+            node = Node(client_id=alpha.id if i % 2 == 0 else beta.id, kind=kind, name=f"{kind}-{i}")
+            ticket = Ticket(client_id=node.client_id, subject=subject, description=description,
+                            resolution=resolution, status="resolved", resolved_at=NOW - timedelta(days=i),
+                            group="workstations", nodes=[node])
+            session.add(ticket)
+            session.flush()
+            ids.append(ticket.id)
+        open_ticket = Ticket(client_id=alpha.id, subject="Принтер печатает пустые листы", description="С утра",
+                             status="in_progress")
+        article = Article(title="Как очистить очередь печати Windows", body="Остановите службу spooler, удалите файлы")
+        problem = KnownProblem(title="Ошибка 809 при подключении VPN", symptoms="VPN клиента не подключается",
+                               cause="Провайдер блокирует GRE", workaround="Перейти на SSTP")
+        session.add_all([open_ticket, article, problem])
+        session.commit()
+        yield {"factory": factory, "alpha": alpha.id, "beta": beta.id, "tickets": ids, "open": open_ticket.id,
+               "article": article.id, "problem": problem.id}
+
+
+def test_search_returns_incidents_articles_and_problems_with_reasons(client, store):
+    response = client.get("/api/v1/search", query_string={"q": "принтер не печатает документы", "k": 2})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    first = body["incidents"][0]
+    assert first["id"] == store["tickets"][0] and first["resolution"].startswith("Очистили очередь")
+    assert first["client"] == "Альфа" and first["resolved_at"].startswith("2026-10-01")
+    assert "принтер" in first["shared_terms"] and first["reasons"][0].startswith("общие слова")
+    assert len(body["incidents"]) == 2 and store["open"] not in [i["id"] for i in body["incidents"]]
+    assert body["articles"][0]["id"] == store["article"]
+    assert {"kind", "id", "title", "workaround", "score", "reasons"} <= set(body["known_problems"][0])
+
+
+def test_client_boost_and_reason(client, store):
+    body = client.get("/api/v1/search", query_string={"q": "ошибка", "client": store["beta"], "k": 4}).get_json()
+    beta_hits = [i for i in body["incidents"] if i["client_id"] == store["beta"]]
+    assert beta_hits and all("тот же клиент" in i["reasons"] for i in beta_hits)
+
+
+@pytest.mark.parametrize("query, status, field", [
+    ({}, 400, "q"), ({"q": "  "}, 400, "q"), ({"q": "x", "k": "0"}, 400, "k"), ({"q": "x", "k": "abc"}, 400, "k"),
+    ({"q": "x", "client": "999"}, 404, "client"), ({"q": "x" * 5001}, 400, "q"),
+])
+def test_search_rejects_bad_input(client, store, query, status, field):
+    response = client.get("/api/v1/search", query_string=query)
+    assert response.status_code == status and response.get_json()["error"]["field"] == field
+
+
+def test_search_needs_staff(anonymous_client, client_user_client, store):
+    assert anonymous_client.get("/api/v1/search?q=x").status_code == 401
+    assert client_user_client(store["alpha"]).get("/api/v1/search?q=x").status_code == 403
+
+
+def test_ticket_suggestions_exclude_the_ticket_itself(client, store):
+    own = store["tickets"][0]
+    body = client.get(f"/api/v1/tickets/{own}/suggestions").get_json()
+    assert body["ticket_id"] == own and own not in [i["id"] for i in body["incidents"]]
+    assert body["articles"][0]["id"] == store["article"]
+    assert client.get("/api/v1/tickets/99999/suggestions").status_code == 404
+
+
+def test_feedback_is_stored_and_validated(client, store):
+    ticket, incident = store["open"], store["tickets"][0]
+    url = f"/api/v1/tickets/{ticket}/suggestions/incident/{incident}/feedback"
+    response = client.post(url, json={"useful": True})
+    assert response.status_code == 201 and response.get_json()["useful"] is True
+    with store["factory"]() as session:
+        saved = session.query(SuggestionFeedback).one()
+        assert (saved.ticket_id, saved.kind, saved.ref, saved.useful) == (ticket, "incident", incident, True)
+        assert saved.actor.startswith("engineer_l2")
+    assert client.post(f"/api/v1/tickets/{ticket}/suggestions/article/{store['article']}/feedback",
+                       json={"useful": False}).status_code == 201
+    for path, body, status, field in [
+        (f"/api/v1/tickets/{ticket}/suggestions/recipe/1/feedback", {"useful": True}, 404, "kind"),
+        (f"/api/v1/tickets/{ticket}/suggestions/article/999/feedback", {"useful": True}, 404, "ref"),
+        ("/api/v1/tickets/999/suggestions/article/1/feedback", {"useful": True}, 404, "ticket_id"),
+        (url, {}, 422, "useful"), (url, {"useful": "yes"}, 422, "useful"),
+    ]:
+        response = client.post(path, json=body)
+        assert response.status_code == status and response.get_json()["error"]["field"] == field
+
+
+def test_new_resolution_is_searchable_at_once_and_deletion_disappears(app, client, store):
+    query = {"q": "сканер штрихкодов не читает этикетки", "k": 3}
+    assert client.get("/api/v1/search", query_string=query).status_code == 200  # loads the index
+    with store["factory"]() as session:
+        ticket = session.get(Ticket, store["open"])
+        ticket.subject, ticket.description = "Сканер штрихкодов не читает этикетки", "На кассе 2"
+        ticket.status, ticket.resolution, ticket.resolved_at = "resolved", "Перенастроили сканер", NOW
+        session.commit()
+    signals.ticket_changed.send(app, ticket_id=store["open"], action="resolve")
+    found = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
+    assert found[0]["id"] == store["open"]
+    with store["factory"]() as session:
+        session.delete(session.get(Ticket, store["open"]))
+        session.commit()
+    signals.ticket_changed.send(app, ticket_id=store["open"], action="delete")
+    found = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
+    assert store["open"] not in [i["id"] for i in found]
+
+
+def test_other_processes_catch_up_through_the_watermark(app, client, store):
+    client.get("/api/v1/search?q=принтер")
+    index = next(iter(search._loaded.values()))
+    with store["factory"]() as session:
+        session.add(Article(title="Настройка сканера штрихкодов Honeywell", body="Сброс к заводским настройкам"))
+        session.commit()
+    index.last_sync = 0.0  # as if a second had passed; no signal reached this "process"
+    body = client.get("/api/v1/search", query_string={"q": "сканер штрихкодов honeywell"}).get_json()
+    assert body["articles"][0]["title"].startswith("Настройка сканера")
+
+
+def test_knowledge_signal_removes_a_deleted_problem(app, client, store):
+    client.get("/api/v1/search?q=vpn")
+    with store["factory"]() as session:
+        session.delete(session.get(KnownProblem, store["problem"]))
+        session.commit()
+    signals.knowledge_changed.send(app, kind="known_problem", ref=store["problem"], deleted=True)
+    assert client.get("/api/v1/search?q=ошибка 809 vpn").get_json()["known_problems"] == []
+    assert len(next(iter(search._loaded.values())).retrievers["known_problem"]) == 0
+
+
+@pytest.fixture
+def cli_env(app, store, monkeypatch, tmp_path):
+    monkeypatch.setenv("PRECEDENT_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("PRECEDENT_VAR_DIR", app.config["VAR_DIR"])
+    return CliRunner()
+
+
+def test_index_build_then_suggest_cli(cli_env, store, app):
+    from service.cli import main
+
+    built = cli_env.invoke(main, ["index", "build"])
+    assert built.exit_code == 0, built.output
+    summary = json.loads(built.output)
+    assert summary["counts"] == {"incident": 4, "article": 1, "known_problem": 1}
+    status = json.loads(cli_env.invoke(main, ["index", "status"]).output)
+    assert status["incident"]["model"] == "use-multilingual-v3" and status["incident"]["count"] == 4
+    result = cli_env.invoke(main, ["suggest", "не подключается VPN", "--json", "--k", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["incidents"][0]["id"] == store["tickets"][2]
+    text = cli_env.invoke(main, ["suggest", "принтер не печатает", "--client", str(store["alpha"])])
+    assert text.exit_code == 0 and "Similar resolved incidents" in text.output and "#" in text.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["suggest", " "], "TEXT must not be empty"),
+    (["suggest", "x", "--k", "0"], "--k must be between"),
+    (["suggest", "x", "--client", "999"], "--client: no client with id 999"),
+])
+def test_suggest_cli_rejects_bad_input(cli_env, args, message):
+    from service.cli import main
+
+    result = cli_env.invoke(main, args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_index_built_for_another_model_is_refused(cli_env, monkeypatch):
+    from service.cli import main
+
+    assert cli_env.invoke(main, ["index", "build"]).exit_code == 0
+    monkeypatch.setenv("PRECEDENT_SEARCH_EMBEDDER", "all-MiniLM-L6-v2")
+    result = cli_env.invoke(main, ["suggest", "принтер"])
+    assert result.exit_code == 1
+    assert "built with embedder 'use-multilingual-v3'" in result.output and "index build" in result.output
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_evaluate_retrieve_prints_metrics(tmp_path, monkeypatch):
+    from service.cli import main
+
+    monkeypatch.setenv("PRECEDENT_VAR_DIR", str(tmp_path / "var"))
+    corpus = _write(tmp_path / "c.csv", "doc,title,body\nd1,Принтер не печатает,очистили очередь\n"
+                                        "d2,1С не запускается,перезапустили службу\nd3,VPN отваливается,сертификат\n")
+    queries = _write(tmp_path / "q.csv", "text,rel\nперестал печатать принтер,d1\nне стартует 1С,d2|d9\n")
+    result = CliRunner().invoke(main, ["evaluate", "retrieve", "--corpus", corpus, "--id", "doc", "--text",
+                                       "title,body", "--queries", queries, "--query-text", "text",
+                                       "--relevant", "rel", "--k", "5"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["recall@1"] == 1.0 and out["n_corpus"] == 3 and out["n_queries"] == 2
+    assert {"recall@5", "recall@10", "mrr", "index_seconds", "query_ms_p50", "query_ms_p95"} <= set(out)
+
+
+@pytest.mark.parametrize("corpus_text, queries_text, extra, message", [
+    ("doc,title\nd1,a\n", "text,rel\nx,d1\n", ["--text", "title,body"], "--corpus"),
+    ("doc,title\nd1,a\n", "text,rel\nx,d1\n", ["--text", "title", "--relevant", "nope"], "column 'nope'"),
+    ("", "text,rel\nx,d1\n", ["--text", "title"], "--corpus: file"),
+    ("doc,title\nd1,a\n", "text,rel\n", ["--text", "title"], "--queries: file"),
+    ("doc,title\nd1,a\n", "text,rel\nx,zz\n", ["--text", "title"], "naming a corpus id"),
+    ("doc,title\nd1,a\n", "text,rel\nx,d1\n", ["--text", "title", "--k", "0"], "--k must be at least 1"),
+])
+def test_evaluate_retrieve_bad_input_exits_2_naming_it(tmp_path, monkeypatch, corpus_text, queries_text, extra,
+                                                       message):
+    from service.cli import main
+
+    monkeypatch.setenv("PRECEDENT_VAR_DIR", str(tmp_path / "var"))
+    args = {"--corpus": _write(tmp_path / "c.csv", corpus_text), "--id": "doc",
+            "--queries": _write(tmp_path / "q.csv", queries_text), "--query-text": "text", "--relevant": "rel"}
+    for i in range(0, len(extra), 2):
+        args[extra[i]] = extra[i + 1]
+    flat = [part for pair in args.items() for part in pair]
+    result = CliRunner().invoke(main, ["evaluate", "retrieve", *flat])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_retrieve_missing_file(tmp_path):
+    from service.cli import main
+
+    result = CliRunner().invoke(main, ["evaluate", "retrieve", "--corpus", str(tmp_path / "none.csv"), "--id", "a",
+                                       "--text", "b", "--queries", str(tmp_path / "q.csv"), "--query-text", "q",
+                                       "--relevant", "r"])
+    assert result.exit_code == 2 and "--corpus: file" in result.output
