@@ -188,8 +188,11 @@ def sla_check(session: Session, *, now: datetime | None = None, settings: Settin
                 first = breached_targets[0].target == target_clock.target
                 penalty = breach_penalty(terms_cache[client.id], target_clock.overdue, first_breach_of_ticket=first)
             if event is None:
+                # The instant the state began (capped at now): a check that catches up on history, like the
+                # first check of an imported or demo KB, files each breach in the month it happened.
+                began = target_clock.due_at if target_clock.state == "breached" else target_clock.at_risk_from
                 event = SlaEvent(ticket_id=ticket.id, target=target_clock.target, state=target_clock.state,
-                                 due_at=target_clock.due_at, recorded_at=now,
+                                 due_at=target_clock.due_at, recorded_at=min(began or now, now),
                                  overdue_minutes=target_clock.overdue_minutes, penalty=penalty, notified=False)
                 session.add(event)
                 existing[key] = event

@@ -121,7 +121,10 @@ class BusinessCalendar:
             yield start, end if end is not None else start + timedelta(days=_MAX_DAYS)
             return
         day = start.astimezone(self.zone).date()
-        for _ in range(_MAX_DAYS):
+        # With an end the walk is bounded by it; without one, by _MAX_DAYS (a calendar without working days).
+        last_day = None if end is None else end.astimezone(self.zone).date()
+        steps = _MAX_DAYS if last_day is None else (last_day - day).days + 1
+        for _ in range(max(steps, 0)):
             interval = self.day_interval(day)
             day += timedelta(days=1)
             if interval is None:

@@ -65,6 +65,8 @@ class TargetClock:
     remaining: timedelta
     overdue: timedelta
     state: str
+    #: When the target became at risk (the at-risk share of its working time used), given the pauses so far.
+    at_risk_from: datetime | None = None
 
     @property
     def overdue_minutes(self) -> int:
@@ -136,8 +138,9 @@ def ticket_clock(times: TicketTimes, policy: SlaPolicy, calendar: BusinessCalend
             state = "at_risk"
         else:
             state = "on_track"
+        at_risk_from = calendar.add_working_time(times.opened_at, allowed * at_risk_fraction, pauses)
         targets[target] = TargetClock(target, allowed, due, done, used, max(allowed - used, timedelta(0)),
-                                      overdue, state)
+                                      overdue, state, at_risk_from)
     states = [clock.state for clock in targets.values()]
     overall = max(states, key=_SEVERITY.__getitem__) if states else "met"
     if paused and overall == "on_track":

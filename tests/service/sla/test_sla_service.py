@@ -90,6 +90,8 @@ def test_second_breach_of_a_ticket_pays_only_the_hourly_part(db_session):
     assert events["reaction"].overdue_minutes == (6 + 10 + 1) * 60
     assert events["reaction"].penalty == Decimal("500.00") + 17 * 1000
     assert events["resolution"].overdue_minutes == (4 + 1) * 60 and events["resolution"].penalty == Decimal("5000.00")
+    # Found late, each breach is filed at the instant it began (billing counts breaches by that month).
+    assert (events["reaction"].recorded_at, events["resolution"].recorded_at) == (msk(23, 13), msk(24, 15))
     assert not any(e.notified for e in events.values())  # no SMTP host configured: nothing sent, nothing claimed
     assert ticket.sla_state == "breached"
 
