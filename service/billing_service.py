@@ -264,7 +264,9 @@ def build_usage_document(session: Session, *, client: Client, month: str,
         ],
         "sla_breaches": [
             {"ticket_id": event.ticket_id, "target": event.target, "overdue_minutes": event.overdue_minutes,
-             "penalty": _money_text(event.penalty) if event.penalty else None}
+             # The SLA check computes every breach's penalty from the same contract terms; its amount
+             # (zero included) is authoritative, so the engine's formula never charges a breach twice.
+             "penalty": _money_text(event.penalty if event.penalty is not None else Decimal("0"))}
             for event, _ in breaches
         ],
     }

@@ -349,10 +349,16 @@ def _operations(contract: Contract, usage: Usage, lines: _Lines) -> None:
 
 def _penalties(contract: Contract, usage: Usage, lines: _Lines) -> None:
     terms = contract.penalties
+    penalised: set[int] = set()
     for breach in usage.breaches:
         amount = breach.penalty
         if amount is None:
-            amount = terms.per_breach + terms.per_overdue_hour * Decimal(breach.overdue_minutes) / SIXTY
+            # Same rule as the SLA check (service/sla/penalties.py): the fixed amount once per overdue ticket,
+            # the hourly amount on every breached target.
+            amount = terms.per_overdue_hour * Decimal(breach.overdue_minutes) / SIXTY
+            if breach.ticket_id not in penalised:
+                amount += terms.per_breach
+        penalised.add(breach.ticket_id)
         if money(amount) == 0:
             continue
         lines.add("sla_penalty",

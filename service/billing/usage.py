@@ -93,7 +93,8 @@ class BreachData:
     ticket_id: int
     target: str
     overdue_minutes: int
-    #: Amount recorded by the SLA check; None: computed from the contract's penalty terms.
+    #: Amount recorded by the SLA check (authoritative, zero included); None: computed from the contract's
+    #: penalty terms (per_breach once per ticket, per_overdue_hour on every breach).
     penalty: Decimal | None = None
 
 

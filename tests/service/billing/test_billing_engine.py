@@ -318,6 +318,17 @@ def test_recorded_penalty_is_a_negative_line():
     assert invoice.total == D("18500.00")
 
 
+def test_penalty_per_breach_once_per_ticket():
+    # per breach 1000 once per ticket, 250 per overdue hour on each breach:
+    # ticket 1 reaction 60 min: 1000 + 250 = 1250; ticket 1 resolution 120 min: 500; ticket 2 30 min: 1000 + 125.
+    doc = contract("package", penalties={"per_breach": "1000", "per_overdue_hour": "250"})
+    breaches = [{"ticket_id": 1, "target": "reaction", "overdue_minutes": 60},
+                {"ticket_id": 1, "target": "resolution", "overdue_minutes": 120},
+                {"ticket_id": 2, "target": "resolution", "overdue_minutes": 30}]
+    invoice = bill(doc, usage(sla_breaches=breaches))
+    assert amounts(invoice, "sla_penalty") == [D("-1250.00"), D("-500.00"), D("-1125.00")]
+
+
 def test_penalty_from_contract_terms_when_none_recorded():
     # per breach 1000 + 250 per overdue hour x 45 min (0.75 h) = 1000 + 187.50 = 1187.50.
     doc = contract("package", penalties={"per_breach": "1000", "per_overdue_hour": "250"})
