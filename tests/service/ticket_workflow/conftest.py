@@ -149,3 +149,27 @@ def smtp_inbox():
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def app(sqlite_url, tmp_path, flow_settings):
+    """The Flask app over a temporary SQLite store with the workflow's test settings (overrides tests/conftest)."""
+    from service import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "VAR_DIR": str(tmp_path / "var"),
+                       "SETTINGS": flow_settings})
+
+
+@pytest.fixture
+def app_session(app):
+    """A session on the app's store, for arranging data and checking what the API wrote."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def app_world(app_session) -> World:
+    return build_world(app_session)
