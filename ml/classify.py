@@ -109,7 +109,8 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
         self.estimator_ = self._fit_base(X, y, sample_weight)
         if covered.sum() >= 2:
             codes = np.searchsorted(self.classes_, y[covered])
-            self.temperature_, self.bias_ = _fit_temperature_bias(oof[covered], codes, self.bias_l2)
+            weights = None if sample_weight is None else sample_weight[covered]
+            self.temperature_, self.bias_ = _fit_temperature_bias(oof[covered], codes, self.bias_l2, weights)
         else:  # too little data to calibrate: plain softmax of the scores
             self.temperature_, self.bias_ = 1.0, np.zeros(len(self.classes_))
         return self
@@ -132,13 +133,16 @@ def _rows(X, index):
     return X[index]
 
 
-def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float) -> tuple[float, np.ndarray]:
-    """(T, b) minimising the mean log loss of softmax(scores / T + b) plus an L2 penalty on b."""
+def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float,
+                          weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """(T, b) minimising the (weighted) mean log loss of softmax(scores / T + b) plus an L2 penalty on b."""
     from scipy.optimize import minimize
 
     n, k = scores.shape
     rows = np.arange(n)
     penalty = bias_l2 / n
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.mean()
 
     def loss(params):
         log_t, bias = params[0], params[1:]
@@ -146,9 +150,10 @@ def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float)
         z = scores * inv_t + bias
         z_max = z.max(axis=1, keepdims=True)
         log_norm = np.log(np.exp(z - z_max).sum(axis=1)) + z_max[:, 0]
-        value = np.mean(log_norm - z[rows, codes]) + penalty * np.dot(bias, bias)
+        value = np.mean(w * (log_norm - z[rows, codes])) + penalty * np.dot(bias, bias)
         p = np.exp(z - log_norm[:, None])
         p[rows, codes] -= 1.0
+        p *= w[:, None]
         grad_bias = p.mean(axis=0) + 2 * penalty * bias
         grad_log_t = -np.mean(np.sum(p * scores, axis=1)) * inv_t
         return value, np.concatenate([[grad_log_t], grad_bias])
@@ -173,7 +178,7 @@ def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, C: float = 
         transformers.append(("meta", OneHotEncoder(handle_unknown="ignore"), list(meta_columns)))
     return Pipeline([
         ("features", ColumnTransformer(transformers)),
-        ("classifier", CalibratedLinearClassifier(LinearSVC(C=C), cv=cv)),
+        ("classifier", CalibratedLinearClassifier(LinearSVC(C=C, class_weight="balanced"), cv=cv)),
     ])
 
 

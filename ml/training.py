@@ -163,7 +163,7 @@ def split_indices(labels: Sequence[str], *, test_size: float = 0.2, random_state
 def classification_metrics(y_true, proba, classes, *, fit_seconds: float | None = None,
                            predict_seconds: float | None = None) -> dict[str, Any]:
     """Accuracy, F1s, per-class F1 and the precision/coverage thresholds of held-out predictions."""
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
 
     y_true = np.asarray(y_true).astype(str)
     classes = np.asarray(classes).astype(str)
@@ -171,8 +171,10 @@ def classification_metrics(y_true, proba, classes, *, fit_seconds: float | None 
     confidence = np.max(proba, axis=1)
     correct = predicted == y_true
     labels = sorted(set(y_true) | set(predicted))
-    per_class = f1_score(y_true, predicted, labels=labels, average=None, zero_division=0)
+    precision, recall, per_class, _ = precision_recall_fscore_support(
+        y_true, predicted, labels=labels, average=None, zero_division=0)
     support = {label: int(np.sum(y_true == label)) for label in labels}
+    predicted_count = {label: int(np.sum(predicted == label)) for label in labels}
     metrics: dict[str, Any] = {
         "accuracy": float(np.mean(correct)) if len(correct) else 0.0,
         "macro_f1": float(f1_score(y_true, predicted, average="macro", zero_division=0)),
@@ -180,8 +182,10 @@ def classification_metrics(y_true, proba, classes, *, fit_seconds: float | None 
         "n_test": int(len(y_true)),
         "n_classes": int(len(classes)),
         "coverage_at_90_precision": coverage_at_precision(confidence, correct, 0.9),
-        "per_class_f1": {label: {"f1": round(float(f1), 4), "support": support[label]}
-                         for label, f1 in zip(labels, per_class, strict=True)},
+        "per_class_f1": {
+            label: {"f1": round(float(f1), 4), "precision": round(float(p), 4), "recall": round(float(r), 4),
+                    "support": support[label], "predicted": predicted_count[label]}
+            for label, f1, p, r in zip(labels, per_class, precision, recall, strict=True)},
     }
     if fit_seconds is not None:
         metrics["fit_seconds"] = round(fit_seconds, 2)
@@ -235,7 +239,7 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
         "source": source,
         "pipeline": "word 1-2 + char_wb 2-5 TF-IDF (+ one-hot signals) -> LinearSVC, "
                     "temperature+bias calibrated on out-of-fold scores",
-        "parameters": {**params, "C": 0.3, "held_out": 0.2, "random_state": 0},
+        "parameters": {**params, "C": 0.3, "class_weight": "balanced", "held_out": 0.2, "random_state": 0},
         "metrics": metrics,
         "thresholds": thresholds,
         "classes": [str(c) for c in final.classes_],

@@ -110,6 +110,11 @@ def _open_load(session: Session) -> dict[int, int]:
     return {specialist_id: count for specialist_id, count in rows}
 
 
+def _search_index_exists(settings: Settings) -> bool:
+    # Triage must stay fast: it never triggers a first index build (``precedent index build`` does).
+    return (settings.index_dir / "incident" / "manifest.json").exists()
+
+
 def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, group: str | None,
                        use_search: bool) -> tuple[dict[int, float], str]:
     """specialist id -> weight of the nearest resolved incidents they resolved, and where it came from."""
@@ -268,7 +273,7 @@ def triage_request(
     # --- specialists ---
     resolvers, resolver_source = _nearest_resolvers(
         session, text=signals.text, client_id=client_id, group=group["value"],
-        use_search=settings.triage_use_search)
+        use_search=settings.triage_use_search and _search_index_exists(settings))
     on_site = any(n.kind in ON_SITE_NODE_KINDS for n in nodes) or any(
         word in signals.text.lower() for word in _ON_SITE_WORDS)
     region = next((n.region for n in nodes if n.region), None) or (client.region if client else None)
