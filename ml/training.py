@@ -71,18 +71,19 @@ class LabelledTickets:
         return [self.signals[i] for i in keep], [labels[i] for i in keep], [weights[i] for i in keep]
 
 
-def _changed_fields(data: Any) -> set[str]:
-    """Names of ticket fields an audit event's data says were changed (format-tolerant)."""
-    found: set[str] = set()
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key in ("group", "priority"):
-                found.add(key)
-            elif key in ("field", "fields", "changed") and isinstance(value, str | list):
-                names = [value] if isinstance(value, str) else value
-                found.update(n for n in names if n in ("group", "priority"))
-            elif isinstance(value, dict):
-                found |= _changed_fields(value)
+def _changed_fields(action: str, data: Any) -> set[str]:
+    """Ticket fields an engineer changed from one value to another, per an audit event.
+
+    The workflow writes ``{"group": {"from": old, "to": new}}``; the creation event (the model's own
+    values) and a first value set where there was none are not corrections.
+    """
+    if action == "create" or not isinstance(data, dict):
+        return set()
+    found = set()
+    for name in ("group", "priority"):
+        change = data.get(name)
+        if isinstance(change, dict) and change.get("from") is not None and change.get("from") != change.get("to"):
+            found.add(name)
     return found
 
 
@@ -95,9 +96,9 @@ def tickets_from_store(session) -> LabelledTickets:
 
     tiers = dict(session.execute(select(Client.id, Client.sla_policy)).all())
     corrected: dict[int, set[str]] = {}
-    for entity_id, data in session.execute(
-            select(AuditEvent.entity_id, AuditEvent.data).where(AuditEvent.entity == "ticket")):
-        if data and (changed := _changed_fields(data)):
+    for entity_id, action, data in session.execute(
+            select(AuditEvent.entity_id, AuditEvent.action, AuditEvent.data).where(AuditEvent.entity == "ticket")):
+        if changed := _changed_fields(action, data):
             corrected.setdefault(entity_id, set()).update(changed)
     predictions = {}
     for ticket_id, group, priority in session.execute(

@@ -99,6 +99,11 @@ def store(tmp_path, sqlite_url):
         session.add(AuditEvent(entity="ticket", entity_id=tickets[0].id, action="reassign", actor="eng",
                                data={"group": {"from": "mail", "to": tickets[0].group}}))
         session.add(TriagePrediction(ticket_id=tickets[1].id, group=tickets[1].group, priority="low"))
+        # the creation event carries the model's own values: not a correction
+        session.add(AuditEvent(entity="ticket", entity_id=tickets[2].id, action="create", actor="eng",
+                               data={"group": tickets[2].group, "priority": tickets[2].priority}))
+        session.add(AuditEvent(entity="ticket", entity_id=tickets[3].id, action="triage", actor="eng",
+                               data={"group": {"from": None, "to": tickets[3].group}}))
         session.commit()
         data = tickets_from_store(session)
     engine.dispose()
@@ -109,6 +114,7 @@ def test_tickets_from_store_weights_corrections(store):
     _, data = store
     assert len(data) == 80  # the "new" ticket is not a label yet
     assert data.group_weights[0] == 2.0 and data.group_weights[1] == 1.0
+    assert data.group_weights[2] == data.group_weights[3] == data.priority_weights[2] == 1.0
     assert data.priority_weights[1] == 2.0 and data.priority_weights[0] == 1.0
     assert data.signals[0].tier == "silver" and data.signals[0].channel == "email"
 
