@@ -133,3 +133,19 @@ def test_threshold_meets_the_target_precision(pairs, target):
         routed = confidence >= threshold
         assert correct[routed].mean() >= target - 1e-12
         assert routed.mean() == pytest.approx(coverage)
+
+
+def test_temperature_and_bias_are_recovered():
+    """Labels drawn from softmax(scores / 2 + b) give back T close to 2 and b close to the true bias."""
+    from ml.classify import _fit_temperature_bias
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 3, size=(6000, 3))
+    bias = np.array([0.5, 0.0, -0.5])
+    z = scores / 2.0 + bias
+    proba = np.exp(z - z.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    codes = np.array([rng.choice(3, p=row) for row in proba])
+    temperature, fitted_bias = _fit_temperature_bias(scores, codes, bias_l2=0.0)
+    assert temperature == pytest.approx(2.0, rel=0.1)
+    np.testing.assert_allclose(fitted_bias - fitted_bias.mean(), bias - bias.mean(), atol=0.15)
