@@ -29,7 +29,7 @@ from kb.config import Settings
 from kb.models import Client, Ticket
 from service import workflow
 
-REFERENCE = re.compile(r"\[#(\d{1,12})\]")
+REFERENCE = re.compile(r"\[#(\d{1,9})\]")
 ACTOR_PREFIX = "client:"
 
 

@@ -39,6 +39,8 @@ STATUSES = vocab.STATUSES
 WORKING_STATUSES = ("in_progress", "escalated", "with_specialists")
 #: Actions a client user (or the requester by e-mail) may take; every other action needs staff.
 CLIENT_ACTIONS = frozenset({"client_replied", "confirm", "reopen"})
+#: Largest id a ticket can have (a 32-bit INTEGER column); larger ids are simply not found.
+MAX_ID = 2**31 - 1
 #: Sentinel target: back to the working status the ticket had before it waited for the client.
 PREVIOUS_WORKING_STATUS = "<previous working status>"
 
@@ -233,8 +235,8 @@ def _audit(session: Session, ticket: Ticket, action: str, actor: str, now: datet
 
 
 def _load_ticket(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.get(Ticket, ticket_id) if isinstance(ticket_id, int) and not isinstance(ticket_id, bool) \
-        else None
+    valid = isinstance(ticket_id, int) and not isinstance(ticket_id, bool) and 0 < ticket_id <= MAX_ID
+    ticket = session.get(Ticket, ticket_id) if valid else None
     if ticket is None:
         raise TicketNotFound(ticket_id)
     return ticket
@@ -354,7 +356,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
         raise WorkflowInputError("client_id is required", "client_id")
     if isinstance(client_id, bool) or not isinstance(client_id, int):
         raise WorkflowInputError("client_id must be an integer", "client_id")
-    client = session.get(Client, client_id)
+    client = session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
     if client is None:
         raise WorkflowInputError(f"client {client_id} not found", "client_id")
     subject = _check_string(fields, "subject", required=True)
@@ -376,7 +378,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
                                                      for i in node_ids):
         raise WorkflowInputError("node_ids must be a list of integers", "node_ids")
     node_ids = list(dict.fromkeys(node_ids))
-    nodes = get_nodes(session, node_ids=node_ids) if node_ids else []
+    nodes = get_nodes(session, node_ids=[i for i in node_ids if 0 < i <= MAX_ID]) if node_ids else []
     missing = sorted(set(node_ids) - {n.id for n in nodes})
     if missing:
         raise WorkflowInputError(f"nodes not found: {', '.join(map(str, missing))}", "node_ids")
@@ -470,7 +472,7 @@ def _param_string(params: dict, name: str, *, required: bool = False, max_length
 def _specialist(session: Session, value: object, name: str) -> Specialist:
     if isinstance(value, bool) or not isinstance(value, int):
         raise WorkflowInputError(f"{name} must be an integer", name)
-    specialist = session.get(Specialist, value)
+    specialist = session.get(Specialist, value) if 0 < value <= MAX_ID else None
     if specialist is None:
         raise WorkflowInputError(f"specialist {value} not found", name)
     if not specialist.active:

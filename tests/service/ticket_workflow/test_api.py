@@ -209,3 +209,17 @@ def test_mail_templates_can_be_overridden(app, client, app_world, smtp_inbox, tm
     message = inbox.messages[-1][1]
     assert message["Subject"] == f"Ticket {ticket_id} is new"
     assert f"#{ticket_id}" in message.get_content()  # the body still comes from the built-in template
+
+
+def test_out_of_range_ids_are_not_found_not_500(client, app_world):
+    huge = 2**63
+    assert act(client, huge, "triage").status_code == 404
+    assert create(client, app_world, client_id=huge).json["error"]["field"] == "client_id"
+    assert create(client, app_world, node_ids=[huge]).json["error"]["field"] == "node_ids"
+    ticket_id = create(client, app_world).json["id"]
+    response = act(client, ticket_id, "assign_specialists", specialist_ids=[huge])
+    assert response.status_code in (409, 422)
+    act(client, ticket_id, "triage")
+    act(client, ticket_id, "take")
+    response = act(client, ticket_id, "assign_specialists", specialist_ids=[huge])
+    assert response.status_code == 422 and response.json["error"]["field"] == "specialist_ids"
