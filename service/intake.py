@@ -7,6 +7,8 @@ work; HTML is reduced to text.
 - A subject carrying a ticket reference such as ``[#123]`` (our notifications put it there) appends a
   public comment to ticket 123 when the sender belongs to that ticket's client; if the ticket waits for
   the client, the reply also resumes it ("client_replied").
+- A new message whose Message-ID was already ingested is reported as ``duplicate`` (the ticket's
+  ``external_id`` is ``email:<Message-ID>``).
 - Otherwise the sender is matched to a client: first a requester already known by that address (the
   most recent ticket), then the domain of a client's ``email``. No match, or a domain shared by several
   clients, is an :class:`IntakeError` (nothing written).
@@ -14,6 +16,7 @@ work; HTML is reduced to text.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -162,6 +165,23 @@ def _sender_belongs(ticket: Ticket, sender_email: str) -> bool:
     return domain is not None and domain in {_domain(ticket.client.email), _domain(ticket.requester_email)}
 
 
+def message_external_id(message: ParsedMessage) -> str | None:
+    """``email:<Message-ID>`` (hashed when long): the ticket's external id, so a message is taken once."""
+    if not message.message_id:
+        return None
+    key = message.message_id.strip("<> ")
+    if len(key) > 90:
+        key = hashlib.sha256(key.encode()).hexdigest()[:64]
+    return f"email:{key}"
+
+
+def _already_ingested(session: Session, message: ParsedMessage) -> Ticket | None:
+    external_id = message_external_id(message)
+    if external_id is None:
+        return None
+    return session.scalar(select(Ticket).where(Ticket.external_id == external_id))
+
+
 def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
                  settings: Settings | None = None) -> dict:
     """Turn one message into a ticket (channel "email") or a comment; returns what happened."""
@@ -185,6 +205,8 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
                                       settings=settings, effects=effects,
                                       params={"reason": "the client answered by e-mail"})
             outcome = {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed}
+        elif (duplicate := _already_ingested(session, message)) is not None:
+            outcome = {"outcome": "duplicate", "ticket_id": duplicate.id}
         else:
             client = match_client(session, message.sender_email)
             subject = REFERENCE.sub("", message.subject).strip() or message.subject
@@ -192,7 +214,8 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
                                            fields={"client_id": client.id, "subject": subject[:500],
                                                    "description": message.body, "channel": "email",
                                                    "requester_name": message.sender_name,
-                                                   "requester_email": message.sender_email})
+                                                   "requester_email": message.sender_email,
+                                                   "external_id": message_external_id(message)})
             outcome = {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id}
     except Exception:
         session.rollback()

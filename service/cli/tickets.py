@@ -70,40 +70,68 @@ def intake() -> None:
     """Turn incoming messages into tickets."""
 
 
+def _maildir_messages(path: Path):
+    """(label, raw bytes, done callback) of each message in a Maildir's new/ folder."""
+    import mailbox
+
+    box = mailbox.Maildir(str(path), factory=None, create=False)
+    for key in sorted(box.iterkeys()):
+        message = box.get_message(key)
+        if message.get_subdir() != "new":
+            continue
+
+        def done(refused: bool, key=key, message=message) -> None:
+            # ingested messages move to cur/ as seen; refused ones also get the "flagged" mark for a human
+            message.set_subdir("cur")
+            message.add_flag("FS" if refused else "S")
+            box[key] = message
+
+        yield f"{path}/new/{key}", box.get_bytes(key), done
+
+
+def _is_maildir(path: Path) -> bool:
+    return path.is_dir() and (path / "new").is_dir() and (path / "cur").is_dir()
+
+
 @intake.command("email")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def intake_email(paths: tuple[Path, ...]) -> None:
-    """Ingest RFC 822 messages: .eml files, or folders whose *.eml files are read in name order.
+    """Ingest RFC 822 messages: .eml files, folders of *.eml (name order), or Maildirs (new messages only).
 
-    Each message becomes a ticket (channel email) or a comment on the ticket its subject names ("[#123]").
+    Each message becomes a ticket (channel email) or a comment on the ticket its subject names ("[#123]");
+    a message whose Message-ID was already ingested is a "duplicate". A Maildir's messages move to cur/
+    once handled (refused ones flagged), so running this from cron takes each message once.
     Prints one JSON report; exits 2 if any message was refused (the others are still ingested).
     """
     from service.intake import ingest_email
 
-    files: list[Path] = []
+    sources: list = []
     for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file()))
+        if _is_maildir(path):
+            sources.extend(_maildir_messages(path))
+        elif path.is_dir():
+            sources.extend((str(p), p, None) for p in sorted(path.iterdir())
+                           if p.suffix.lower() == ".eml" and p.is_file())
         elif path.is_file():
-            files.append(path)
+            sources.append((str(path), path, None))
         else:
             fail(f"PATHS: {path} is neither a file nor a folder")
     current = settings()
     results, failed = [], 0
     with _session(current) as session:
-        for file in files:
+        for label, content, done in sources:
             try:
-                report = ingest_email(session, raw=file.read_bytes(), settings=current)
+                raw = content.read_bytes() if isinstance(content, Path) else content
+                report = {"file": label, **ingest_email(session, raw=raw, settings=current)}
             except workflow.WorkflowInputError as exc:
-                failed += 1
-                results.append({"file": str(file), "outcome": "refused", "field": exc.field, "error": str(exc)})
-                continue
+                report = {"file": label, "outcome": "refused", "field": exc.field, "error": str(exc)}
             except OSError as exc:
-                failed += 1
-                results.append({"file": str(file), "outcome": "refused", "error": exc.strerror or str(exc)})
-                continue
-            results.append({"file": str(file), **report})
-    echo_json({"messages": len(files), "refused": failed, "results": results})
+                report = {"file": label, "outcome": "refused", "error": exc.strerror or str(exc)}
+            failed += report["outcome"] == "refused"
+            results.append(report)
+            if done is not None:
+                done(report["outcome"] == "refused")
+    echo_json({"messages": len(sources), "refused": failed, "results": results})
     if failed:
         first = next(r for r in results if r["outcome"] == "refused")
         fail(f"{failed} message(s) refused; first: {first['file']}: {first['error']}")

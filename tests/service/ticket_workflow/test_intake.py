@@ -103,3 +103,33 @@ def test_cli_ingests_a_folder_and_reports_refusals(sqlite_url, flow_settings, mo
     assert single.exit_code == 0, single.output
     missing = CliRunner().invoke(main, ["intake", "email", str(tmp_path / "nope.eml")])
     assert missing.exit_code == 2 and "PATHS" in missing.stderr
+
+
+def test_same_message_is_taken_once(db_session, world, flow_settings):
+    first = ingest_email(db_session, raw=raw("01_koi8r_plain.eml"), now=MONDAY_10_MSK, settings=flow_settings)
+    again = ingest_email(db_session, raw=raw("01_koi8r_plain.eml"), now=MONDAY_10_MSK, settings=flow_settings)
+    assert again["outcome"] == "duplicate" and again["ticket_id"] == first["ticket_id"]
+    assert db_session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_cli_reads_a_maildir_once(sqlite_url, flow_settings, monkeypatch, tmp_path):
+    import mailbox
+
+    from kb.db import make_engine, make_session_factory
+
+    session = make_session_factory(make_engine(sqlite_url))()
+    build_world(session)
+    session.close()
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    for name in ("02_cp1251_alternative.eml", "05_unknown_sender.eml"):
+        box.add(mailbox.MaildirMessage(raw(name)))
+    monkeypatch.setenv("PRECEDENT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("PRECEDENT_TRIAGE_USE_SEARCH", "0")
+    first = CliRunner().invoke(main, ["intake", "email", str(tmp_path / "Maildir")])
+    assert first.exit_code == 2
+    outcomes = sorted(r["outcome"] for r in json.loads(first.stdout)["results"])
+    assert outcomes == ["created", "refused"]
+    assert sorted(m.get_flags() for m in box) == ["FS", "S"]
+    assert all(m.get_subdir() == "cur" for m in box)
+    second = CliRunner().invoke(main, ["intake", "email", str(tmp_path / "Maildir")])
+    assert second.exit_code == 0 and json.loads(second.stdout)["messages"] == 0
