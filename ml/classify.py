@@ -164,6 +164,164 @@ def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float,
     return float(np.exp(params[0])), params[1:].astype(np.float64)
 
 
+#: Base models of :class:`StackedTicketClassifier`: name -> (text view, learner).
+STACK_BASES = {
+    "word_svm": ("word", "svm"),
+    "char_svm": ("char", "svm"),
+    "word_nb": ("word", "nb"),
+}
+
+
+class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
+    """Stacked text classifier: linear SVMs on word and on character n-grams plus complement naive
+    Bayes, combined by a multinomial logistic regression fitted on their out-of-fold scores.
+
+    Input is a DataFrame with a ``text`` column and the ``meta_columns`` (see :func:`ticket_frame`);
+    the one-hot signals are appended to both SVM views.  The logistic regression learns the blend on
+    scores the bases produced for rows they did not see, so its probabilities are calibrated in the
+    same out-of-fold way as :class:`CalibratedLinearClassifier`.  Classes with a single example work:
+    a fold model that never saw a class scores it lowest.
+    """
+
+    def __init__(self, meta_columns: Sequence[str] = (), bases: Sequence[str] = tuple(STACK_BASES),
+                 cv: int = 3, word_C: float = 0.5, char_C: float = 0.3, nb_alpha: float = 0.3,
+                 final_C: float = 1.0, class_weight: str | None = "balanced", random_state: int = 0):
+        self.meta_columns = meta_columns
+        self.bases = bases
+        self.cv = cv
+        self.word_C = word_C
+        self.char_C = char_C
+        self.nb_alpha = nb_alpha
+        self.final_C = final_C
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    # --- views and learners ---
+    def _learner(self, name: str):
+        from sklearn.naive_bayes import ComplementNB
+
+        view, kind = STACK_BASES[name]
+        if kind == "nb":
+            return ComplementNB(alpha=self.nb_alpha)
+        C = self.word_C if view == "word" else self.char_C
+        return LinearSVC(C=C, class_weight=self.class_weight)
+
+    def _views(self, X) -> dict:
+        from scipy.sparse import hstack
+
+        text = X[TEXT_COLUMN] if hasattr(X, "columns") else X
+        word = self.word_vectorizer_.transform(text)
+        views = {"word": word}
+        if any(STACK_BASES[b][0] == "char" for b in self.bases):
+            views["char"] = self.char_vectorizer_.transform(text)
+        if self.meta_encoder_ is not None:
+            meta = self.meta_encoder_.transform(X[list(self.meta_columns)])
+            views = {key: hstack([value, meta]).tocsr() for key, value in views.items()} | {"word_plain": word}
+        else:
+            views["word_plain"] = word
+        return views
+
+    @staticmethod
+    def _view_of(name: str) -> str:
+        view, kind = STACK_BASES[name]
+        return "word_plain" if kind == "nb" else view
+
+    def _base_scores(self, model, X, classes) -> np.ndarray:
+        if hasattr(model, "decision_function"):
+            raw = _as_matrix(model.decision_function(X))
+        else:
+            raw = model.predict_joint_log_proba(X)
+        if len(model.classes_) == len(classes) and np.array_equal(model.classes_, classes):
+            return raw
+        out = np.full((raw.shape[0], len(classes)), raw.min() - 1.0)
+        out[:, np.searchsorted(classes, model.classes_)] = raw
+        return out
+
+    def _fit_learner(self, name, X, y, sample_weight):
+        model = self._learner(name)
+        return model.fit(X, y) if sample_weight is None else model.fit(X, y, sample_weight=sample_weight)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the vectorizers, the bases out-of-fold and on all rows, then the blend."""
+        y = np.asarray(y)
+        self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least two classes to learn from, got {len(self.classes_)}")
+        unknown = [b for b in self.bases if b not in STACK_BASES]
+        if unknown or not self.bases:
+            raise ValueError(f"unknown stack bases {unknown}; choose from {', '.join(STACK_BASES)}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        text = X[TEXT_COLUMN]
+        self.word_vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_df=0.9).fit(text)
+        self.char_vectorizer_ = None
+        if any(STACK_BASES[b][0] == "char" for b in self.bases):
+            self.char_vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                                    min_df=2, max_df=0.9).fit(text)
+        self.meta_encoder_ = None
+        if self.meta_columns:
+            self.meta_encoder_ = OneHotEncoder(handle_unknown="ignore").fit(X[list(self.meta_columns)])
+        views = self._views(X)
+        n, k = len(y), len(self.classes_)
+        oof = np.zeros((n, k * len(self.bases)))
+        # Rows of classes with fewer than ``cv`` examples are never held out: every fold model knows
+        # every class, so out-of-fold scores look like the final models' scores.  Those rows (and all
+        # rows when there are too few for folds) get in-sample scores below.
+        values, counts = np.unique(y, return_counts=True)
+        frequent = np.isin(y, values[counts >= max(self.cv or 0, 2)])
+        held_out = np.zeros(n, dtype=bool)
+        rest = np.flatnonzero(frequent)
+        if self.cv and self.cv >= 2 and len(rest) >= 2 * self.cv and len(np.unique(y[rest])) >= 2:
+            from sklearn.model_selection import StratifiedKFold
+
+            folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+            for fold_train, fold_test in folds.split(np.zeros(len(rest)), y[rest]):
+                train_idx = np.r_[rest[fold_train], np.flatnonzero(~frequent)]
+                test_idx = rest[fold_test]
+                weights = None if sample_weight is None else sample_weight[train_idx]
+                for i, name in enumerate(self.bases):
+                    view = views[self._view_of(name)]
+                    model = self._fit_learner(name, view[train_idx], y[train_idx], weights)
+                    oof[test_idx, i * k:(i + 1) * k] = self._base_scores(model, view[test_idx], self.classes_)
+                held_out[test_idx] = True
+        self.base_models_ = [self._fit_learner(name, views[self._view_of(name)], y, sample_weight)
+                             for name in self.bases]
+        if not held_out.all():
+            in_sample = np.flatnonzero(~held_out)
+            oof[in_sample] = np.hstack([
+                self._base_scores(model, views[self._view_of(name)][in_sample], self.classes_)
+                for name, model in zip(self.bases, self.base_models_, strict=True)])
+        self.score_mean_ = oof.mean(axis=0)
+        self.score_scale_ = oof.std(axis=0) + 1e-9
+        from sklearn.linear_model import LogisticRegression
+
+        self.blender_ = LogisticRegression(C=self.final_C, max_iter=3000)
+        self.blender_.fit((oof - self.score_mean_) / self.score_scale_, y, sample_weight=sample_weight)
+        return self
+
+    def _stacked(self, X) -> np.ndarray:
+        check_is_fitted(self, "blender_")
+        views = self._views(X)
+        scores = [self._base_scores(model, views[self._view_of(name)], self.classes_)
+                  for name, model in zip(self.bases, self.base_models_, strict=True)]
+        return (np.hstack(scores) - self.score_mean_) / self.score_scale_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Blended class probabilities, columns in ``classes_`` order."""
+        proba = self.blender_.predict_proba(self._stacked(X))
+        if np.array_equal(self.blender_.classes_, self.classes_):
+            return proba
+        out = np.zeros((proba.shape[0], len(self.classes_)))  # a class the blender never saw out-of-fold
+        out[:, np.searchsorted(self.classes_, self.blender_.classes_)] = proba
+        return out
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.blender_.decision_function(self._stacked(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
 def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, C: float = 0.3) -> Pipeline:
     """The production text(+signals) classification pipeline, unfitted.
 

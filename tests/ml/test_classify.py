@@ -149,3 +149,42 @@ def test_temperature_and_bias_are_recovered():
     temperature, fitted_bias = _fit_temperature_bias(scores, codes, bias_l2=0.0)
     assert temperature == pytest.approx(2.0, rel=0.1)
     np.testing.assert_allclose(fitted_bias - fitted_bias.mean(), bias - bias.mean(), atol=0.15)
+
+
+# --- stacked classifier ------------------------------------------------------------------------
+
+
+def test_stacked_follows_conventions_and_learns():
+    from ml.classify import StackedTicketClassifier
+
+    model = StackedTicketClassifier(cv=3, word_C=0.7)
+    assert not hasattr(model, "classes_")
+    assert clone(model).get_params()["word_C"] == 0.7
+    texts, labels = make_tickets(per_class=40, seed=0)
+    test_texts, test_labels = make_tickets(per_class=15, seed=1)
+    model.fit(frame(texts), labels)
+    proba = model.predict_proba(frame(test_texts))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert np.all((proba >= 0) & (proba <= 1))
+    assert np.mean(model.predict(frame(test_texts)) == np.array(test_labels)) > 0.8
+
+
+def test_stacked_rare_class_does_not_take_over():
+    """A class with one example is learnt but does not become the answer for neutral text."""
+    from ml.classify import StackedTicketClassifier
+
+    texts, labels = make_tickets(per_class=30)
+    texts.append("камера видеонаблюдения не пишет")
+    labels.append("cabling")
+    model = StackedTicketClassifier().fit(frame(texts), labels)
+    assert "cabling" in model.classes_
+    neutral = make_tickets(per_class=10, seed=7)[0]
+    assert np.mean(model.predict(frame(neutral)) == "cabling") < 0.1
+
+
+def test_stacked_refuses_unknown_bases():
+    from ml.classify import StackedTicketClassifier
+
+    texts, labels = make_tickets(per_class=10)
+    with pytest.raises(ValueError, match="unknown stack bases"):
+        StackedTicketClassifier(bases=("word_svm", "gpt")).fit(frame(texts), labels)
