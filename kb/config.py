@@ -114,6 +114,11 @@ class Settings:
     #: Alert labels tried in order to find the node (matched to Node.name, attributes.hostname/fqdn/ip).
     alertmanager_node_labels: tuple = ("node", "host", "hostname", "instance")
 
+    # --- demo (H-gen: data/demo/, service/cli/demo.py, docs/demo.md) ---
+    #: Folder of the demo generator package; empty means ``data/demo`` of the checkout this code runs from
+    #: (the generator lives in the repository, not in the installed distribution).
+    demo_dir: str = ""
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL to use, defaulting to the SQLite file under ``var_dir``."""

@@ -6,6 +6,7 @@ import click
 
 from service.cli.bill import bill
 from service.cli.db import db
+from service.cli.demo import demo
 from service.cli.evaluate import evaluate
 from service.cli.importer import import_command
 from service.cli.search import index, suggest
@@ -34,3 +35,4 @@ main.add_command(index)
 main.add_command(sla)
 main.add_command(tickets)
 main.add_command(intake)
+main.add_command(demo)

@@ -1,0 +1,1 @@
+"""Data shipped with the repository: importer mappings, billing examples and the demo generator (data.demo)."""

@@ -1,0 +1,1033 @@
+"""The demo knowledge base generator: clients, nodes, specialists, tickets, articles, known problems, users.
+
+One ``random.Random(seed)`` drives everything and no value depends on the clock, so a seed always
+produces the same rows (ids included). Each concern has its own ``build_*`` step, run in order by
+:func:`build_demo`; they share a :class:`DemoContext` that holds what later steps need (ids, pools).
+Rows are written with bulk ``INSERT``s in batches, so 100,000 tickets build in minutes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, or_, select, text
+from sqlalchemy.orm import Session
+
+from kb import vocab
+from kb.models import (
+    Absence,
+    ApiToken,
+    Article,
+    Assignment,
+    AuditEvent,
+    Base,
+    Client,
+    Comment,
+    KnownProblem,
+    Node,
+    Skill,
+    SlaPause,
+    Specialist,
+    Ticket,
+    TimeEntry,
+    User,
+    known_problem_tickets,
+    node_dependencies,
+    ticket_nodes,
+)
+
+from . import text as tx
+from .scenarios import ALERTS, SCENARIOS, SOFTWARE
+
+DEFAULT_SEED = 42
+DEFAULT_TICKETS = 6000
+#: The demo history ends here (UTC); tickets span the 18 months before it.
+HISTORY_END = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+HISTORY_DAYS = 548
+BATCH = 4000
+DEMO_PASSWORD = "demo-password"
+OUR_DOMAIN = "precedent-service.ru"
+PARTNER = "ООО «УралТехСервис»"
+
+
+class DemoError(Exception):
+    """The demo cannot be built as asked (e.g. the database already holds data)."""
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+CLIENTS = [
+    {"key": "vektor", "name": "ООО «Вектор Логистик»", "sla": "silver", "calendar": "10x5", "tz": "Europe/Moscow",
+     "region": "Москва", "domain": "vektor-log.ru", "prefix": "VKL", "nodes": 46, "profile": "office",
+     "manager": "Воронцова Екатерина", "engineer": "Соколов Дмитрий", "weight": 1.0},
+    {"key": "uts", "name": "АО «УралТоргСервис»", "sla": "platinum", "calendar": "24x7", "tz": "Asia/Yekaterinburg",
+     "region": "Екатеринбург", "domain": "uraltorg.ru", "prefix": "UTS", "nodes": 80, "profile": "retail",
+     "offices": ["Челябинск", "Тюмень", "Пермь"], "manager": "Малышев Степан", "engineer": "Ефимов Роман",
+     "weight": 1.8},
+    {"key": "sibmed", "name": "ООО «СибМедЦентр»", "sla": "24x7x4", "calendar": "24x7", "tz": "Asia/Novosibirsk",
+     "region": "Новосибирск", "domain": "sibmedcenter.ru", "prefix": "SMC", "nodes": 62, "profile": "clinic",
+     "manager": "Малышев Степан", "engineer": "Зайцев Игорь", "weight": 1.3},
+    {"key": "kontur", "name": "ООО «Архитектурное бюро Контур»", "sla": "bronze", "calendar": "8x5",
+     "tz": "Europe/Moscow", "region": "Москва", "domain": "ab-kontur.ru", "prefix": "ABK", "nodes": 31,
+     "profile": "office", "manager": "Воронцова Екатерина", "engineer": "Соколов Дмитрий", "weight": 0.6},
+    {"key": "promsnab", "name": "ЗАО «ПромСнаб-Сибирь»", "sla": "gold", "calendar": "8x5", "tz": "Asia/Novosibirsk",
+     "region": "Новосибирск", "domain": "promsnab-sib.ru", "prefix": "PSS", "nodes": 55, "profile": "industry",
+     "manager": "Кудрявцева Алина", "engineer": "Зайцев Игорь", "weight": 1.1},
+    {"key": "lexis", "name": "ООО «Лексис и партнёры»", "sla": "kit_package", "calendar": "10x5",
+     "tz": "Europe/Moscow", "region": "Москва", "domain": "lexis-law.ru", "prefix": "LEX", "nodes": 34,
+     "profile": "office", "manager": "Кудрявцева Алина", "engineer": "Титова Ольга", "weight": 0.7},
+]
+
+#: Node kinds per client profile: kind -> count (workstations fill up to the client's node count).
+PROFILES = {
+    "office": {"server": 3, "virtualization_host": 1, "storage": 1, "network_device": 4, "vpn_gateway": 1,
+               "printer": 4, "pbx": 1, "1c_base": 2, "mail": 1, "backup": 1, "camera": 2, "website": 1},
+    "retail": {"server": 3, "virtualization_host": 2, "storage": 1, "network_device": 5, "vpn_gateway": 4,
+               "printer": 3, "pbx": 1, "1c_base": 3, "mail": 1, "backup": 1, "camera": 8, "website": 1,
+               "retail_device": 30},
+    "clinic": {"server": 4, "virtualization_host": 2, "storage": 1, "network_device": 5, "vpn_gateway": 1,
+               "printer": 7, "pbx": 1, "1c_base": 2, "mail": 1, "backup": 1, "camera": 6, "website": 1,
+               "retail_device": 2},
+    "industry": {"server": 4, "virtualization_host": 2, "storage": 1, "network_device": 6, "vpn_gateway": 2,
+                 "printer": 5, "pbx": 1, "1c_base": 3, "mail": 1, "backup": 1, "camera": 6, "website": 1,
+                 "retail_device": 4},
+}
+SERVER_ROLES = [("DC01", "Контроллер домена AD, DNS, DHCP", "Windows Server 2019"),
+                ("FS01", "Файловый сервер", "Windows Server 2019"),
+                ("APP1C", "Сервер 1С:Предприятие 8.3 + MS SQL 2019", "Windows Server 2022"),
+                ("TS01", "Терминальный сервер RDS", "Windows Server 2022"),
+                ("DC02", "Резервный контроллер домена", "Windows Server 2022")]
+BASES_1C = [("1C-BP", "Бухгалтерия предприятия 3.0"), ("1C-ZUP", "Зарплата и управление персоналом 3.1"),
+            ("1C-UT", "Управление торговлей 11"), ("1C-ERP", "1С:ERP 2"), ("1C-MED", "Медицина. Поликлиника")]
+RETAIL_DEVICES = [("POS", "fiscal", ["АТОЛ 30Ф", "Штрих-М-01Ф", "Эвотор 7.2", "АТОЛ Sigma 10"]),
+                  ("SC", "scales", ["CAS CL5000J", "Штрих-Принт М", "Mettler Toledo bPlus"]),
+                  ("LP", "label", ["Zebra ZD421", "Godex G500", "Zebra GK420t"]),
+                  ("BS", "scanner", ["Honeywell 1450g", "Zebra DS2208", "Mertech 2310 P2D"])]
+MODELS = {
+    "workstation": ["Dell OptiPlex 3080", "HP ProDesk 400 G7", "Lenovo ThinkCentre M70q", "iRU Office 313",
+                    "Lenovo ThinkPad E14", "HP ProBook 450 G8"],
+    "server": ["Dell PowerEdge R740", "HPE ProLiant DL380 Gen10", "VM"],
+    "virtualization_host": ["Dell PowerEdge R750 (Hyper-V)", "HPE ProLiant DL360 Gen10 (VMware ESXi 7)"],
+    "storage": ["Synology RS1221+", "HPE MSA 2050", "QNAP TS-873A"],
+    "network_device": ["Cisco Catalyst 2960X", "MikroTik CCR1036", "Cisco Catalyst 9200", "Ubiquiti UniFi AP AC Pro",
+                       "MikroTik RB4011"],
+    "vpn_gateway": ["Cisco ASA 5516-X", "Cisco ISR 4331", "Cisco ASA 5506-X"],
+    "printer": ["Kyocera ECOSYS M2540dn", "HP LaserJet Pro M428fdn", "Canon i-SENSYS MF443dw", "Xerox B215",
+                "Kyocera TASKalfa 2553ci"],
+    "pbx": ["Asterisk 18 (FreePBX 16)", "Asterisk 20 (Issabel)"],
+    "mail": ["Microsoft Exchange 2019", "Microsoft 365 (гибрид)", "Postfix + Dovecot"],
+    "backup": ["Veeam Backup & Replication 12", "Synology Active Backup"],
+    "camera": ["Hikvision DS-2CD2143G2", "Dahua IPC-HFW2431S", "Hikvision NVR DS-7616NI"],
+    "website": ["Bitrix, VPS Ubuntu 22.04", "WordPress, VPS Debian 12"],
+}
+OS_BY_KIND = {"workstation": ["Windows 10 Pro 22H2", "Windows 11 Pro 23H2", "Windows 10 Pro 21H2"],
+              "virtualization_host": ["Windows Server 2019 Hyper-V", "VMware ESXi 7.0U3"],
+              "website": ["Ubuntu 22.04", "Debian 12"], "pbx": ["Debian 11", "Rocky Linux 8"]}
+MANAGER_EMAILS = {"Воронцова Екатерина": "e.vorontsova", "Малышев Степан": "s.malyshev",
+                  "Кудрявцева Алина": "a.kudryavtseva"}
+
+# --- specialists ---------------------------------------------------------------------------------
+
+SPECIALISTS = [
+    # name, line, region, partner, calendar, tz, capacity, skills
+    ("Кравченко Анна", 1, "Москва", None, "10x5", "Europe/Moscow", 25,
+     {"workstations": 3, "printers": 3, "mail": 2, "1c": 1}),
+    ("Белов Кирилл", 1, "Москва", None, "24x7", "Europe/Moscow", 25,
+     {"workstations": 3, "security": 2, "telephony": 2, "network": 1}),
+    ("Гусева Дарья", 1, "Новосибирск", None, "24x7", "Asia/Novosibirsk", 25,
+     {"workstations": 2, "1c": 2, "retail": 2, "printers": 2}),
+    ("Соколов Дмитрий", 2, "Москва", None, "10x5", "Europe/Moscow", 15,
+     {"workstations": 4, "network": 3, "printers": 4, "cabling": 3}),
+    ("Лебедев Артём", 2, "Москва", None, "10x5", "Europe/Moscow", 12,
+     {"servers": 4, "backup": 4, "network": 3, "mail": 2}),
+    ("Орлова Мария", 2, "Москва", None, "10x5", "Europe/Moscow", 12, {"1c": 4, "backup": 2, "retail": 2}),
+    ("Никитин Павел", 2, "Москва", None, "10x5", "Europe/Moscow", 12,
+     {"network": 4, "security": 4, "telephony": 3}),
+    ("Зайцев Игорь", 2, "Новосибирск", None, "10x5", "Asia/Novosibirsk", 15,
+     {"workstations": 4, "printers": 4, "cabling": 4, "retail": 3, "network": 2}),
+    ("Ефимов Роман", 2, "Екатеринбург", None, "10x5", "Asia/Yekaterinburg", 15,
+     {"retail": 4, "workstations": 3, "network": 2, "cabling": 2}),
+    ("Титова Ольга", 2, "Москва", None, "10x5", "Europe/Moscow", 12,
+     {"mail": 4, "workstations": 3, "security": 3}),
+    ("Громов Константин", 3, "Москва", None, "10x5", "Europe/Moscow", 8, {"1c": 5, "servers": 3}),
+    ("Шестаков Виктор", 3, "Москва", None, "10x5", "Europe/Moscow", 8,
+     {"network": 5, "security": 5, "telephony": 4}),
+    ("Фролов Андрей", 3, "Новосибирск", None, "10x5", "Asia/Novosibirsk", 8,
+     {"servers": 5, "backup": 5, "mail": 4, "cabling": 2}),
+    ("Мухаметов Ринат", 2, "Челябинск", PARTNER, "10x5", "Asia/Yekaterinburg", 10,
+     {"retail": 4, "workstations": 3, "cabling": 3, "printers": 2}),
+    ("Чернова Светлана", 2, "Тюмень", PARTNER, "10x5", "Asia/Yekaterinburg", 10,
+     {"workstations": 3, "printers": 4, "retail": 3, "network": 2}),
+]
+#: Groups worked mostly on site.
+ON_SITE_SHARE = {"printers": 0.5, "cabling": 0.9, "retail": 0.45, "workstations": 0.25, "servers": 0.1,
+                 "network": 0.2, "telephony": 0.2}
+#: Misrouting noise: a ticket's group is sometimes a neighbouring one (real desks disagree too).
+NEIGHBOUR_GROUPS = {"workstations": ["printers", "mail", "security"], "network": ["security", "cabling", "servers"],
+                    "servers": ["backup", "network"], "1c": ["servers", "retail"], "telephony": ["network"],
+                    "printers": ["workstations"], "retail": ["1c", "workstations"], "mail": ["workstations", "security"],
+                    "security": ["workstations", "network"], "backup": ["servers"], "cabling": ["network"]}
+#: Known problems beyond those in the scenarios.
+EXTRA_PROBLEMS = {
+    "ws_update_fail": {"title": "Накопительное обновление Windows не устанавливается (0x800f081f)",
+                       "cause": "Повреждено хранилище компонентов WinSxS после неудачного обновления.",
+                       "workaround": "DISM /Online /Cleanup-Image /RestoreHealth с источником install.wim, затем установка."},
+    "srv_disk_full": {"title": "Переполнение системного диска серверов логами IIS и WinSxS",
+                      "cause": "Не настроена ротация логов IIS, хранилище компонентов не чистится.",
+                      "workaround": "Удалить логи старше 30 дней, DISM /StartComponentCleanup; настроить задание очистки."},
+    "rt_egais": {"title": "УТМ ЕГАИС не стартует после перезагрузки кассового сервера",
+                 "cause": "Служба транспортного модуля запускается раньше драйвера токена и падает.",
+                 "workaround": "Запустить службу УТМ вручную; поставить отложенный запуск службы."},
+}
+ALERT_SCENARIO = {"NodeDown": "srv_hyperv", "DiskSpaceLow": "srv_disk_full", "HostHighCpuLoad": "srv_cpu",
+                  "BackupJobFailed": "bk_job_failed", "SipTrunkDown": "tel_no_calls", "VpnTunnelDown": "net_site_vpn",
+                  "InterfaceDown": "net_no_internet", "SslCertExpiring": "sec_cert",
+                  "MailQueueHigh": "mail_server_down", "CameraOffline": "cab_camera", "RaidDegraded": "srv_raid"}
+GENERAL_ARTICLES = [
+    ("Регламент эскалации заявок на вторую и третью линию", None,
+     ["Первая линия работает заявку не дольше отведённого тайм-бокса.",
+      "Если решение не найдено — эскалация на вторую линию с описанием сделанного.",
+      "Узкие специалисты подключаются по группе; над заявкой могут работать несколько человек."]),
+    ("Как правильно оформить заявку: памятка для пользователей клиента", None,
+     ["Одна проблема — одна заявка.", "Укажите имя компьютера или узла, текст ошибки и скриншот.",
+      "Укажите, у скольких сотрудников проблема и насколько она мешает работе."]),
+    ("Работы вне графика поддержки: согласование и тарификация", None,
+     ["Работы вне календаря клиента согласуются заранее.", "Несогласованные работы вне графика — с повышающим коэффициентом.",
+      "Согласование фиксируется в заявке комментарием."]),
+    ("Выезд инженера на площадку клиента", "workstations",
+     ["Выезд планируется, если удалённо решить нельзя.", "Выездной инженер фиксирует время на площадке в заявке.",
+      "В регионах выезды выполняют сервис-партнёры."]),
+    ("Приоритеты заявок и сроки SLA", None,
+     ["Наивысший: остановлен бизнес-процесс у всех.", "Высокий: не работает отдел или критичный узел.",
+      "Стандартный: проблема одного пользователя.", "Низкий: консультации и плановые запросы."]),
+    ("Работа с региональными сервис-партнёрами", None,
+     ["Заявки по региональным офисам назначаются партнёру региона.", "Партнёр работает по нашему SLA и фиксирует работы.",
+      "Контроль и приёмка — ответственный инженер второй линии."]),
+]
+
+
+@dataclass
+class DemoContext:
+    """What the build steps share: the random source, sizes and the ids created so far."""
+
+    rng: random.Random
+    tickets: int
+    clients: list[dict] = field(default_factory=list)
+    nodes_by_client: dict[int, list[dict]] = field(default_factory=dict)
+    specialists: list[dict] = field(default_factory=list)
+    specialist_by_name: dict[str, int] = field(default_factory=dict)
+    scenario_tickets: dict[str, list[int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, table: str) -> int:
+        """Explicit ids keep the rows identical for a seed and let children reference parents before insert."""
+        self.ids[table] = self.ids.get(table, 0) + 1
+        return self.ids[table]
+
+
+def _bulk(session: Session, table, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(table), rows)
+
+
+# --- calendar arithmetic (the generator's own, simple: no public holidays) -----------------------
+
+_HOURS = {"10x5": (9, 19), "8x5": (9, 18)}
+
+
+def _is_open(local: datetime, calendar: str) -> bool:
+    if calendar == "24x7":
+        return True
+    start, end = _HOURS[calendar]
+    return local.weekday() < 5 and start <= local.hour < end
+
+
+def _next_open(local: datetime, calendar: str) -> datetime:
+    """The first instant at or after ``local`` inside the calendar."""
+    if calendar == "24x7" or _is_open(local, calendar):
+        return local
+    start, _ = _HOURS[calendar]
+    day = local if local.hour < start else local + timedelta(days=1)
+    day = day.replace(hour=start, minute=0, second=0, microsecond=0)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _add_working_minutes(local: datetime, minutes: float, calendar: str) -> datetime:
+    """``local`` moved forward by ``minutes`` of the calendar's working time."""
+    if calendar == "24x7":
+        return local + timedelta(minutes=minutes)
+    _, end = _HOURS[calendar]
+    current = _next_open(local, calendar)
+    remaining = minutes
+    while True:
+        day_end = current.replace(hour=end, minute=0, second=0, microsecond=0)
+        left_today = (day_end - current).total_seconds() / 60
+        if remaining <= left_today:
+            return current + timedelta(minutes=remaining)
+        remaining -= left_today
+        current = _next_open(day_end, calendar)
+
+
+# --- build steps ---------------------------------------------------------------------------------
+
+
+def build_specialists(session: Session, ctx: DemoContext) -> None:
+    """About 15 specialists on lines 1-3 with skills, regions, a regional partner, absences and capacity."""
+    rng = ctx.rng
+    skill_rows, absence_rows, rows = [], [], []
+    for name, line, region, partner, calendar, tz, capacity, skills in SPECIALISTS:
+        sid = ctx.next_id("specialists")
+        last, first = name.split(" ")
+        email = f"{tx.translit(first[0])}.{tx.translit(last)}@" + (
+            "uraltechservice.ru" if partner else OUR_DOMAIN)
+        rows.append({"id": sid, "external_id": f"DEMO-SP-{sid:03d}", "name": name, "email": email, "line": line,
+                     "region": region, "partner": partner, "calendar": calendar, "timezone": tz,
+                     "capacity": capacity, "active": True})
+        for group, level in skills.items():
+            skill_rows.append({"id": ctx.next_id("skills"), "specialist_id": sid, "group": group, "level": level})
+        # Two to four absences over the history: vacations and sick leave.
+        for _ in range(rng.randint(2, 4)):
+            start = HISTORY_END - timedelta(days=rng.randint(5, HISTORY_DAYS))
+            vacation = rng.random() < 0.6
+            length = rng.randint(7, 14) if vacation else rng.randint(2, 6)
+            start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+            absence_rows.append({"id": ctx.next_id("absences"), "specialist_id": sid, "starts_at": start,
+                                 "ends_at": start + timedelta(days=length),
+                                 "reason": "Отпуск" if vacation else "Больничный"})
+        ctx.specialists.append({"id": sid, "name": name, "line": line, "region": region, "partner": partner,
+                                "skills": skills, "calendar": calendar})
+        ctx.specialist_by_name[name] = sid
+    # Someone is away right now, so "working now" matters in the demo.
+    away = ctx.specialist_by_name["Лебедев Артём"]
+    absence_rows.append({"id": ctx.next_id("absences"), "specialist_id": away,
+                         "starts_at": HISTORY_END - timedelta(days=3), "ends_at": HISTORY_END + timedelta(days=9),
+                         "reason": "Отпуск"})
+    _bulk(session, Specialist, rows)
+    _bulk(session, Skill, skill_rows)
+    _bulk(session, Absence, absence_rows)
+    ctx.counts.update(specialists=len(rows), skills=len(skill_rows), absences=len(absence_rows))
+
+
+def build_clients(session: Session, ctx: DemoContext) -> None:
+    """Six client companies with different SLA tiers, calendars, time zones and a regional partner set-up."""
+    rng = ctx.rng
+    rows = []
+    for spec in CLIENTS:
+        cid = ctx.next_id("clients")
+        manager_login = MANAGER_EMAILS[spec["manager"]]
+        rows.append({"id": cid, "external_id": f"DEMO-CL-{spec['key']}", "name": spec["name"],
+                     "sla_policy": spec["sla"], "calendar": spec["calendar"], "timezone": spec["tz"],
+                     "country": "RU", "region": spec["region"], "manager": spec["manager"],
+                     "manager_email": f"{manager_login}@{OUR_DOMAIN}", "email": f"it@{spec['domain']}",
+                     "field_engineer_id": ctx.specialist_by_name[spec["engineer"]],
+                     "created_at": HISTORY_END - timedelta(days=HISTORY_DAYS + rng.randint(10, 400))})
+        people = [tx.person(rng) for _ in range(rng.randint(25, 60))]
+        for who in people:
+            who["email"] = f"{tx.translit(who['first'][0])}.{tx.translit(who['last'])}@{spec['domain']}"
+        ctx.clients.append({**spec, "id": cid, "people": people, "zone": ZoneInfo(spec["tz"])})
+    _bulk(session, Client, rows)
+    ctx.counts["clients"] = len(rows)
+
+
+def _ip(rng: random.Random, subnet: int) -> str:
+    return f"10.{subnet}.{rng.randint(0, 3)}.{rng.randint(10, 250)}"
+
+
+def _node_adder(ctx: DemoContext, client: dict, nodes: list[dict]):
+    """A function that appends one node row of ``client`` to ``nodes``."""
+
+    def add(kind: str, name: str, attributes: dict, criticality: str, monitored: bool, region=None) -> dict:
+        node = {"id": ctx.next_id("nodes"), "external_id": f"DEMO-ND-{client['prefix']}-{name}",
+                "client_id": client["id"], "kind": kind, "name": name, "attributes": attributes,
+                "criticality": criticality, "monitored": monitored, "region": region}
+        nodes.append(node)
+        return node
+
+    return add
+
+
+def build_nodes(session: Session, ctx: DemoContext) -> None:
+    """30-80 nodes per client with attributes, criticality, monitoring and depends-on links."""
+    rng = ctx.rng
+    rows, links = [], []
+    for index, client in enumerate(ctx.clients):
+        subnet = 10 + index * 10
+        prefix = client["prefix"]
+        offices = client.get("offices", [])
+        plan = dict(PROFILES[client["profile"]])
+        fixed = sum(plan.values())
+        plan["workstation"] = max(client["nodes"] - fixed, 8)
+        nodes: list[dict] = []
+        add = _node_adder(ctx, client, nodes)
+
+        for number in range(plan.get("server", 0)):
+            suffix, role, os_name = SERVER_ROLES[number % len(SERVER_ROLES)]
+            add("server", f"{prefix}-{suffix}", {"os": os_name, "model": rng.choice(MODELS["server"]),
+                                                 "ip": _ip(rng, subnet), "role": role},
+                "critical" if suffix in ("DC01", "APP1C") else "high", True)
+        for number in range(plan.get("virtualization_host", 0)):
+            add("virtualization_host", f"{prefix}-HV{number + 1:02d}",
+                {"os": rng.choice(OS_BY_KIND["virtualization_host"]), "model": rng.choice(MODELS["virtualization_host"]),
+                 "ip": _ip(rng, subnet), "role": "Хост виртуализации"}, "critical", True)
+        for number in range(plan.get("storage", 0)):
+            add("storage", f"{prefix}-NAS{number + 1:02d}", {"model": rng.choice(MODELS["storage"]),
+                                                              "ip": _ip(rng, subnet), "role": "СХД / NAS"}, "high", True)
+        for number in range(plan.get("network_device", 0)):
+            model = rng.choice(MODELS["network_device"])
+            label = "AP" if "UniFi" in model else ("GW" if number == 0 else "SW")
+            add("network_device", f"{prefix}-{label}{number + 1:02d}",
+                {"model": model, "ip": f"10.{subnet}.0.{number + 1}",
+                 "role": "Точка доступа Wi-Fi" if label == "AP" else ("Маршрутизатор / шлюз" if label == "GW" else "Коммутатор доступа")},
+                "critical" if label == "GW" else "medium", label != "AP")
+        for number in range(plan.get("vpn_gateway", 0)):
+            region = offices[number - 1] if 0 < number <= len(offices) else None
+            add("vpn_gateway", f"{prefix}-ASA{number + 1:02d}",
+                {"model": rng.choice(MODELS["vpn_gateway"]), "ip": f"10.{subnet + (number if region else 0)}.0.254",
+                 "role": f"VPN-шлюз{(' офиса ' + region) if region else ' (AnyConnect, site-to-site)'}"},
+                "critical", True, region)
+        for number in range(plan.get("1c_base", 0)):
+            code, title = BASES_1C[number if client["profile"] != "clinic" or number == 0 else 4]
+            add("1c_base", code, {"configuration": title, "platform": "8.3.24", "dbms": "MS SQL Server 2019",
+                                  "server": f"{prefix}-APP1C", "role": title}, "critical" if number == 0 else "high", True)
+        for number in range(plan.get("mail", 0)):
+            add("mail", f"{prefix}-MAIL{number + 1:02d}", {"product": rng.choice(MODELS["mail"]), "ip": _ip(rng, subnet),
+                                                            "role": "Почтовый сервер"}, "high", True)
+        for number in range(plan.get("backup", 0)):
+            add("backup", f"{prefix}-BKP{number + 1:02d}", {"product": rng.choice(MODELS["backup"]),
+                                                             "ip": _ip(rng, subnet), "role": "Резервное копирование"},
+                "high", True)
+        for number in range(plan.get("pbx", 0)):
+            add("pbx", f"{prefix}-PBX{number + 1:02d}", {"os": rng.choice(OS_BY_KIND["pbx"]), "model": rng.choice(MODELS["pbx"]),
+                                                          "ip": _ip(rng, subnet), "role": "IP-АТС Asterisk"}, "high", True)
+        for _ in range(plan.get("website", 0)):
+            add("website", f"www.{client['domain']}", {"stack": rng.choice(MODELS["website"]),
+                                                       "os": rng.choice(OS_BY_KIND["website"]), "role": "Сайт компании"},
+                "medium", True)
+        for number in range(plan.get("printer", 0)):
+            region = rng.choice(offices) if offices and rng.random() < 0.4 else None
+            add("printer", f"{prefix}-MFP{number + 1:02d}", {"model": rng.choice(MODELS["printer"]),
+                                                              "ip": _ip(rng, subnet), "role": "МФУ отдела"},
+                "low", False, region)
+        for number in range(plan.get("camera", 0)):
+            region = rng.choice(offices) if offices and rng.random() < 0.5 else None
+            model = rng.choice(MODELS["camera"])
+            add("camera", f"{prefix}-{'NVR' if 'NVR' in model else 'CAM'}{number + 1:02d}",
+                {"model": model, "ip": _ip(rng, subnet), "role": "Видеонаблюдение"}, "low", rng.random() < 0.5, region)
+        stores = (["Екатеринбург"] + offices) if offices else [None]
+        for number in range(plan.get("retail_device", 0)):
+            code, device, models = RETAIL_DEVICES[number % len(RETAIL_DEVICES)]
+            region = stores[(number // len(RETAIL_DEVICES)) % len(stores)]
+            city = tx.translit(region)[:3].upper() if region else "MSK"
+            add("retail_device", f"{prefix}-{city}-{code}{number // len(RETAIL_DEVICES) + 1:02d}",
+                {"device": device, "model": rng.choice(models), "ip": _ip(rng, subnet) if device != "scanner" else None,
+                 "role": {"fiscal": "Фискальный регистратор", "scales": "Весы с печатью этикеток",
+                          "label": "Принтер этикеток", "scanner": "Сканер штрихкода"}[device]},
+                "high" if device == "fiscal" else "medium", device == "fiscal",
+                region if region != "Екатеринбург" else None)
+        for number in range(plan["workstation"]):
+            region = rng.choice(offices) if offices and rng.random() < 0.35 else None
+            add("workstation", f"{prefix}-WS{number + 1:03d}",
+                {"os": rng.choice(OS_BY_KIND["workstation"]), "model": rng.choice(MODELS["workstation"]),
+                 "ip": _ip(rng, subnet), "role": "Рабочее место"}, "low", False, region)
+        by_kind: dict[str, list[dict]] = {}
+        for node in nodes:
+            by_kind.setdefault(node["kind"], []).append(node)
+        servers = {n["name"].rsplit("-", 1)[-1]: n for n in by_kind.get("server", [])}
+        hosts = by_kind.get("virtualization_host", [])
+        for node in nodes:
+            targets = []
+            if node["kind"] == "server" and hosts:
+                targets.append(rng.choice(hosts))
+            if node["kind"] == "virtualization_host" and by_kind.get("storage"):
+                targets.append(by_kind["storage"][0])
+            if node["kind"] == "1c_base" and "APP1C" in servers:
+                targets.append(servers["APP1C"])
+            if node["kind"] in ("workstation", "printer") and "DC01" in servers and rng.random() < 0.3:
+                targets.append(servers["DC01"])
+            if node["kind"] == "retail_device" and by_kind.get("1c_base"):
+                targets.append(by_kind["1c_base"][-1])
+            if node["kind"] == "backup" and "FS01" in servers:
+                targets.append(servers["FS01"])
+            if node["kind"] in ("mail", "pbx", "website") and by_kind.get("network_device"):
+                targets.append(by_kind["network_device"][0])
+            for target in targets:
+                links.append({"node_id": node["id"], "depends_on_id": target["id"]})
+        rows.extend(nodes)
+        ctx.nodes_by_client[client["id"]] = nodes
+    _bulk(session, Node, rows)
+    _bulk(session, node_dependencies, links)
+    ctx.counts.update(nodes=len(rows), node_links=len(links))
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+
+def _priority_from(weights: tuple, rng: random.Random) -> str:
+    return rng.choices(vocab.PRIORITIES, weights=weights)[0]
+
+
+def _skeletons(ctx: DemoContext) -> list[tuple]:
+    """(created_at UTC, client index, scenario index or -1 for a monitoring alert) for every ticket, by time."""
+    rng = ctx.rng
+    weights = [c["weight"] for c in ctx.clients]
+    start = HISTORY_END - timedelta(days=HISTORY_DAYS)
+    usable: list[list[int]] = []
+    for client in ctx.clients:
+        kinds = {n["kind"] for n in ctx.nodes_by_client[client["id"]]}
+        usable.append([i for i, s in enumerate(SCENARIOS) if kinds & set(s["kinds"])])
+    result = []
+    for _ in range(ctx.tickets):
+        index = rng.choices(range(len(ctx.clients)), weights=weights)[0]
+        client = ctx.clients[index]
+        calendar = client["calendar"]
+        # Slightly more tickets later in the history (the client base grew).
+        day = start + timedelta(days=int(HISTORY_DAYS * rng.random() ** 0.85))
+        local = day.astimezone(client["zone"]).replace(hour=0, minute=0, second=0, microsecond=0)
+        if calendar != "24x7" and local.weekday() >= 5 and rng.random() < 0.85:
+            local += timedelta(days=7 - local.weekday())
+        if calendar == "24x7":
+            hour = rng.choices(range(24), weights=[1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 6, 4,
+                                                   3, 2, 2, 1])[0]
+        elif rng.random() < 0.92:
+            open_, close = _HOURS[calendar]
+            hour = rng.randint(open_, close - 1)
+        else:
+            hour = rng.choice([7, 8, 19, 20, 21, 22, 23])
+        local = local.replace(hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59))
+        created = local.astimezone(UTC)
+        if created > HISTORY_END:
+            created = HISTORY_END - timedelta(minutes=rng.randint(5, 600))
+        scenario = -1 if rng.random() < 0.03 else rng.choice(usable[index])
+        result.append((created, index, scenario))
+    result.sort(key=lambda item: item[0])
+    return result
+
+
+def _pick_node(ctx: DemoContext, client: dict, kinds: list[str], rng: random.Random, retail: str | None) -> dict:
+    nodes = [n for n in ctx.nodes_by_client[client["id"]] if n["kind"] in kinds]
+    if retail:
+        matching = [n for n in nodes if n["attributes"].get("device") == retail]
+        nodes = matching or nodes
+    return rng.choice(nodes)
+
+
+def _pick_specialist(ctx: DemoContext, group: str, rng: random.Random, *, line: int | None = None,
+                     region: str | None = None, exclude: int | None = None) -> dict:
+    candidates = [s for s in ctx.specialists if group in s["skills"] and s["id"] != exclude
+                  and (line is None or s["line"] == line) and s["partner"] is None]
+    if region:
+        partners = [s for s in ctx.specialists if s["partner"] and s["region"] == region and group in s["skills"]]
+        if partners and rng.random() < 0.75:
+            return rng.choice(partners)
+    if not candidates:
+        candidates = [s for s in ctx.specialists if s["partner"] is None and s["id"] != exclude
+                      and (line is None or s["line"] == line)]
+    return rng.choices(candidates, weights=[s["skills"].get(group, 1) ** 2 for s in candidates])[0]
+
+
+def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: dict, channel: str, priority: str,
+             rng: random.Random) -> tuple[str, str]:
+    """Subject and description of one ticket, in the requester's own voice."""
+    workstation = _pick_node(ctx, client, ["workstation"], rng, None)
+    slots = {"node": node["name"], "ip": node["attributes"].get("ip") or "-", "ws": workstation["name"],
+             "code": rng.choice(scenario["codes"]) if scenario["codes"] else "", "n": rng.randint(2, 15),
+             "user": rng.choice(client["people"])["short"], "soft": rng.choice(SOFTWARE),
+             "model": node["attributes"].get("model", ""), "ext": rng.randint(100, 599),
+             "mob": f"{rng.randint(10, 99)} {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}",
+             "anydesk": f"{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+             "date": f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}"}
+    subject = tx.fill(rng.choice(scenario["subjects"]), slots)
+    if rng.random() < 0.25:
+        subject = f"{subject} ({node['name']})" if rng.random() < 0.5 else f"{subject} — {rng.choice(tx.SINCE)}"
+    if rng.random() < 0.12:
+        subject = subject.upper() if rng.random() < 0.3 else subject.lower()
+    if channel == "email" and rng.random() < 0.1:
+        subject = rng.choice(["RE: ", "Re: ", "FW: ", "Fwd: "]) + subject
+
+    symptoms = rng.sample(scenario["symptoms"], k=min(len(scenario["symptoms"]), rng.choice([1, 1, 1, 2, 2, 3])))
+    parts = [tx.fill(s, slots) for s in symptoms]
+    parts[0] = f"{parts[0]} {rng.choice(tx.SINCE)}" if rng.random() < 0.5 else parts[0]
+    if scenario["codes"] and rng.random() < 0.45 and slots["code"] not in " ".join(parts):
+        parts.append(rng.choice([f"Ошибка: {slots['code']}", f"Текст ошибки: «{slots['code']}»", f"пишет {slots['code']}",
+                                 f"Error: {slots['code']}", f"код {slots['code']}"]))
+    context = rng.sample(tx.CONTEXT, k=rng.choice([0, 0, 1, 1, 2, 3]))
+    parts += [tx.fill(c, slots) for c in context]
+    cue_roll = rng.random()
+    if cue_roll < 0.7:
+        parts.append(rng.choice(tx.SCALE_CUES[priority]))
+    elif cue_roll < 0.78:
+        parts.append(rng.choice(tx.SCALE_CUES[rng.choice(vocab.PRIORITIES)]))
+    if node["kind"] != "workstation" and rng.random() < 0.4 and node["name"] not in " ".join(parts):
+        parts.append(rng.choice([f"Узел: {node['name']}", f"({node['name']})", f"сервер/устройство {node['name']}",
+                                 f"{node['name']}, {node['attributes'].get('model') or node['attributes'].get('role', '')}"]))
+    sentences = [p[:1].upper() + p[1:] if rng.random() < 0.8 else p for p in parts if p]
+    body = ". ".join(s.rstrip(".") for s in sentences) + "."
+    rough = rng.choice([0, 0, 0.02, 0.05, 0.1])
+
+    if channel == "email":
+        lines = []
+        if rng.random() < 0.75:
+            lines.append(rng.choice(tx.GREETINGS))
+        opener = rng.choice(tx.OPENERS)
+        if opener and rng.random() < 0.4:
+            lines.append(opener)
+        lines.append(tx.roughen(body, rng, rough))
+        closing = rng.choice(tx.CLOSINGS)
+        if closing:
+            lines.append(closing)
+        lines.append("")
+        lines.append(tx.signature(rng, who, client["name"], client["domain"], who["email"]))
+        if rng.random() < 0.08:
+            lines += ["", f"-----Original Message-----\nFrom: {who['email']}\nSubject: {subject}",
+                      "> " + tx.fill(rng.choice(scenario["symptoms"]), slots)]
+        description = "\n".join(lines)
+    elif channel == "phone":
+        description = rng.choice(tx.PHONE_LEADS) + body[:1].lower() + body[1:]
+        if rng.random() < 0.5:
+            description += f" Перезвонить: {who['short']}, доб. {slots['ext']}."
+    elif channel == "chat":
+        lead = rng.choice(tx.CHAT_LEADS)
+        description = tx.casual(tx.roughen(((lead + "\n") if lead else "") + body, rng, rough + 0.05), rng)
+    else:
+        description = rng.choice(tx.PORTAL_LEADS) + tx.roughen(body, rng, rough)
+        if rng.random() < 0.3:
+            description += f"\nКонтактное лицо: {who['short']}, {who['position']}"
+    return subject[:480], description
+
+
+def _resolution(scenario: dict, node: dict, rng: random.Random) -> str:
+    """The fix, in one of the ways engineers phrase the same thing."""
+    fix = tx.fill(rng.choice(scenario["fixes"]), {"node": node["name"]})
+    prefix = rng.choice(["", "", "Решение: ", "Причина найдена. ", "Выполнено: ", "Сделано. ", "Итог: "])
+    suffix = rng.choice(["", "", "", " Пользователь подтвердил.", " Проверено с пользователем.",
+                         " Заявку закрываем.", " Клиент доволен.", " Если повторится — сообщите."])
+    return f"{prefix}{fix}{suffix}"
+
+
+def _work_minutes(group: str, ticket_type: str, priority: str, rng: random.Random) -> int:
+    base = {"incident": (15, 120), "service_request": (15, 90), "change_request": (60, 480),
+            "consultation": (10, 40)}[ticket_type]
+    minutes = rng.triangular(base[0], base[1], base[0] + (base[1] - base[0]) / 3)
+    if group in ("servers", "1c", "backup") or priority in ("high", "highest"):
+        minutes *= rng.uniform(1.0, 1.8)
+    return int(round(minutes / 5) * 5) or 5
+
+
+_REACT_MINUTES = {"low": (30, 900), "standard": (10, 240), "high": (5, 60), "highest": (2, 25)}
+_RESOLVE_MINUTES = {"low": (120, 4000), "standard": (60, 1600), "high": (30, 700), "highest": (20, 300)}
+
+
+def build_tickets(session: Session, ctx: DemoContext) -> None:
+    """Tickets over 18 months with priorities, groups, statuses, assignees, comments, work logs and pauses."""
+    rng = ctx.rng
+    skeletons = _skeletons(ctx)
+    totals = dict.fromkeys(("tickets", "ticket_nodes", "assignments", "comments", "time_entries",
+                            "sla_pauses", "audit_events"), 0)
+    scenario_keys = {s["key"]: s for s in SCENARIOS}
+    for batch_start in range(0, len(skeletons), BATCH):
+        buffers: dict[str, list[dict]] = {key: [] for key in totals}
+        for created, client_index, scenario_index in skeletons[batch_start:batch_start + BATCH]:
+            client = ctx.clients[client_index]
+            _make_ticket(ctx, client, created, scenario_index, scenario_keys, buffers, rng)
+        _bulk(session, Ticket, buffers["tickets"])
+        _bulk(session, ticket_nodes, buffers["ticket_nodes"])
+        _bulk(session, Assignment, buffers["assignments"])
+        _bulk(session, Comment, buffers["comments"])
+        _bulk(session, TimeEntry, buffers["time_entries"])
+        _bulk(session, SlaPause, buffers["sla_pauses"])
+        _bulk(session, AuditEvent, buffers["audit_events"])
+        for key, rows in buffers.items():
+            totals[key] += len(rows)
+    ctx.counts.update(totals)
+
+
+def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_index: int, scenario_keys: dict,
+                 out: dict[str, list[dict]], rng: random.Random) -> None:
+    tid = ctx.next_id("tickets")
+    zone, calendar = client["zone"], client["calendar"]
+    who = rng.choice(client["people"])
+    alert = None
+    if scenario_index < 0:
+        usable = [a for a in ALERTS if any(n["kind"] in a[2] for n in ctx.nodes_by_client[client["id"]])]
+        alert = rng.choice(usable)
+        scenario = scenario_keys[ALERT_SCENARIO[alert[0]]]
+        node = _pick_node(ctx, client, alert[2], rng, None)
+        severity = rng.choices(["critical", "warning"], weights=[4, 6])[0]
+        if severity == "critical":
+            priority = "highest" if node["criticality"] == "critical" else "high"
+        else:
+            priority = "standard"
+        group, channel, ticket_type = alert[1], "monitoring", "incident"
+        summary = tx.fill(alert[3], {"node": node["name"], "n": rng.randint(2, 9)})
+        subject = f"[FIRING:1] {alert[0]} {node['name']}"
+        description = (f"Alertmanager: {alert[0]}\nseverity={severity}\ninstance={node['attributes'].get('ip') or node['name']}"
+                       f"\nnode={node['name']}\nsummary: {summary}\nstartsAt: {created.isoformat()}")
+        requester_name, requester_email = "Alertmanager", f"alertmanager@{OUR_DOMAIN}"
+        fingerprint = f"{rng.getrandbits(64):016x}"
+    else:
+        scenario = SCENARIOS[scenario_index]
+        node = _pick_node(ctx, client, scenario["kinds"], rng, scenario.get("retail"))
+        priority = _priority_from(scenario["priority"], rng)
+        if node["criticality"] == "critical" and priority in ("low", "standard") and rng.random() < 0.3:
+            priority = vocab.PRIORITIES[vocab.PRIORITIES.index(priority) + 1]
+        channel = rng.choices(["email", "phone", "portal", "chat"], weights=[45, 25, 20, 10])[0]
+        ticket_type = scenario["type"]
+        group = scenario["group"]
+        subject, description = _compose(ctx, client, scenario, node, who, channel, priority, rng)
+        # Human inconsistency: some tickets sit in a neighbouring group or one priority off.
+        if rng.random() < 0.06:
+            group = rng.choice(NEIGHBOUR_GROUPS[group])
+        if rng.random() < 0.07:
+            shift = rng.choice([-1, 1])
+            priority = vocab.PRIORITIES[min(3, max(0, vocab.PRIORITIES.index(priority) + shift))]
+        requester_name, requester_email = who["full"] if rng.random() < 0.5 else who["short"], who["email"]
+        fingerprint = severity = None
+    if channel == "phone":
+        requester_email = requester_email if rng.random() < 0.5 else None
+
+    # --- timeline ---
+    local_created = created.astimezone(zone)
+    react = rng.uniform(*_REACT_MINUTES[priority])
+    start_at = local_created if alert else _next_open(local_created, calendar)
+    reacted = _add_working_minutes(start_at, react, calendar)
+    work_started = _add_working_minutes(reacted, rng.uniform(0, 45 if priority in ("high", "highest") else 180),
+                                        calendar)
+    resolve = rng.uniform(*_RESOLVE_MINUTES[priority]) * (2.5 if ticket_type == "change_request" else 1)
+    if rng.random() < 0.08:  # some run late: SLA breaches exist in the demo
+        resolve *= rng.uniform(2, 5)
+    if HISTORY_END - created < timedelta(days=10) and rng.random() < 0.3:
+        resolve += 10 * 24 * 60  # the last days' work is still under way: open tickets in every status
+    pause = None
+    if rng.random() < 0.13:
+        pause_start = _add_working_minutes(work_started, rng.uniform(10, 120), calendar)
+        pause_end = pause_start + timedelta(minutes=rng.uniform(60, 4 * 24 * 60))
+        pause = (pause_start, pause_end, rng.choice(["Ожидание ответа клиента", "Ожидание доступа от клиента",
+                                                     "Ожидание поставки запчасти", "Клиент просил отложить",
+                                                     "Ждём пользователя на месте"]))
+    resolved = _add_working_minutes(work_started, resolve, calendar)
+    if pause:
+        resolved = max(resolved, pause[1]) + (pause[1] - pause[0]) * 0.2
+    closed = resolved + timedelta(hours=rng.uniform(1, 72))
+    reacted, work_started, resolved, closed = (t.astimezone(UTC) for t in (reacted, work_started, resolved, closed))
+
+    end = HISTORY_END
+    escalated = priority in ("high", "highest") and rng.random() < 0.35 or rng.random() < 0.12
+    if resolved <= end:
+        status = "closed" if closed <= end else "resolved"
+        if status == "resolved" and rng.random() < 0.1:
+            status = "reopened"
+    elif reacted > end:
+        status = "new"
+    elif work_started > end:
+        status = "triaged"
+    elif pause and pause[0] <= end < pause[1]:
+        status = "waiting_for_client"
+    else:
+        status = "with_specialists" if escalated else rng.choice(["in_progress", "in_progress", "escalated"])
+    is_done = status in ("resolved", "closed")
+    reacted_at = reacted if reacted <= end else None
+    work_started_at = work_started if work_started <= end else None
+    resolution = _resolution(scenario, node, rng) if is_done or status == "reopened" else None
+    last_change = min(end, closed if status == "closed" else resolved if is_done else max(created, reacted_at or created))
+
+    billing_mode, estimate, price = "included", None, None
+    if ticket_type == "change_request" and rng.random() < 0.6:
+        billing_mode = "hourly" if rng.random() < 0.75 else "fixed"
+        if billing_mode == "hourly":
+            estimate = rng.choice([2, 3, 4, 6, 8, 12])
+        else:
+            price = rng.choice([15000, 25000, 40000, 60000])
+    out["tickets"].append({
+        "id": tid, "external_id": f"DEMO-{tid:06d}", "client_id": client["id"], "requester_name": requester_name,
+        "requester_email": requester_email, "channel": channel, "type": ticket_type, "subject": subject,
+        "description": description, "priority": priority, "group": group, "status": status,
+        "resolution": resolution, "billing_mode": billing_mode, "estimate_hours": estimate, "fixed_price": price,
+        "alert_fingerprint": fingerprint, "alert_severity": severity, "created_at": created,
+        "updated_at": last_change, "reacted_at": reacted_at, "work_started_at": work_started_at,
+        "resolved_at": resolved if is_done else None, "closed_at": closed if status == "closed" else None,
+    })
+    out["ticket_nodes"].append({"ticket_id": tid, "node_id": node["id"]})
+    if node["kind"] == "1c_base" and rng.random() < 0.3:
+        app = [n for n in ctx.nodes_by_client[client["id"]] if n["name"].endswith("-APP1C")]
+        if app:
+            out["ticket_nodes"].append({"ticket_id": tid, "node_id": app[0]["id"]})
+    if scenario.get("problem") or scenario["key"] in EXTRA_PROBLEMS:
+        ctx.scenario_tickets.setdefault(scenario["key"], []).append(tid)
+
+    audit = out["audit_events"]
+    actor_requester = requester_email or requester_name or "intake"
+    audit.append({"entity": "ticket", "entity_id": tid, "action": "created", "actor": actor_requester, "at": created,
+                  "data": {"channel": channel, "priority": priority, "group": group}})
+    if reacted_at is None:
+        return
+
+    # --- people ---
+    on_site = rng.random() < ON_SITE_SHARE.get(group, 0.05) and channel != "monitoring"
+    region = node["region"]
+    if on_site and not region and rng.random() < 0.6:
+        primary = next(s for s in ctx.specialists if s["name"] == client["engineer"])
+    else:
+        line = 1 if (not escalated and group in ("workstations", "printers", "mail", "security")
+                     and rng.random() < 0.5) else None
+        primary = _pick_specialist(ctx, group, rng, line=line, region=region if on_site or region else None)
+    out["assignments"].append({"id": ctx.next_id("assignments"), "ticket_id": tid, "specialist_id": primary["id"],
+                               "role": "primary", "assigned_at": reacted_at,
+                               "released_at": resolved if is_done else None})
+    helper = None
+    if escalated and work_started_at:
+        helper = _pick_specialist(ctx, group, rng, line=3, exclude=primary["id"])
+        out["assignments"].append({"id": ctx.next_id("assignments"), "ticket_id": tid, "specialist_id": helper["id"],
+                                   "role": "helper", "assigned_at": work_started_at,
+                                   "released_at": resolved if is_done else None})
+    audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed", "actor": primary["name"],
+                  "at": reacted_at, "data": {"from": "new", "to": "in_progress"}})
+
+    # --- comments ---
+    comments = out["comments"]
+    comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": True,
+                     "created_at": reacted_at, "body": rng.choice([
+                         "Добрый день! Заявка принята в работу.", "Здравствуйте, взяли в работу.",
+                         f"Добрый день! Заявку взял(а) {primary['name']}, свяжусь с вами в ближайшее время.",
+                         "Принято. Подключаюсь удалённо.", "Принято в работу, уточню детали по телефону.",
+                         "Добрый день. Смотрим."])})
+    if helper and work_started_at:
+        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": False,
+                         "created_at": work_started_at, "body": rng.choice([
+                             f"Эскалирую на {helper['name']}: нужна экспертиза.", "Передаю на третью линию, логи приложил.",
+                             f"{helper['name'].split()[1]}, посмотри пожалуйста, похоже на {scenario['article'].lower()}."])})
+        audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed", "actor": primary["name"],
+                      "at": work_started_at, "data": {"from": "in_progress", "to": "with_specialists"}})
+    if pause and pause[0] <= end:
+        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": True,
+                         "created_at": pause[0], "body": rng.choice([
+                             "Уточните, пожалуйста, когда можно подключиться к компьютеру?",
+                             "Нужен доступ к оборудованию, подскажите, когда будет на месте ответственный?",
+                             "Пришлите, пожалуйста, скриншот ошибки.", "Ожидаем поставку запчасти, сообщим сроки.",
+                             "Подскажите, проблема сохраняется?"])})
+        ended = pause[1] if pause[1] <= end else None
+        out["sla_pauses"].append({"id": ctx.next_id("sla_pauses"), "ticket_id": tid, "started_at": pause[0],
+                                  "ended_at": ended, "reason": pause[2]})
+        if ended:
+            comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": requester_name or "Клиент",
+                             "public": True, "created_at": ended, "body": rng.choice([
+                                 "Можно подключаться, я на месте.", "Скрин во вложении.", "Да, всё ещё не работает.",
+                                 "Завтра с 10 утра удобно.", "ок"])})
+    if rng.random() < 0.35 and work_started_at:
+        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": False,
+                         "created_at": work_started_at + timedelta(minutes=rng.randint(5, 90)),
+                         "body": rng.choice(["Смотрю логи.", "Подключился по AnyDesk.", f"Проверил {node['name']}.",
+                                             "Похоже на известную проблему, проверяю.",
+                                             "Связался с провайдером/вендором, ждём ответ."])})
+    if is_done:
+        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": True,
+                         "created_at": resolved, "body": resolution})
+        audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed", "actor": primary["name"],
+                      "at": resolved, "data": {"from": "in_progress", "to": "resolved"}})
+        if status == "closed":
+            audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed",
+                          "actor": rng.choice([actor_requester, "auto-close"]), "at": closed,
+                          "data": {"from": "resolved", "to": "closed"}})
+
+    # --- work log ---
+    if work_started_at is None:
+        return
+    total = _work_minutes(group, ticket_type, priority, rng)
+    pieces = 1 if total < 60 else rng.choice([1, 1, 2, 3])
+    work_kind = billing_mode
+    moment = work_started_at
+    for number in range(pieces):
+        minutes = max(5, int(total / pieces / 5) * 5)
+        if moment > end:
+            break
+        local = moment.astimezone(zone)
+        off_hours = not _is_open(local, calendar)
+        worker = helper if helper and number == pieces - 1 else primary
+        out["time_entries"].append({
+            "id": ctx.next_id("time_entries"), "ticket_id": tid, "specialist_id": worker["id"], "started_at": moment,
+            "minutes": minutes, "on_site": on_site and worker is primary,
+            "off_hours_agreed": off_hours and (channel == "monitoring" or rng.random() < 0.6),
+            "work_kind": work_kind, "note": rng.choice(["Диагностика", "Удалённое подключение", "Выезд, диагностика",
+                                                        "Настройка", "Работы по заявке", "Проверка после исправления",
+                                                        None])})
+        moment = moment + timedelta(minutes=minutes + rng.randint(30, 24 * 60))
+
+
+# --- knowledge -----------------------------------------------------------------------------------
+
+
+def build_articles(session: Session, ctx: DemoContext) -> None:
+    """One knowledge article per scenario plus general regulations (60+ in all)."""
+    rng = ctx.rng
+    rows = []
+    for scenario in SCENARIOS:
+        created = HISTORY_END - timedelta(days=rng.randint(30, HISTORY_DAYS + 200), minutes=rng.randint(0, 1440))
+        symptoms = "\n".join(f"- {tx.fill(s, {'node': 'узел', 'code': scenario['codes'][0] if scenario['codes'] else ''})}"
+                             for s in scenario["symptoms"][:3])
+        steps = "\n".join(f"{i}. {step}" for i, step in enumerate(scenario["steps"], 1))
+        codes = ("\n\nТиповые сообщения об ошибках: " + "; ".join(scenario["codes"])) if scenario["codes"] else ""
+        fixes = "\n".join(f"- {tx.fill(f, {'node': 'узел'})}" for f in scenario["fixes"][:2])
+        body = (f"Область: {', '.join(scenario['kinds'])}.\n\nСимптомы:\n{symptoms}{codes}\n\nПорядок действий:\n{steps}"
+                f"\n\nКак решали ранее:\n{fixes}")
+        rows.append({"id": ctx.next_id("articles"), "external_id": f"DEMO-KB-{scenario['key']}",
+                     "title": scenario["article"], "body": body, "group": scenario["group"],
+                     "tags": {"node_kinds": scenario["kinds"], "keywords": scenario["subjects"][:3]},
+                     "created_at": created, "updated_at": created + timedelta(days=rng.randint(0, 120))})
+    for number, (title, group, steps) in enumerate(GENERAL_ARTICLES, 1):
+        created = HISTORY_END - timedelta(days=rng.randint(200, HISTORY_DAYS + 300))
+        rows.append({"id": ctx.next_id("articles"), "external_id": f"DEMO-KB-general-{number}", "title": title,
+                     "body": "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)), "group": group,
+                     "tags": {"keywords": ["регламент"]}, "created_at": created, "updated_at": created})
+    _bulk(session, Article, rows)
+    ctx.counts["articles"] = len(rows)
+
+
+def build_known_problems(session: Session, ctx: DemoContext) -> None:
+    """Known problems (20+) from recurring scenarios, each linked to the incidents it explains."""
+    rng = ctx.rng
+    rows, links = [], []
+    for scenario in SCENARIOS:
+        problem = scenario.get("problem") or EXTRA_PROBLEMS.get(scenario["key"])
+        if not problem:
+            continue
+        tickets = ctx.scenario_tickets.get(scenario["key"], [])
+        pid = ctx.next_id("known_problems")
+        status = rng.choices(["known", "fixed", "open"], weights=[7, 2, 1])[0]
+        created = HISTORY_END - timedelta(days=rng.randint(60, HISTORY_DAYS))
+        symptoms = "; ".join(tx.fill(s, {"node": "узел", "code": scenario["codes"][0] if scenario["codes"] else ""})
+                             for s in scenario["symptoms"][:3])
+        if scenario["codes"]:
+            symptoms += ". Ошибки: " + ", ".join(scenario["codes"][:3])
+        rows.append({"id": pid, "external_id": f"DEMO-KP-{scenario['key']}", "title": problem["title"],
+                     "symptoms": symptoms, "cause": problem["cause"], "workaround": problem["workaround"],
+                     "group": scenario["group"], "status": status, "created_at": created,
+                     "updated_at": created + timedelta(days=rng.randint(1, 60))})
+        # Engineers link most, not all, incidents of a known problem.
+        links.extend({"known_problem_id": pid, "ticket_id": t} for t in tickets if rng.random() < 0.8)
+    _bulk(session, KnownProblem, rows)
+    _bulk(session, known_problem_tickets, links)
+    ctx.counts.update(known_problems=len(rows), known_problem_links=len(links))
+
+
+DEMO_STAFF = [("engineer1", "engineer_l1", "Кравченко Анна"), ("engineer2", "engineer_l2", "Соколов Дмитрий"),
+              ("manager", "manager", None), ("analyst", "analyst", None)]
+
+
+def demo_usernames() -> list[str]:
+    """Usernames the demo creates (staff and one client user per client)."""
+    return [name for name, _, _ in DEMO_STAFF] + [f"client-{c['key']}" for c in CLIENTS]
+
+
+def build_users(session: Session, ctx: DemoContext) -> None:
+    """Demo logins (password ``demo-password``): staff of every role and one client user per client."""
+    try:
+        from service.auth import hash_password
+    except ImportError:  # the generator also runs without the service package
+        ctx.counts["users"] = 0
+        return
+    digest = hash_password(DEMO_PASSWORD)  # one hash shared by all demo logins: scrypt is slow on purpose
+    existing = set(session.scalars(select(User.username)))
+    rows = []
+    for username, role, specialist in DEMO_STAFF:
+        if username in existing:
+            continue
+        rows.append({"id": ctx.next_id("users"), "username": username, "password_hash": digest, "role": role,
+                     "client_id": None, "specialist_id": ctx.specialist_by_name.get(specialist) if specialist else None,
+                     "active": True, "created_at": HISTORY_END})
+    for client in ctx.clients:
+        if f"client-{client['key']}" in existing:
+            continue
+        rows.append({"id": ctx.next_id("users"), "username": f"client-{client['key']}", "password_hash": digest,
+                     "role": "client", "client_id": client["id"], "specialist_id": None, "active": True,
+                     "created_at": HISTORY_END})
+    _bulk(session, User, rows)
+    ctx.counts["users"] = len(rows)
+
+
+def build_contracts(session: Session, ctx: DemoContext) -> None:
+    """Contracts and project work (H-bill's ``service.billing_demo.build_contracts``), when billing is present."""
+    try:
+        from service.billing_demo import build_contracts as billing_contracts
+    except ImportError:
+        ctx.counts["contracts"] = 0
+        return
+    summary = billing_contracts(session, seed=ctx.rng.randrange(2**31))
+    session.flush()
+    # Tickets it turned into project work got updated_at = now from the ORM; put back the history's own
+    # last-change instant (same rule as build_tickets) so that a seed keeps giving identical rows.
+    session.execute(Ticket.__table__.update().where(Ticket.updated_at > HISTORY_END).values(
+        updated_at=func.coalesce(Ticket.closed_at, Ticket.resolved_at, Ticket.reacted_at, Ticket.created_at)))
+    ctx.counts["contracts"] = len(summary.get("contracts", {}))
+
+
+# --- orchestration -------------------------------------------------------------------------------
+
+#: Tables the demo owns; emptied (children first) by ``replace=True``.
+_CONTENT_TABLES = [t for t in reversed(Base.metadata.sorted_tables) if t.name not in ("users", "api_tokens")]
+
+
+def database_has_content(session: Session) -> bool:
+    """Whether any client, specialist, ticket, article or known problem exists."""
+    return any(session.scalar(select(func.count()).select_from(model)) for model in
+               (Client, Specialist, Ticket, Article, KnownProblem))
+
+
+def clear_content(session: Session) -> None:
+    """Delete every row of the knowledge store, plus the demo's own logins (other logins stay)."""
+    demo_users = select(User.id).where(or_(User.username.in_(demo_usernames()), User.client_id.is_not(None)))
+    session.execute(delete(ApiToken).where(ApiToken.user_id.in_(demo_users)))
+    session.execute(delete(User).where(User.id.in_(demo_users)))
+    session.execute(User.__table__.update().values(specialist_id=None))
+    for table in _CONTENT_TABLES:
+        session.execute(table.delete())
+
+
+def _fix_sequences(session: Session, ctx: DemoContext) -> None:
+    """PostgreSQL: move id sequences past the explicit ids the generator inserted."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in ctx.ids:
+        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                             f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"))
+
+
+def build_demo(session: Session, *, seed: int = DEFAULT_SEED, tickets: int = DEFAULT_TICKETS,
+               replace: bool = False, users: bool = True, contracts: bool = True) -> dict[str, int]:
+    """Write the whole demo knowledge base into an (empty or, with ``replace``, emptied) store; commits once.
+
+    Raises DemoError when the store already holds data and ``replace`` is false, or ``tickets`` < 1.
+    Returns the number of rows written per kind.
+    """
+    if tickets < 1:
+        raise DemoError("tickets must be at least 1")
+    if database_has_content(session):
+        if not replace:
+            raise DemoError("the database already holds data; use --replace to wipe it and build the demo")
+    try:
+        if replace:
+            clear_content(session)
+        ctx = DemoContext(rng=random.Random(seed), tickets=tickets)
+        if users:
+            taken = session.scalar(select(func.max(User.id))) or 0
+            ctx.ids["users"] = taken
+        build_specialists(session, ctx)
+        build_clients(session, ctx)
+        build_nodes(session, ctx)
+        build_tickets(session, ctx)
+        build_articles(session, ctx)
+        build_known_problems(session, ctx)
+        if users:
+            build_users(session, ctx)
+        _fix_sequences(session, ctx)
+        if contracts:
+            build_contracts(session, ctx)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return ctx.counts

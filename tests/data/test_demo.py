@@ -1,0 +1,236 @@
+"""The demo generator: determinism, shape, text variety, round trips on SQLite and PostgreSQL, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from datetime import UTC
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from data.demo import HISTORY_END, DemoError, build_demo, demo_usernames
+from kb import migrate, vocab
+from kb.db import make_engine, make_session_factory
+from kb.models import (
+    Article,
+    Assignment,
+    Base,
+    Client,
+    KnownProblem,
+    Node,
+    SlaPause,
+    Specialist,
+    Ticket,
+    TimeEntry,
+    User,
+    known_problem_tickets,
+)
+
+SMALL = 300
+
+
+def _build(url: str, **kwargs) -> dict:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            return build_demo(session, **kwargs)
+    finally:
+        engine.dispose()
+
+
+def _dump(url: str) -> dict[str, list[tuple]]:
+    """Every row of every table, ordered, except salted password hashes."""
+    engine = make_engine(url)
+    result = {}
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if c.name != "password_hash"]
+            rows = connection.execute(select(*columns).order_by(*table.primary_key.columns)).all()
+            result[table.name] = [tuple(row) for row in rows]
+    engine.dispose()
+    return result
+
+
+@pytest.fixture
+def built(sqlite_url):
+    """A SQLite store holding a small demo (seed 7)."""
+    counts = _build(sqlite_url, seed=7, tickets=SMALL)
+    engine = make_engine(sqlite_url)
+    session = make_session_factory(engine)()
+    yield session, counts
+    session.close()
+    engine.dispose()
+
+
+def test_same_seed_gives_identical_rows_and_another_seed_differs(tmp_path):
+    urls = []
+    for name in ("a", "b", "c"):
+        url = f"sqlite:///{tmp_path / name}.sqlite3"
+        migrate.upgrade(url)
+        urls.append(url)
+    _build(urls[0], seed=11, tickets=SMALL)
+    _build(urls[1], seed=11, tickets=SMALL)
+    _build(urls[2], seed=12, tickets=SMALL)
+    first, second, other = (_dump(u) for u in urls)
+    assert first == second
+    assert first["tickets"] != other["tickets"]
+    assert [r[0] for r in first["tickets"]] == [r[0] for r in other["tickets"]]  # same ids, different content
+
+
+def test_shape_of_the_demo(built):
+    session, counts = built
+    assert 5 <= session.scalar(select(func.count()).select_from(Client)) <= 6
+    per_client = session.execute(select(Node.client_id, func.count()).group_by(Node.client_id)).all()
+    assert all(30 <= n <= 80 for _, n in per_client)
+    assert 13 <= session.scalar(select(func.count()).select_from(Specialist)) <= 17
+    assert session.scalar(select(func.count()).select_from(Ticket)) == SMALL
+    assert session.scalar(select(func.count()).select_from(Article)) >= 60
+    problems = session.scalars(select(KnownProblem)).all()
+    assert len(problems) >= 20
+    linked = session.scalar(select(func.count(func.distinct(known_problem_tickets.c.known_problem_id))))
+    assert linked >= len(problems) * 0.7
+    clients = session.scalars(select(Client)).all()
+    assert {c.calendar for c in clients} == set(vocab.CALENDARS)
+    assert {c.timezone for c in clients} == {"Europe/Moscow", "Asia/Yekaterinburg", "Asia/Novosibirsk"}
+    assert len({c.sla_policy for c in clients}) >= 5
+    assert all(c.field_engineer_id and c.manager for c in clients)
+    kinds = set(session.scalars(select(Node.kind)))
+    assert {"1c_base", "vpn_gateway", "pbx", "printer", "retail_device", "camera", "mail"} <= kinds
+    devices = {n.attributes.get("device") for n in session.scalars(select(Node).where(Node.kind == "retail_device"))}
+    assert devices == {"fiscal", "scales", "label", "scanner"}
+    partners = session.scalars(select(Specialist).where(Specialist.partner.is_not(None))).all()
+    assert partners and all(p.region for p in partners)
+    partner_regions = {p.region for p in partners}
+    assert session.scalar(select(func.count()).select_from(Node).where(Node.region.in_(partner_regions))) > 0
+    assert {s.line for s in session.scalars(select(Specialist))} == {1, 2, 3}
+    assert counts["users"] == len(demo_usernames())
+
+
+def test_ticket_fields_and_timelines_are_consistent(built):
+    session, _ = built
+    tickets = session.scalars(select(Ticket)).all()
+    assert Counter(t.priority for t in tickets).keys() <= set(vocab.PRIORITIES)
+    assert {t.group for t in tickets} <= set(vocab.GROUPS) and len({t.group for t in tickets}) >= 9
+    assert {t.status for t in tickets} <= set(vocab.STATUSES)
+    done = [t for t in tickets if t.status in ("resolved", "closed")]
+    assert len(done) / len(tickets) > 0.8
+    for ticket in tickets:
+        assert ticket.created_at.tzinfo is not None and ticket.created_at <= HISTORY_END
+        moments = [ticket.created_at, ticket.reacted_at, ticket.work_started_at, ticket.resolved_at, ticket.closed_at]
+        present = [m for m in moments if m is not None]
+        assert present == sorted(present) and present[-1] <= HISTORY_END
+        if ticket.status in ("resolved", "closed"):
+            assert ticket.resolution and ticket.resolved_at
+        else:
+            assert ticket.resolved_at is None
+        if ticket.channel == "monitoring":
+            assert ticket.alert_fingerprint and ticket.alert_severity in ("critical", "warning")
+    entries = session.scalars(select(TimeEntry)).all()
+    assert entries and all(0 < e.minutes <= 600 for e in entries)
+    assert {e.on_site for e in entries} == {True, False}
+    assert session.scalar(select(func.count()).select_from(SlaPause)) > 0
+    assert session.scalar(select(func.count()).select_from(Assignment)) >= len(tickets) * 0.9
+
+
+def test_priorities_are_skewed_like_a_real_desk(built):
+    session, _ = built
+    share = Counter(session.scalars(select(Ticket.priority)))
+    assert share["standard"] > share["highest"] and share["low"] > share["highest"]
+    assert share["highest"] > 0
+
+
+def test_text_varies_like_real_tickets(built):
+    session, _ = built
+    tickets = session.scalars(select(Ticket).where(Ticket.channel != "monitoring")).all()
+    descriptions = [t.description for t in tickets]
+    assert len(set(descriptions)) / len(descriptions) > 0.97
+    assert len({d[:50] for d in descriptions}) / len(descriptions) > 0.6
+    assert len({t.subject for t in tickets}) / len(tickets) > 0.3
+    lengths = [len(d) for d in descriptions]
+    assert max(lengths) > 4 * min(lengths) and statistics.pstdev(lengths) > 40
+    joined = "\n".join(descriptions)
+    assert "С уважением" in joined and "Добрый день" in joined
+    assert any(ch.isascii() and ch.isalpha() for ch in joined)  # English terms and codes are mixed in
+
+
+def test_similar_problems_get_similar_resolutions(built):
+    session, _ = built
+    resolutions = [t.resolution for t in session.scalars(select(Ticket).where(Ticket.resolution.is_not(None)))]
+    # A fix is phrased a handful of ways, so resolutions repeat their core far more than descriptions do.
+    cores = Counter(r.split(". ")[0][-40:] for r in resolutions)
+    assert cores.most_common(1)[0][1] >= 3
+
+
+def test_refuses_a_non_empty_database_and_replaces_with_flag(sqlite_url):
+    _build(sqlite_url, seed=3, tickets=50)
+    with pytest.raises(DemoError, match="--replace"):
+        _build(sqlite_url, seed=3, tickets=50)
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        from service.auth import create_user
+
+        create_user(session, username="someone", password="long enough pw", role="analyst")
+        session.commit()
+    counts = _build(sqlite_url, seed=4, tickets=60, replace=True)
+    assert counts["tickets"] == 60
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 60
+        usernames = set(session.scalars(select(User.username)))
+        assert "someone" in usernames and set(demo_usernames()) <= usernames
+    engine.dispose()
+
+
+def test_rejects_zero_tickets(sqlite_url):
+    with pytest.raises(DemoError, match="tickets"):
+        _build(sqlite_url, tickets=0)
+
+
+def test_round_trip_on_both_backends(database_url):
+    counts = _build(database_url, seed=5, tickets=120, contracts=False)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == counts["tickets"] == 120
+        ticket = session.scalars(select(Ticket).where(Ticket.status == "closed").order_by(Ticket.id)).first()
+        assert ticket.nodes and ticket.assignees and ticket.comments and ticket.time_entries
+        assert ticket.created_at.tzinfo == UTC
+        problem = session.scalars(select(KnownProblem).where(KnownProblem.incidents.any())).first()
+        assert problem is not None and problem.incidents
+        node = session.scalars(select(Node).where(Node.depends_on.any())).first()
+        assert node.depends_on
+        # Explicit ids must not break later inserts (PostgreSQL sequences are moved past them).
+        client = session.scalars(select(Client)).first()
+        new = Ticket(client_id=client.id, subject="после демо", description="", created_at=HISTORY_END)
+        session.add(new)
+        session.commit()
+        assert new.id == 121
+    engine.dispose()
+
+
+def test_cli_builds_refuses_and_replaces(tmp_path, monkeypatch):
+    from service.cli import main
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "build", "--tickets", "80", "--seed", "9", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["rows"]["tickets"] == 80 and report["seed"] == 9
+    again = runner.invoke(main, ["demo", "build", "--tickets", "80", "--database-url", url])
+    assert again.exit_code == 2 and "--replace" in again.output
+    replaced = runner.invoke(main, ["demo", "build", "--tickets", "90", "--database-url", url, "--replace",
+                                    "--no-contracts"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads(replaced.output)["rows"]["tickets"] == 90
+    bad = runner.invoke(main, ["demo", "build", "--tickets", "-3", "--database-url", url])
+    assert bad.exit_code == 2 and "--tickets" in bad.output
+
+
+def test_cli_names_a_missing_generator_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRECEDENT_DEMO_DIR", str(tmp_path / "nowhere"))
+    from service.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "build", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
+    assert result.exit_code == 2 and "PRECEDENT_DEMO_DIR" in result.output
