@@ -23,7 +23,7 @@ from ml.embedders import CachedEmbedder, make_embedder
 from ml.retrieval import FusionConfig, HybridRetriever
 from ml.retrieval_evaluation import corpus_documents, parse_relevant, retrieval_metrics
 
-GRID = (0.0, 0.5, 1.0, 2.0)
+GRID = (0.0, 1.0, 2.0)
 BASELINES = {
     "document embedding only": {"document": 1.0},
     "title embedding only": {"title": 1.0},
@@ -74,7 +74,7 @@ def main() -> None:
             config = FusionConfig(weights=weights)
             entry[label] = {s: score(retriever, pools[s], ids, relevant[s], config) for s in ("dev", "test")}
         best = None
-        for method, rrf_k in (("rrf", 60.0), ("rrf", 10.0), ("weighted", 60.0)):
+        for method, rrf_k in (("rrf", 60.0), ("weighted", 60.0)):
             for combo in itertools.product(GRID, repeat=4):
                 if not any(combo):
                     continue
