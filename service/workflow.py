@@ -601,7 +601,8 @@ def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, n
     _audit(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=reason, **details)
     effects.changes.append({"ticket_id": ticket.id, "action": action, "from_status": from_status,
                             "to_status": to_status})
-    _mail_status(effects, settings, ticket, from_status=from_status, reason=reason, actor=actor)
+    # the requester reads the question or note in the status mail itself (one message, not two)
+    _mail_status(effects, settings, ticket, from_status=from_status, reason=reason or comment_text, actor=actor)
 
 
 def apply_action(session: Session, *, ticket_id: int, action: str, actor: str, now: datetime | None = None,
