@@ -300,7 +300,7 @@ def client_report(session: Session, *, client_id: int, month: str, now: datetime
         month=month,
         policy={"key": policy.key, "title": policy.title, "sends_monthly_report": policy.sends_monthly_report},
         tickets=rows, period_end=period_end, zone=zone,
-    ) | {"generated_at": now.astimezone(zone).isoformat(), "complete": now >= end}
+    ) | {"generated_at": now.astimezone(zone).replace(microsecond=0).isoformat(), "complete": now >= end}
 
 
 def previous_month(instant: datetime, zone: ZoneInfo) -> str:
