@@ -46,9 +46,11 @@ class SlaScheduler:
         return result
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        # The first check runs at start-up, then one every interval until stopped.
+        while True:
             self.run_once()
-            self._stop.wait(max(self.settings.sla_check_interval_seconds, 1))
+            if self._stop.wait(max(self.settings.sla_check_interval_seconds, 1)):
+                return
 
     def start(self) -> None:
         if self._thread is None:
