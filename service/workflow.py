@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kb import vocab
@@ -343,6 +344,11 @@ def _triage(session: Session, *, subject: str, description: str, client_id: int,
                               settings=settings)
     except TriageInputError as exc:
         raise WorkflowInputError(str(exc), exc.field) from None
+    except SQLAlchemyError:
+        raise
+    except Exception:  # noqa: BLE001 - a broken model must not lose the request: it goes to human triage
+        log.exception("triage failed; the ticket is created with the default priority for human triage")
+        return None
 
 
 def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Settings, effects: Effects,
@@ -387,15 +393,17 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
         raise WorkflowInputError(f"a ticket with external_id {external_id!r} exists", "external_id")
 
-    triage_result = None
+    triage_result, triaged_by = None, "caller"
     if priority is None or group is None:
         triage_result = _triage(session, subject=subject, description=description, client_id=client.id,
                                 channel=channel, node_ids=node_ids, alert_severity=alert_severity,
                                 settings=settings)
+        triaged_by = "triage" if triage_result is not None else "triage failed"
+        result = triage_result or {}
         if priority is None:
-            priority = (triage_result.get("priority") or {}).get("value") or "standard"
+            priority = (result.get("priority") or {}).get("value") or "standard"
         if group is None:
-            group = (triage_result.get("group") or {}).get("value")
+            group = (result.get("group") or {}).get("value")
 
     ticket = Ticket(
         client=client, client_id=client.id, subject=subject, description=description,
@@ -412,9 +420,9 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
 
         record_prediction(session, ticket=ticket, result=triage_result)
     _refresh_sla(session, ticket, now, settings)
-    _audit(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=channel, priority=priority, group=group,
-                 triaged_by="model" if triage_result is not None else "caller",
-                 needs_human=bool(triage_result and triage_result.get("needs_human")))
+    _audit(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=channel,
+           priority=priority, group=group, triaged_by=triaged_by,
+           needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.get("needs_human")))
     effects.created.append(ticket.id)
     _mail_status(effects, settings, ticket, from_status=None, reason=None, actor=actor)
     return ticket

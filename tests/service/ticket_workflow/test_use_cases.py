@@ -221,3 +221,16 @@ def test_cli_autoclose_and_timebox(sqlite_url, flow_settings, monkeypatch):
     assert bad.exit_code == 2 and "--now" in bad.output
     box = runner.invoke(main, ["tickets", "timebox", "--now", "2026-11-09T10:00:00+03:00"])
     assert box.exit_code == 0 and '"flagged": []' in box.output
+
+
+def test_a_failing_triage_never_loses_the_request(db_session, world, flow_settings, tmp_path):
+    from dataclasses import replace
+
+    not_a_folder = tmp_path / "var-is-a-file"
+    not_a_folder.write_text("x")
+    broken = replace(flow_settings, var_dir=not_a_folder)  # reading the published models fails
+    ticket = workflow.create_ticket(db_session, actor="operator", now=MONDAY_10_MSK, settings=broken,
+                                    client_id=world.client_id, subject="Не работает почта")
+    assert (ticket.status, ticket.priority, ticket.group) == ("new", "standard", None)
+    created = audit.history(db_session, entity="ticket", entity_id=ticket.id)[0]
+    assert created.data["triaged_by"] == "triage failed" and created.data["needs_human"] is True
