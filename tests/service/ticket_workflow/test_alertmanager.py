@@ -124,3 +124,13 @@ def test_label_candidates():
                                                               "srv-1c"]
     assert label_candidates("10.0.0.5:9100") == ["10.0.0.5:9100", "10.0.0.5"]
     assert label_candidates("[::1]:9100")[0] == "[::1]:9100"
+
+
+def test_ingest_on_both_backends(db_session, world, flow_settings):
+    from service.alerting import ingest_alertmanager
+
+    body = notification(instance="srv-1c.romashka.local:9100")
+    first = ingest_alertmanager(db_session, payload=body, settings=flow_settings)
+    second = ingest_alertmanager(db_session, payload=body, settings=flow_settings)
+    assert (first["created"], second["commented"]) == (1, 1)
+    assert first["results"][0]["ticket_id"] == second["results"][0]["ticket_id"]
