@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from kb.models import Client, Ticket
+from kb.vocab import PRIORITIES
 from service import db, sla_service
 from service.auth import ensure_visible
 from service.errors import ApiError
 from service.serializers import iso
+from service.sla.policies import POLICIES, TARGETS
 from service.web.views import login_required
 
 bp = Blueprint("sla", __name__, url_prefix="/api/v1")
@@ -33,6 +35,18 @@ def _report(client_id: int) -> dict:
                                          settings=current_app.config["SETTINGS"])
     except sla_service.SlaReportError as exc:
         raise ApiError(400, str(exc), field=exc.field) from None
+
+
+@bp.get("/sla/policies")
+def sla_policies():
+    """The SLA policies: targets in working hours per priority, price coefficient, own calendar, monthly report."""
+    return jsonify({"policies": [
+        {"key": p.key, "title": p.title, "coefficient": None if p.coefficient is None else str(p.coefficient),
+         "calendar": p.calendar, "sends_monthly_report": p.sends_monthly_report,
+         "targets": {target: {priority: p.target_hours(target, priority) for priority in PRIORITIES}
+                     for target in TARGETS if p.target_hours(target, PRIORITIES[0]) is not None}}
+        for p in POLICIES.values()
+    ]})
 
 
 @bp.get("/clients/<int:client_id>/sla-report")

@@ -137,3 +137,11 @@ def test_scheduler_is_off_in_tests_and_runs_when_enabled(app, sqlite_url):
     assert scheduler.runs == 1
     result = scheduler.run_once()
     assert result["checked"] == 1 and result["states"] == {"breached": 1} and scheduler.runs == 2
+
+
+def test_policies_endpoint(client):
+    policies = {p["key"]: p for p in client.get("/api/v1/sla/policies").get_json()["policies"]}
+    assert policies["gold"]["coefficient"] == "1.5" and policies["gold"]["sends_monthly_report"] is True
+    assert policies["platinum"]["targets"]["resolution"] == {"low": 48, "standard": 12, "high": 8, "highest": 4}
+    assert policies["kit_unlimited"]["targets"]["work_start"]["highest"] == 3
+    assert policies["24x7x4"]["calendar"] == "24x7" and "work_start" not in policies["24x7x4"]["targets"]
