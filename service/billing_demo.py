@@ -47,20 +47,20 @@ def _round_to(value: Decimal, step: int) -> Decimal:
     return max(Decimal(step), (value / step).to_integral_value() * step)
 
 
-def _monthly_hours(session: Session, client: Client) -> tuple[list[str], Decimal]:
-    """The months with work (client time zone) and the average included hours per such month."""
+def _monthly_hours(session: Session, client: Client) -> tuple[dict[str, Decimal], Decimal]:
+    """Hours of included work per month with work (client time zone), and their average."""
     zone = client_zone(client)
     rows = session.execute(
         select(TimeEntry.started_at, TimeEntry.minutes).join(Ticket, TimeEntry.ticket_id == Ticket.id)
-        .where(Ticket.client_id == client.id)
+        .where(Ticket.client_id == client.id, Ticket.billing_mode == "included", TimeEntry.work_kind == "included")
     ).all()
     per_month: Counter[str] = Counter()
     for started_at, minutes in rows:
         per_month[started_at.astimezone(zone).strftime("%Y-%m")] += minutes
     if not per_month:
-        return [], Decimal("0")
+        return {}, Decimal("0")
     average = Decimal(sum(per_month.values())) / len(per_month) / 60
-    return sorted(per_month), average
+    return {month: Decimal(per_month[month]) / 60 for month in sorted(per_month)}, average
 
 
 def _first_instant(session: Session, client: Client, months: list[str]) -> datetime:
@@ -80,7 +80,21 @@ def _first_instant(session: Session, client: Client, months: list[str]) -> datet
     return datetime(now.year, now.month, 1, tzinfo=zone)
 
 
-def demo_terms(plan_kind: str, *, workstations: int, servers: int, monthly_hours: Decimal, months: list[str],
+def prepaid_purchases(hours_per_month: dict[str, Decimal], block: int) -> list[dict]:
+    """Buy a block whenever the balance carried into a month is below the block: the balance carries over,
+    and runs out now and then in a busy month."""
+    purchases = []
+    balance = Decimal("0")
+    for month, used in hours_per_month.items():
+        if balance < block:
+            purchases.append({"month": month, "hours": block})
+            balance += block
+        balance = max(Decimal("0"), balance - used)
+    return purchases
+
+
+def demo_terms(plan_kind: str, *, workstations: int, servers: int, monthly_hours: Decimal,
+               hours_per_month: dict[str, Decimal],
                has_field_engineer: bool, rng: random.Random) -> tuple[dict, int]:
     """Plausible terms for a plan sized from the client (returns the terms and the prepayment months)."""
     hourly_rate = Decimal(rng.choice([1800, 2000, 2200, 2500, 2800]))
@@ -104,14 +118,16 @@ def demo_terms(plan_kind: str, *, workstations: int, servers: int, monthly_hours
             "on_site_surcharge_percent": str(rng.choice([10, 15, 20])) if has_field_engineer else "0",
         }
     elif plan_kind == "package":
-        hours = next((h for h in STANDARD_PACKAGE_HOURS if h >= monthly_hours), STANDARD_PACKAGE_HOURS[-1])
+        # The smallest standard package that covers an average month; a larger client gets a package
+        # rounded up to 10 h (the seeds' tariffs are the usual ones, not the only ones).
+        hours = next((h for h in STANDARD_PACKAGE_HOURS if h >= monthly_hours),
+                     int(_round_to(monthly_hours + 5, 10)))
         terms["hourly_discount_percent"] = str(rng.choice([5, 10, 15]))
         terms["package"] = {"hours": hours, "monthly_fee": _money(_round_to(hourly_rate * hours * Decimal("0.9"),
                                                                              500))}
     elif plan_kind == "prepaid":
-        block = next((h for h in STANDARD_PREPAID_HOURS if h >= 2 * monthly_hours), STANDARD_PREPAID_HOURS[-1])
-        # A block every other month: roughly the client's consumption, so the balance sometimes runs out.
-        purchases = [{"month": month, "hours": block} for month in months[::2]]
+        block = next((h for h in STANDARD_PREPAID_HOURS if h >= monthly_hours), int(_round_to(monthly_hours, 10)))
+        purchases = prepaid_purchases(hours_per_month, block)
         terms["hourly_discount_percent"] = str(rng.choice([5, 10, 15]))
         terms["prepaid"] = {"hour_price": _money(hourly_rate * Decimal("0.9")), "purchases": purchases,
                             "opening_balance_hours": "0"}
@@ -188,29 +204,41 @@ def _record_commissioning(session: Session, client: Client, rng: random.Random) 
     return recorded
 
 
+def plans_by_size(count: int) -> list[str]:
+    """Plan kinds for ``count`` clients ranked from the busiest to the quietest: the busiest takes the
+    unlimited plan, the quietest pays by the hour, hour packages and prepaid hours go to the small ones,
+    per-seat subscriptions (the seeds' usual contract) fill the middle. Every kind appears from 5 clients."""
+    if count < len(PLAN_CYCLE):
+        return list(PLAN_CYCLE[:count])
+    return ["unlimited"] + ["subscription"] * (count - 4) + ["package", "prepaid", "hourly"]
+
+
 def build_contracts(session: Session, *, seed: int = 6) -> dict:
-    """Give every client a contract (every plan kind covered once there are five clients) and the project
-    work that exercises it; replaces earlier demo contracts. No commit."""
+    """Give every client a contract (every plan kind covered once there are five clients, sized to the
+    client's infrastructure and history) and the project work that exercises it; replaces earlier demo
+    contracts. No commit."""
     rng = random.Random(seed)
     clients = session.scalars(select(Client).order_by(Client.id)).all()
     session.execute(delete(Contract).where(Contract.client_id.in_([c.id for c in clients])))
     summary: dict = {"contracts": {}, "project_work": {}}
-    for index, client in enumerate(clients):
-        plan_kind = PLAN_CYCLE[index % len(PLAN_CYCLE)]
+    history: dict[int, tuple[list[str], Decimal]] = {}
+    for client in clients:
+        summary["project_work"][client.id] = _mark_project_work(session, client, rng)
+        session.flush()
+        history[client.id] = _monthly_hours(session, client)
+    ranked = sorted(clients, key=lambda c: (-history[c.id][1], c.id))
+    for client, plan_kind in zip(ranked, plans_by_size(len(ranked)), strict=True):
+        hours_per_month, monthly_hours = history[client.id]
         kinds = session.scalars(select(Node.kind).where(Node.client_id == client.id)).all()
         workstations = sum(1 for k in kinds if k in WORKSTATION_KINDS)
         servers = sum(1 for k in kinds if k in SERVER_KINDS)
-        counts = _mark_project_work(session, client, rng)
-        session.flush()
-        months, monthly_hours = _monthly_hours(session, client)
         terms, _ = demo_terms(plan_kind, workstations=workstations, servers=servers, monthly_hours=monthly_hours,
-                              months=months, has_field_engineer=client.field_engineer_id is not None, rng=rng)
+                              hours_per_month=hours_per_month, has_field_engineer=client.field_engineer_id is not None, rng=rng)
         tier = client.sla_policy if client.sla_policy in TIER_COEFFICIENTS else "bronze"
         parse_terms(plan_kind, tier, terms)  # the demo must hold only valid contracts
         session.add(Contract(client_id=client.id, plan_kind=plan_kind, tier=tier,
-                             valid_from=_first_instant(session, client, months), terms=terms))
-        counts["operations"] = _record_commissioning(session, client, rng)
+                             valid_from=_first_instant(session, client, list(hours_per_month)), terms=terms))
+        summary["project_work"][client.id]["operations"] = _record_commissioning(session, client, rng)
         summary["contracts"][client.id] = f"{plan_kind}/{tier}"
-        summary["project_work"][client.id] = counts
     session.flush()
     return summary

@@ -405,8 +405,8 @@ def invoice_to_dict(invoice: Invoice) -> dict:
     if invoice.prepaid is not None:
         p = invoice.prepaid
         data["prepaid"] = {
-            "opening_hours": _text(p.opening_hours),
-            "purchased_hours": _text(p.purchased_hours),
+            "opening_hours": _text(money(p.opening_hours)),
+            "purchased_hours": _text(money(p.purchased_hours)),
             "consumed_hours": _text(p.consumed_hours),
             "closing_hours": _text(money(p.closing_hours)),
             "exhausted_at": p.exhausted_at.isoformat() if p.exhausted_at else None,
