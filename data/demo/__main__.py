@@ -1,4 +1,7 @@
-"""``python -m data.demo [--seed N] [--tickets N] [--database-url URL] [--replace]`` (same as ``precedent demo build``)."""
+"""``python -m data.demo [--seed N] [--tickets N] [--database-url URL] [--replace] [--no-users] [--no-contracts]``.
+
+The same as ``precedent demo build``, for use straight from a checkout.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=DEFAULT_TICKETS)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--replace", action="store_true")
+    parser.add_argument("--no-users", action="store_true")
+    parser.add_argument("--no-contracts", action="store_true")
     args = parser.parse_args(argv)
     if args.tickets < 1:
         parser.error("--tickets must be at least 1")
@@ -30,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         with make_session_factory(engine)() as session:
-            counts = build_demo(session, seed=args.seed, tickets=args.tickets, replace=args.replace)
+            counts = build_demo(session, seed=args.seed, tickets=args.tickets, replace=args.replace,
+                                    users=not args.no_users, contracts=not args.no_contracts)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,9 @@ specialist group, a priority skew, and several fix texts that say the same thing
 {node} node name, {ip} node address, {code} one of the scenario's error codes, {user} a person,
 {n} a small count, {model} the node's model.
 
-Scenarios with ``problem`` become known problems (title, cause, workaround); every scenario yields a
+``alt`` = (group, share, node kinds or None): the desk routes that share of the scenario's tickets (on
+those node kinds) to another group, as real desks do for problems on a boundary (Outlook on a PC: mail or
+workstations?). Scenarios with ``problem`` become known problems (title, cause, workaround); every scenario yields a
 knowledge article from ``article`` and ``steps``.
 """
 
@@ -216,7 +218,7 @@ SCENARIOS: list[dict] = [
                   "Разнести точки по непересекающимся каналам."],
     },
     {
-        "key": "net_port", "group": "network", "kinds": ["network_device", "workstation"], "type": "incident",
+        "key": "net_port", "alt": ("workstations", 0.5, ["workstation"]), "group": "network", "kinds": ["network_device", "workstation"], "type": "incident",
         "priority": STD,
         "subjects": ["Нет сети на компьютере", "Сетевой кабель не подключен", "Компьютер не видит сеть",
                      "нет доступа к сети", "Неопознанная сеть"],
@@ -247,7 +249,7 @@ SCENARIOS: list[dict] = [
                   "Сравнить параметры phase 1/2, сроки сертификатов."],
     },
     {
-        "key": "net_dns", "group": "network", "kinds": ["server", "network_device"], "type": "incident", "priority": HIGH,
+        "key": "net_dns", "alt": ("servers", 0.4, ["server"]), "group": "network", "kinds": ["server", "network_device"], "type": "incident", "priority": HIGH,
         "subjects": ["Не открываются сайты", "Не работает DNS", "ошибка DNS_PROBE_FINISHED_NXDOMAIN", "Внутренние ресурсы не открываются по имени"],
         "symptoms": ["браузер пишет {code}", "по IP открывается, по имени нет", "не открывается портал и 1С по имени сервера"],
         "codes": ["DNS_PROBE_FINISHED_NXDOMAIN", "ERR_NAME_NOT_RESOLVED", "DNS request timed out"],
@@ -595,7 +597,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Проверить остаток тонера и ресурс барабана.", "Заменить картридж, напечатать тестовую страницу."],
     },
     {
-        "key": "prn_scan", "group": "printers", "kinds": ["printer"], "type": "incident", "priority": LOW,
+        "key": "prn_scan", "alt": ("mail", 0.2, None), "group": "printers", "kinds": ["printer"], "type": "incident", "priority": LOW,
         "subjects": ["Не работает сканирование", "Не сканирует в папку", "Сканер не отправляет на почту",
                      "Scan to folder не работает"],
         "symptoms": ["МФУ пишет ошибка отправки при сканировании в папку", "сканы не приходят на почту",
@@ -683,7 +685,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Проверить режим (HID/COM).", "Включить 2D-коды и символ GS.", "Проверить кабель/базу."],
     },
     {
-        "key": "rt_egais", "group": "retail", "kinds": ["retail_device", "1c_base"], "retail": "fiscal",
+        "key": "rt_egais", "alt": ("1c", 0.4, ["1c_base"]), "group": "retail", "kinds": ["retail_device", "1c_base"], "retail": "fiscal",
         "type": "incident", "priority": HIGH,
         "subjects": ["Не работает УТМ ЕГАИС", "ЕГАИС ошибка", "Не продаётся алкоголь", "Честный знак ошибка продажи"],
         "symptoms": ["касса не продаёт алкоголь, нет связи с УТМ", "УТМ не запускается",
@@ -721,7 +723,7 @@ SCENARIOS: list[dict] = [
     },
     # --- mail ---------------------------------------------------------------------------------------
     {
-        "key": "mail_outlook", "group": "mail", "kinds": ["mail", "workstation"], "type": "incident", "priority": STD,
+        "key": "mail_outlook", "alt": ("workstations", 0.4, ["workstation"]), "group": "mail", "kinds": ["mail", "workstation"], "type": "incident", "priority": STD,
         "subjects": ["Не работает Outlook", "Outlook не запускается", "Аутлук просит пароль", "Outlook завис",
                      "Outlook постоянно запрашивает пароль", "Почта не открывается"],
         "symptoms": ["outlook постоянно спрашивает пароль", "Outlook зависает на загрузке профиля",
@@ -794,7 +796,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Проверить службы транспорта.", "Свободное место на томе очередей.", "Срок действия сертификата."],
     },
     {
-        "key": "mail_phishing", "group": "security", "kinds": ["mail", "workstation"], "type": "incident",
+        "key": "mail_phishing", "alt": ("mail", 0.3, ["mail"]), "group": "security", "kinds": ["mail", "workstation"], "type": "incident",
         "priority": HIGH,
         "subjects": ["Подозрительное письмо", "Пришло фишинговое письмо", "Открыл вложение из странного письма",
                      "Письмо от имени директора"],
@@ -810,7 +812,7 @@ SCENARIOS: list[dict] = [
     },
     # --- security -----------------------------------------------------------------------------------
     {
-        "key": "sec_password", "group": "security", "kinds": ["workstation", "server"], "type": "service_request",
+        "key": "sec_password", "alt": ("workstations", 0.25, None), "group": "security", "kinds": ["workstation", "server"], "type": "service_request",
         "priority": STD,
         "subjects": ["Сбросить пароль", "Заблокирована учётная запись", "Забыл пароль", "Учетка заблокирована",
                      "Не могу войти в систему", "пароль"],
@@ -863,7 +865,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Отключить учётную запись AD.", "Закрыть VPN, 1С, СКУД.", "Передать почту и файлы руководителю."],
     },
     {
-        "key": "sec_cert", "group": "security", "kinds": ["website", "server", "mail"], "type": "incident",
+        "key": "sec_cert", "alt": ("servers", 0.3, ["website"]), "group": "security", "kinds": ["website", "server", "mail"], "type": "incident",
         "priority": HIGH,
         "subjects": ["Истёк сертификат", "Сайт пишет небезопасное подключение", "Ошибка сертификата",
                      "NET::ERR_CERT_DATE_INVALID"],
@@ -909,7 +911,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Проверить «Предыдущие версии».", "Восстановить из резервной копии.", "Сверить с пользователем."],
     },
     {
-        "key": "bk_1c_copy", "group": "backup", "kinds": ["1c_base", "backup"], "type": "service_request",
+        "key": "bk_1c_copy", "alt": ("1c", 0.35, ["1c_base"]), "group": "backup", "kinds": ["1c_base", "backup"], "type": "service_request",
         "priority": LOW,
         "subjects": ["Сделать копию базы 1С", "Развернуть тестовую базу", "Копия базы для теста"],
         "symptoms": ["нужна копия базы бухгалтерии для тестов", "разверните копию {node} на сегодня",
@@ -960,7 +962,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Смета и согласование.", "Прокладка, оконцевание.", "Тестирование, маркировка, схема."],
     },
     {
-        "key": "cab_rack", "group": "cabling", "kinds": ["network_device", "server"], "type": "incident",
+        "key": "cab_rack", "alt": ("servers", 0.3, ["server"]), "group": "cabling", "kinds": ["network_device", "server"], "type": "incident",
         "priority": HIGH,
         "subjects": ["Отключилось электричество в серверной", "ИБП пищит", "Перегрев в серверной", "Сработал ИБП"],
         "symptoms": ["в серверной пищит ИБП", "было отключение света, часть оборудования не включилась",
