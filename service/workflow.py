@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -154,19 +155,23 @@ def working_days_between(start: datetime, end: datetime, calendar) -> int:
 
 
 def resolve_settings(settings: Settings | None) -> Settings:
+    """``settings``, else the running app's (with its VAR_DIR, as triage reads it), else the environment's."""
     if settings is not None:
         return settings
     try:
         from flask import current_app, has_app_context
 
         if has_app_context() and "SETTINGS" in current_app.config:
-            return current_app.config["SETTINGS"]
+            configured = current_app.config["SETTINGS"]
+            var_dir = current_app.config.get("VAR_DIR")
+            return replace(configured, var_dir=Path(var_dir)) if var_dir else configured
     except ImportError:  # pragma: no cover - flask is a dependency
         pass
     return load_settings()
 
 
 def utc_now(now: datetime | None) -> datetime:
+    """``now`` in UTC (it must carry an offset), or the current instant."""
     if now is None:
         return datetime.now(UTC)
     if now.tzinfo is None:
@@ -222,6 +227,7 @@ def _signal_sender():
 
 
 def commit_and_notify(session: Session, effects: Effects) -> None:
+    """Commit the use case's one transaction, then send its signals and e-mail (rolled back on failure)."""
     try:
         session.commit()
     except Exception:
