@@ -27,7 +27,7 @@ _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 #: Types a model file may contain beyond what skops trusts by default.  Anything else is refused.
 TRUSTED_TYPES = (
     "ml.classify.CalibratedLinearClassifier",
-    "ml.classify.SparseEnsemble",
+    "ml.classify.StackedTicketClassifier",
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",

@@ -49,7 +49,7 @@ def test_calibration_is_better_than_raw_softmax():
     """Log loss of calibrated probabilities beats the uncalibrated softmax of the SVM scores."""
     texts, labels = make_tickets(per_class=50, seed=2)
     test_texts, test_labels = make_tickets(per_class=25, seed=3)
-    model = build_pipeline().fit(frame(texts), labels)
+    model = build_pipeline(kind="linear").fit(frame(texts), labels)
     proba = model.predict_proba(frame(test_texts))
     codes = np.searchsorted(model.classes_, test_labels)
     scores = model.decision_function(frame(test_texts))
@@ -70,15 +70,17 @@ def test_a_class_with_one_example_does_not_crash_and_has_a_column():
     assert model.predict_proba(frame(["камера видеонаблюдения не пишет"])).shape == (1, 5)
 
 
-def test_sample_weight_is_used():
+@pytest.mark.parametrize("kind", ["stacked", "linear"])
+def test_sample_weight_is_used(kind):
+    """Weighting one class up raises its average probability on held-out tickets."""
     texts, labels = make_tickets(per_class=20)
+    held_out = frame(make_tickets(per_class=20, seed=9)[0])
     weights = np.ones(len(labels))
-    plain = build_pipeline().fit(frame(texts), labels)
+    plain = build_pipeline(kind=kind).fit(frame(texts), labels)
     weights[np.array(labels) == "mail"] = 20.0
-    heavy = build_pipeline().fit(frame(texts), labels, classifier__sample_weight=weights)
-    probe = frame(["спасибо срочно помогите hello"])
+    heavy = build_pipeline(kind=kind).fit(frame(texts), labels, classifier__sample_weight=weights)
     mail = list(plain.classes_).index("mail")
-    assert heavy.predict_proba(probe)[0, mail] > plain.predict_proba(probe)[0, mail]
+    assert heavy.predict_proba(held_out)[:, mail].mean() > plain.predict_proba(held_out)[:, mail].mean()
 
 
 def test_single_class_is_refused():
@@ -188,3 +190,19 @@ def test_stacked_refuses_unknown_bases():
     texts, labels = make_tickets(per_class=10)
     with pytest.raises(ValueError, match="unknown stack bases"):
         StackedTicketClassifier(bases=("word_svm", "gpt")).fit(frame(texts), labels)
+
+
+@pytest.mark.parametrize("kind", ["stacked", "linear"])
+def test_confidence_matches_accuracy_on_held_out_data(kind):
+    """Calibration in the sense that matters for the threshold: mean confidence is close to accuracy."""
+    texts, labels = make_tickets(per_class=60, seed=4)
+    test_texts, test_labels = make_tickets(per_class=40, seed=5)
+    model = build_pipeline(kind=kind).fit(frame(texts), labels)
+    proba = model.predict_proba(frame(test_texts))
+    accuracy = np.mean(model.classes_[proba.argmax(axis=1)] == np.array(test_labels))
+    assert abs(proba.max(axis=1).mean() - accuracy) < 0.1
+
+
+def test_unknown_pipeline_kind():
+    with pytest.raises(ValueError, match="unknown pipeline kind"):
+        build_pipeline(kind="bert")
