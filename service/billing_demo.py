@@ -105,8 +105,10 @@ def demo_terms(plan_kind: str, *, workstations: int, servers: int, monthly_hours
         "off_hours_coefficient": rng.choice(["1.5", "1.75", "2"]),
         "prepayment_months": prepayment,
         "free_operations": [dict(COMMISSIONING)],
+        # Penalties are material but bounded, as real contracts bound them: at most 10-20 % of the month.
         "penalties": {"per_breach": _money(rng.choice([300, 500, 1000])),
-                      "per_overdue_hour": _money(rng.choice([0, 100, 200])),
+                      "per_overdue_hour": _money(rng.choice([0, 25, 50])),
+                      "cap_percent": rng.choice(["10", "15", "20"]),
                       "allow_negative_invoice": False},
         "vat_percent": "0",
     }

@@ -113,6 +113,8 @@ class PenaltyTerms:
     per_overdue_hour: Decimal = Decimal("0")
     #: False (default): penalties never take the invoice below zero; the excess is not deducted.
     allow_negative_invoice: bool = False
+    #: At most this percentage of the month's charges is deducted as penalties (None: no such limit).
+    cap_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -322,12 +324,14 @@ def _free_operations(data: Any, path: str) -> tuple[FreeOperation, ...]:
 
 def _penalties(data: Any, path: str) -> PenaltyTerms:
     data = _object(data, path)
-    _check_keys(data, path, {"per_breach", "per_overdue_hour", "allow_negative_invoice"})
+    _check_keys(data, path, {"per_breach", "per_overdue_hour", "allow_negative_invoice", "cap_percent"})
+    cap = data.get("cap_percent")
     return PenaltyTerms(
         per_breach=decimal_value(data.get("per_breach", "0"), f"{path}.per_breach"),
         per_overdue_hour=decimal_value(data.get("per_overdue_hour", "0"), f"{path}.per_overdue_hour"),
         allow_negative_invoice=bool_value(data.get("allow_negative_invoice", False),
                                           f"{path}.allow_negative_invoice"),
+        cap_percent=None if cap is None else decimal_value(cap, f"{path}.cap_percent", maximum=Decimal("100")),
     )
 
 

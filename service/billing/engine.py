@@ -15,8 +15,9 @@ Rules (seeds 000-002, docs/billing.md has the worked examples):
   x the off-hours coefficient (1.5-2), whatever its kind (fixed-price work excepted: its price is fixed);
 * the plan's discount on the hourly rate (up to 15 %, 50 % on the unlimited plan) is one negative line;
 * typical operations are free up to N per visit, each one beyond costs its unit price;
-* SLA penalties are negative lines; unless the contract allows a negative invoice, penalties beyond the
-  month's charges are written back by a "penalty_cap" line so that the invoice total is never below 0;
+* SLA penalties are negative lines; penalties beyond the contract's cap (a percentage of the month's
+  charges, if set) and -- unless the contract allows a negative invoice -- beyond the month's charges are
+  written back by a "penalty_cap" line, so that the invoice total is never below 0 by default;
 * VAT (0 % by default) on the subtotal.
 
 Every line's amount is rounded half-up to kopecks exactly once; totals are sums of line amounts.
@@ -295,13 +296,8 @@ def compute_invoice(contract: Contract, usage: Usage) -> Invoice:
     _operations(contract, usage, lines)
     _penalties(contract, usage, lines)
 
+    capped = _cap_penalties(contract, lines)
     subtotal = lines.total()
-    capped = False
-    if subtotal < 0 and not contract.penalties.allow_negative_invoice:
-        lines.add("penalty_cap", "Штрафы сверх суммы за месяц не вычитаются (счёт не бывает отрицательным)",
-                  -subtotal)
-        subtotal = lines.total()
-        capped = True
     vat = ZERO
     if contract.vat_percent:
         vat = lines.add("vat", f"НДС {_number(contract.vat_percent)} %", subtotal * contract.vat_percent / HUNDRED,
@@ -365,6 +361,32 @@ def _penalties(contract: Contract, usage: Usage, lines: _Lines) -> None:
                   f"Штраф за нарушение SLA ({breach.target}), {_ticket_label(usage, breach.ticket_id)}, "
                   f"просрочка {_number(hours(breach.overdue_minutes))} ч",
                   -amount, quantity=Decimal(1), ticket_id=breach.ticket_id)
+
+
+def _cap_penalties(contract: Contract, lines: _Lines) -> bool:
+    """Add back penalties beyond the contract's limits in one "penalty_cap" line; True if one was needed.
+
+    Two limits: ``cap_percent`` of the month's charges (when the contract sets one), and -- unless the
+    contract allows a negative invoice -- the charges themselves, so that the total never goes below 0.
+    """
+    terms = contract.penalties
+    penalties = -lines.total("sla_penalty")
+    if not penalties:
+        return False
+    charges = lines.total() + penalties
+    allowed = penalties
+    reasons = []
+    if terms.cap_percent is not None and penalties > money(charges * terms.cap_percent / HUNDRED):
+        allowed = max(ZERO, money(charges * terms.cap_percent / HUNDRED))
+        reasons.append(f"не более {_number(terms.cap_percent)} % суммы за месяц")
+    if not terms.allow_negative_invoice and charges - allowed < 0:
+        allowed = max(ZERO, charges)
+        reasons.append("счёт не бывает отрицательным")
+    if allowed == penalties:
+        return False
+    lines.add("penalty_cap", f"Штрафы сверх лимита договора не вычитаются ({'; '.join(reasons)})",
+              penalties - allowed)
+    return True
 
 
 # --- rendering ----------------------------------------------------------------------------------

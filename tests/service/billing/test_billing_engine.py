@@ -351,6 +351,23 @@ def test_penalty_larger_than_the_fee(allow_negative, expected_total, cap):
     assert invoice.penalties_capped is (not allow_negative)
 
 
+@pytest.mark.parametrize(("penalties", "cap_percent", "expected_total", "cap"), [
+    # Fee 20000, cap 10 %: at most 2000 deducted; penalties 1500 -> under the cap, total 18500.
+    (["1500"], "10", "18500.00", []),
+    # Penalties 1500 + 1500 = 3000 > 2000: 1000 added back, total 18000.
+    (["1500", "1500"], "10", "18000.00", ["1000.00"]),
+    # Cap 100 %: penalties 25000 > 20000 -> 5000 back, total 0 (same as the non-negative rule).
+    (["25000"], "100", "0.00", ["5000.00"]),
+    # Cap 0 %: no penalty is ever deducted.
+    (["700"], "0", "20000.00", ["700.00"]),
+])
+def test_penalty_cap_percent(penalties, cap_percent, expected_total, cap):
+    doc = contract("package", penalties={"cap_percent": cap_percent})
+    invoice = bill(doc, usage(sla_breaches=[{"ticket_id": i + 1, "penalty": p} for i, p in enumerate(penalties)]))
+    assert invoice.total == D(expected_total)
+    assert amounts(invoice, "penalty_cap") == [D(c) for c in cap]
+
+
 # --- VAT and rounding ---------------------------------------------------------------------------------------
 
 def test_vat_on_the_subtotal_rounded_half_up():

@@ -28,7 +28,8 @@ def contracts(draw) -> dict:
         "prepayment_months": draw(st.integers(1, 24)),
         "vat_percent": draw(st.sampled_from(["0", "10", "20"])),
         "penalties": {"per_breach": draw(_money(0, 500_000)), "per_overdue_hour": draw(_money(0, 100_000)),
-                      "allow_negative_invoice": draw(st.booleans())},
+                      "allow_negative_invoice": draw(st.booleans()),
+                      "cap_percent": draw(st.sampled_from([None, "0", "10", "20", "100"]))},
         "free_operations": [{"kind": "commissioning", "free_per_visit": draw(st.integers(0, 3)),
                              "unit_price": draw(_money(0, 300_000))}],
     }
@@ -101,6 +102,8 @@ def usages(draw) -> dict:
 @settings(max_examples=150, deadline=None)
 @given(contracts(), usages())
 def test_total_is_the_sum_of_the_lines(contract_doc, usage_doc):
+    contract_doc["terms"]["penalties"] = {k: v for k, v in contract_doc["terms"]["penalties"].items()
+                                          if v is not None}
     invoice = compute_invoice(parse_contract(contract_doc), parse_usage(usage_doc))
     assert invoice.total == sum((line.amount for line in invoice.lines), Decimal("0"))
     assert invoice.subtotal == sum((line.amount for line in invoice.lines if line.kind != "vat"), Decimal("0"))
@@ -116,6 +119,8 @@ def test_total_is_the_sum_of_the_lines(contract_doc, usage_doc):
     "off_hours": st.booleans(), "off_hours_agreed": st.booleans(), "on_site": st.booleans(),
 }))
 def test_adding_an_hour_of_work_never_lowers_the_total(contract_doc, usage_doc, extra):
+    contract_doc["terms"]["penalties"] = {k: v for k, v in contract_doc["terms"]["penalties"].items()
+                                          if v is not None}
     contract = parse_contract(contract_doc)
     before = compute_invoice(contract, parse_usage(usage_doc)).total
     usage_doc = {**usage_doc, "entries": [*usage_doc["entries"], _entry(extra)]}
