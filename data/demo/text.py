@@ -19,10 +19,19 @@ LAST_NAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов"
               "Борисов", "Яковлев", "Григорьев", "Романов", "Воробьёв", "Сергеев", "Кириллов", "Белов", "Тарасов"]
 PATRONYMICS_M = ["Александрович", "Сергеевич", "Игоревич", "Владимирович", "Петрович", "Николаевич", "Андреевич"]
 PATRONYMICS_F = ["Александровна", "Сергеевна", "Игоревна", "Владимировна", "Петровна", "Николаевна", "Андреевна"]
-POSITIONS = ["Главный бухгалтер", "Бухгалтер", "Менеджер по продажам", "Офис-менеджер", "Руководитель отдела закупок",
-             "Кладовщик", "Администратор магазина", "Старший кассир", "Директор", "Секретарь", "Логист",
-             "Юрист", "Специалист отдела кадров", "Инженер-проектировщик", "Заведующая отделением", "Врач",
-             "Администратор регистратуры", "Финансовый директор", "Экономист", "Товаровед"]
+_COMMON_POSITIONS = ["Главный бухгалтер", "Бухгалтер", "Офис-менеджер", "Директор", "Секретарь",
+                     "Специалист отдела кадров", "Финансовый директор", "Экономист"]
+#: Who writes to the desk, by kind of client company.
+POSITIONS = {
+    "office": _COMMON_POSITIONS + ["Менеджер по продажам", "Логист", "Юрист", "Помощник юриста",
+                                   "Инженер-проектировщик", "Главный архитектор", "Руководитель отдела продаж"],
+    "retail": _COMMON_POSITIONS + ["Администратор магазина", "Старший кассир", "Кассир", "Товаровед",
+                                   "Управляющий магазином", "Категорийный менеджер", "Кладовщик"],
+    "clinic": _COMMON_POSITIONS + ["Врач", "Заведующая отделением", "Администратор регистратуры",
+                                   "Медицинская сестра", "Главный врач", "Старшая медсестра"],
+    "industry": _COMMON_POSITIONS + ["Начальник склада", "Кладовщик", "Руководитель отдела закупок", "Инженер ПТО",
+                                     "Мастер участка", "Менеджер по продажам", "Логист"],
+}
 
 _TRANSLIT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
                      ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
@@ -34,14 +43,14 @@ def translit(text: str) -> str:
     return "".join(_TRANSLIT.get(ch, ch) for ch in text.lower())
 
 
-def person(rng: random.Random) -> dict:
-    """A random person: full name, short name, position, gender."""
+def person(rng: random.Random, profile: str = "office") -> dict:
+    """A random person of a client of kind ``profile``: full name, short name, position, gender."""
     female = rng.random() < 0.55
     first = rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M)
     last = rng.choice(LAST_NAMES) + ("а" if female else "")
     patronymic = rng.choice(PATRONYMICS_F if female else PATRONYMICS_M)
     return {"first": first, "last": last, "patronymic": patronymic, "full": f"{last} {first} {patronymic}",
-            "short": f"{first} {last}", "position": rng.choice(POSITIONS), "female": female}
+            "short": f"{first} {last}", "position": rng.choice(POSITIONS[profile]), "female": female}
 
 
 GREETINGS = ["Добрый день!", "Добрый день.", "Здравствуйте!", "Здравствуйте.", "Доброе утро!", "Коллеги, добрый день!",
