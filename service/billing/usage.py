@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from service.billing.contract import (
@@ -112,8 +113,12 @@ class Usage:
     #: Prepaid hours carried over from previous months (prepaid plan only).
     prepaid_opening_hours: Decimal | None = None
 
+    @cached_property
+    def _tickets_by_id(self) -> dict[int, TicketData]:
+        return {ticket.id: ticket for ticket in self.tickets}
+
     def ticket(self, ticket_id: int) -> TicketData | None:
-        return next((t for t in self.tickets if t.id == ticket_id), None)
+        return self._tickets_by_id.get(ticket_id)
 
 
 def instant_value(value: Any, path: str) -> datetime:
