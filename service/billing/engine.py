@@ -39,6 +39,7 @@ SIXTY = Decimal("60")
 ZERO = Decimal("0")
 
 TIER_NAMES = {"bronze": "Бронзовый", "silver": "Серебряный", "gold": "Золотой", "platinum": "Платиновый"}
+TARGET_NAMES = {"reaction": "время реакции", "work_start": "начало работ", "resolution": "время решения"}
 PLAN_NAMES = {
     "subscription": "абонентское обслуживание по рабочим местам",
     "package": "пакет часов (неизрасходованные часы сгорают)",
@@ -358,7 +359,8 @@ def _penalties(contract: Contract, usage: Usage, lines: _Lines) -> None:
         if money(amount) == 0:
             continue
         lines.add("sla_penalty",
-                  f"Штраф за нарушение SLA ({breach.target}), {_ticket_label(usage, breach.ticket_id)}, "
+                  f"Штраф за нарушение SLA ({TARGET_NAMES.get(breach.target, breach.target)}), "
+                  f"{_ticket_label(usage, breach.ticket_id)}, "
                   f"просрочка {_number(hours(breach.overdue_minutes))} ч",
                   -amount, quantity=Decimal(1), ticket_id=breach.ticket_id)
 
