@@ -47,7 +47,8 @@ def invoice_page(client_id: int, month: str):
     """The month's invoice, printable."""
     client, row, contract, usage = _usage(client_id, month)
     invoice = invoice_to_dict(compute_invoice(contract, usage))
-    return render_template("billing/invoice.html", client=client, contract=row, invoice=invoice)
+    return render_template("billing/invoice.html", client=client, contract=row, invoice=invoice,
+                           zone=billing_service.client_zone(client))
 
 
 @bp.get("/clients/<int:client_id>/work-report/<month>.html")
@@ -78,4 +79,4 @@ def billing_index(client_id: int):
         while cursor >= first and len(months) < billing_service.MAX_REPLAY_MONTHS:
             months.append(cursor)
             cursor = billing_service.previous_month(cursor)
-    return render_template("billing/index.html", client=client, contracts=contracts, months=months)
+    return render_template("billing/index.html", client=client, contracts=contracts, months=months, zone=zone)
