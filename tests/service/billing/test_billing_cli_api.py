@@ -215,3 +215,19 @@ def test_printable_invoice_and_work_report(app, ids):
     assert browser.get(f"/clients/{ids['client']}/invoices/2026-99.html").status_code == 400
     index = browser.get(f"/clients/{ids['client']}/billing").get_data(as_text=True)
     assert "/invoices/2026-11.html" in index and "package" in index
+
+
+def test_invalid_stored_contract_is_reported_not_crashed(app, client):
+    from kb.models import Contract
+
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        ids = seed_month(session)
+        row = session.query(Contract).filter_by(client_id=ids["client"]).one()
+        row.terms = {**row.terms, "hourly_discount_percent": "80"}
+        session.commit()
+    response = client.get(f"/api/v1/clients/{ids['client']}/invoices/2026-11")
+    assert response.status_code == 409
+    assert response.get_json()["error"]["field"] == "terms.hourly_discount_percent"
+    result = run("--client", str(ids["client"]), "--month", "2026-11",
+                 env={"PRECEDENT_DATABASE_URL": app.config["DATABASE_URL"]})
+    assert result.exit_code == 2 and "terms.hourly_discount_percent" in result.output
