@@ -548,7 +548,7 @@ def _pick_specialist(ctx: DemoContext, group: str, rng: random.Random, *, line: 
 def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: dict, channel: str, priority: str,
              rng: random.Random) -> tuple[str, str]:
     """Subject and description of one ticket, in the requester's own voice."""
-    workstation = _pick_node(ctx, client, ["workstation"], rng, None)
+    workstation = node if node["kind"] == "workstation" else _pick_node(ctx, client, ["workstation"], rng, None)
     slots = {"node": node["name"], "ip": node["attributes"].get("ip") or "-", "ws": workstation["name"],
              "code": rng.choice(scenario["codes"]) if scenario["codes"] else "", "n": rng.randint(2, 15),
              "user": rng.choice(client["people"])["short"], "soft": rng.choice(SOFTWARE),
@@ -564,13 +564,18 @@ def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: di
     if channel == "email" and rng.random() < 0.1:
         subject = rng.choice(["RE: ", "Re: ", "FW: ", "Fwd: "]) + subject
 
-    symptoms = rng.sample(scenario["symptoms"], k=min(len(scenario["symptoms"]), rng.choice([1, 1, 1, 2, 2, 3])))
+    symptoms = rng.sample(scenario["symptoms"], k=min(len(scenario["symptoms"]), rng.choice([1, 1, 1, 1, 2, 2, 3])))
     parts = [tx.fill(s, slots) for s in symptoms]
     parts[0] = f"{parts[0]} {rng.choice(tx.SINCE)}" if rng.random() < 0.5 else parts[0]
     if scenario["codes"] and rng.random() < 0.45 and slots["code"] not in " ".join(parts):
         parts.append(rng.choice([f"Ошибка: {slots['code']}", f"Текст ошибки: «{slots['code']}»", f"пишет {slots['code']}",
                                  f"Error: {slots['code']}", f"код {slots['code']}"]))
     context = rng.sample(tx.CONTEXT, k=rng.choice([0, 0, 1, 1, 2, 3]))
+    # One mention of the user's PC at most; server-style remarks only about a node that is not a PC.
+    context = [c for c in context if "{node}" not in c or (node["kind"] != "workstation"
+                                                          and ("{ip}" not in c or node["attributes"].get("ip")))]
+    with_ws = [c for c in context if "{ws}" in c]
+    context = [c for c in context if "{ws}" not in c] + with_ws[:1]
     parts += [tx.fill(c, slots) for c in context]
     cue_roll = rng.random()
     if cue_roll < 0.7:

@@ -234,3 +234,18 @@ def test_cli_names_a_missing_generator_folder(tmp_path, monkeypatch):
 
     result = CliRunner().invoke(main, ["demo", "build", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
     assert result.exit_code == 2 and "PRECEDENT_DEMO_DIR" in result.output
+
+
+def test_a_failing_contracts_step_is_reported_and_keeps_the_knowledge_base(sqlite_url, monkeypatch):
+    import service.billing_demo
+
+    def broken(session, *, seed):
+        raise ValueError("terms are invalid")
+
+    monkeypatch.setattr(service.billing_demo, "build_contracts", broken)
+    counts = _build(sqlite_url, seed=2, tickets=40)
+    assert counts["contracts"] == 0 and "terms are invalid" in counts["contracts_error"]
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 40
+    engine.dispose()
