@@ -523,10 +523,15 @@ def _skeletons(ctx: DemoContext) -> list[tuple]:
     return result
 
 
-def _pick_node(ctx: DemoContext, client: dict, kinds: list[str], rng: random.Random, retail: str | None) -> dict:
+def _pick_node(ctx: DemoContext, client: dict, kinds: list[str], rng: random.Random, retail: str | None,
+               prefer: list[str] | None = None) -> dict:
+    """A node of ``client`` of one of ``kinds``; a retail device type or name parts (``prefer``) narrow it."""
     nodes = [n for n in ctx.nodes_by_client[client["id"]] if n["kind"] in kinds]
     if retail:
         matching = [n for n in nodes if n["attributes"].get("device") == retail]
+        nodes = matching or nodes
+    if prefer and rng.random() < 0.85:
+        matching = [n for n in nodes if any(part in n["name"] for part in prefer)]
         nodes = matching or nodes
     return rng.choice(nodes)
 
@@ -704,7 +709,7 @@ def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_ind
         fingerprint = f"{rng.getrandbits(64):016x}"
     else:
         scenario = SCENARIOS[scenario_index]
-        node = _pick_node(ctx, client, scenario["kinds"], rng, scenario.get("retail"))
+        node = _pick_node(ctx, client, scenario["kinds"], rng, scenario.get("retail"), scenario.get("prefer"))
         priority = _priority_from(scenario["priority"], rng)
         if node["criticality"] == "critical" and priority in ("low", "standard") and rng.random() < 0.3:
             priority = vocab.PRIORITIES[vocab.PRIORITIES.index(priority) + 1]

@@ -7,6 +7,7 @@ specialist group, a priority skew, and several fix texts that say the same thing
 {node} node name, {ip} node address, {code} one of the scenario's error codes, {user} a person,
 {n} a small count, {model} the node's model.
 
+``prefer``: parts of node names the scenario usually happens on (the file server for a lost folder).
 ``alt`` = (group, share, node kinds or None): the desk routes that share of the scenario's tickets (on
 those node kinds) to another group, as real desks do for problems on a boundary (Outlook on a PC: mail or
 workstations?). Scenarios with ``problem`` become known problems (title, cause, workaround); every scenario yields a
@@ -163,7 +164,7 @@ SCENARIOS: list[dict] = [
     },
     # --- network ------------------------------------------------------------------------------------
     {
-        "key": "net_no_internet", "group": "network", "kinds": ["network_device"], "type": "incident", "priority": HIGH,
+        "key": "net_no_internet", "prefer": ["-GW"], "group": "network", "kinds": ["network_device"], "type": "incident", "priority": HIGH,
         "subjects": ["Нет интернета", "Не работает интернет в офисе", "пропал интернет", "Интернет отвалился у всех",
                      "НЕТ ИНТЕРНЕТА", "Internet down", "Проблемы с интернетом"],
         "symptoms": ["во всем офисе нет интернета", "сайты не открываются, почта не уходит",
@@ -204,7 +205,7 @@ SCENARIOS: list[dict] = [
                   "Проверить версию клиента и профиль.", "При обрывах — попробовать профиль без DTLS."],
     },
     {
-        "key": "net_wifi", "group": "network", "kinds": ["network_device"], "type": "incident", "priority": STD,
+        "key": "net_wifi", "prefer": ["-AP"], "group": "network", "kinds": ["network_device"], "type": "incident", "priority": STD,
         "subjects": ["Не работает wi-fi", "Плохой Wi-Fi в переговорной", "Wi-fi отключается", "не подключается к вайфаю",
                      "Wifi гостевой не работает"],
         "symptoms": ["в переговорной постоянно отваливается wi-fi", "ноутбук не видит сеть wifi офиса",
@@ -218,7 +219,7 @@ SCENARIOS: list[dict] = [
                   "Разнести точки по непересекающимся каналам."],
     },
     {
-        "key": "net_port", "alt": ("workstations", 0.5, ["workstation"]), "group": "network", "kinds": ["network_device", "workstation"], "type": "incident",
+        "key": "net_port", "prefer": ["-SW", "-WS"], "alt": ("workstations", 0.5, ["workstation"]), "group": "network", "kinds": ["network_device", "workstation"], "type": "incident",
         "priority": STD,
         "subjects": ["Нет сети на компьютере", "Сетевой кабель не подключен", "Компьютер не видит сеть",
                      "нет доступа к сети", "Неопознанная сеть"],
@@ -232,7 +233,7 @@ SCENARIOS: list[dict] = [
                   "Проверить получение адреса по DHCP (ipconfig /renew)."],
     },
     {
-        "key": "net_site_vpn", "group": "network", "kinds": ["vpn_gateway"], "type": "incident", "priority": TOP,
+        "key": "net_site_vpn", "prefer": ["-ASA02", "-ASA03", "-ASA04"], "group": "network", "kinds": ["vpn_gateway"], "type": "incident", "priority": TOP,
         "subjects": ["Нет связи с филиалом", "Упал туннель до филиала", "Магазин не видит центральный офис",
                      "Site-to-site VPN down", "нет связи с центральной базой"],
         "symptoms": ["в филиале не работает 1С и почта, нет связи с центральным офисом", "туннель IPsec до {node} не поднимается",
@@ -249,7 +250,7 @@ SCENARIOS: list[dict] = [
                   "Сравнить параметры phase 1/2, сроки сертификатов."],
     },
     {
-        "key": "net_dns", "alt": ("servers", 0.4, ["server"]), "group": "network", "kinds": ["server", "network_device"], "type": "incident", "priority": HIGH,
+        "key": "net_dns", "prefer": ["-DC01", "-GW"], "alt": ("servers", 0.4, ["server"]), "group": "network", "kinds": ["server", "network_device"], "type": "incident", "priority": HIGH,
         "subjects": ["Не открываются сайты", "Не работает DNS", "ошибка DNS_PROBE_FINISHED_NXDOMAIN", "Внутренние ресурсы не открываются по имени"],
         "symptoms": ["браузер пишет {code}", "по IP открывается, по имени нет", "не открывается портал и 1С по имени сервера"],
         "codes": ["DNS_PROBE_FINISHED_NXDOMAIN", "ERR_NAME_NOT_RESOLVED", "DNS request timed out"],
@@ -260,7 +261,7 @@ SCENARIOS: list[dict] = [
                   "В DHCP указывать два DNS-сервера."],
     },
     {
-        "key": "net_speed", "group": "network", "kinds": ["network_device"], "type": "incident", "priority": STD,
+        "key": "net_speed", "prefer": ["-GW", "-SW"], "group": "network", "kinds": ["network_device"], "type": "incident", "priority": STD,
         "subjects": ["Медленная сеть", "Долго копируются файлы", "Медленный интернет", "низкая скорость интернета"],
         "symptoms": ["файлы с сервера копируются очень медленно, 1-2 МБ/с", "скорость интернета в разы ниже тарифа",
                      "видеозвонки тормозят и рассыпаются"],
@@ -274,7 +275,7 @@ SCENARIOS: list[dict] = [
     },
     # --- servers ------------------------------------------------------------------------------------
     {
-        "key": "srv_disk_full", "group": "servers", "kinds": ["server", "virtualization_host", "storage"],
+        "key": "srv_disk_full", "prefer": ["-FS01", "-APP1C", "-TS01", "-NAS"], "group": "servers", "kinds": ["server", "virtualization_host", "storage"],
         "type": "incident", "priority": HIGH,
         "subjects": ["Закончилось место на сервере", "Мало места на диске {node}", "Диск C заполнен на сервере",
                      "Нет места на файловом сервере", "Low disk space {node}"],
@@ -289,7 +290,7 @@ SCENARIOS: list[dict] = [
                   "Если ВМ — расширить диск и том; настроить ротацию логов."],
     },
     {
-        "key": "srv_rdp", "group": "servers", "kinds": ["server"], "type": "incident", "priority": HIGH,
+        "key": "srv_rdp", "prefer": ["-TS01"], "group": "servers", "kinds": ["server"], "type": "incident", "priority": HIGH,
         "subjects": ["Не заходит на терминальный сервер", "Ошибка RDP", "Не подключается удалённый рабочий стол",
                      "Терминал не пускает", "RDP: нет лицензий"],
         "symptoms": ["при подключении к {node} пишет {code}", "у всех не заходит на терминал, у кого-то заходит",
@@ -338,7 +339,7 @@ SCENARIOS: list[dict] = [
                   "Проверить права на файлы ВМ (NT VIRTUAL MACHINE\\<GUID>)."],
     },
     {
-        "key": "srv_ad_repl", "group": "servers", "kinds": ["server"], "type": "incident", "priority": HIGH,
+        "key": "srv_ad_repl", "prefer": ["-DC0"], "group": "servers", "kinds": ["server"], "type": "incident", "priority": HIGH,
         "subjects": ["Ошибки репликации AD", "Не применяются групповые политики", "Отношения доверия нарушены",
                      "Нарушено доверительное отношение с доменом"],
         "symptoms": ["на ПК пишет не удалось установить доверительные отношения между этой рабочей станцией и основным доменом",
@@ -352,7 +353,7 @@ SCENARIOS: list[dict] = [
                   "Проверить время (w32tm) и DNS-записи контроллеров."],
     },
     {
-        "key": "srv_file_share", "group": "servers", "kinds": ["server"], "type": "incident", "priority": STD,
+        "key": "srv_file_share", "prefer": ["-FS01"], "group": "servers", "kinds": ["server"], "type": "incident", "priority": STD,
         "subjects": ["Нет доступа к общей папке", "Не открывается сетевой диск", "Пропал диск Z", "Отказано в доступе к папке",
                      "Не могу зайти в общую папку"],
         "symptoms": ["сетевой диск Z: не подключается", "при открытии \\\\{node}\\docs пишет {code}",
@@ -366,7 +367,7 @@ SCENARIOS: list[dict] = [
                   "gpresult /r — применилась ли политика подключения дисков."],
     },
     {
-        "key": "srv_cpu", "group": "servers", "kinds": ["server", "virtualization_host"], "type": "incident",
+        "key": "srv_cpu", "prefer": ["-TS01", "-APP1C", "-HV"], "group": "servers", "kinds": ["server", "virtualization_host"], "type": "incident",
         "priority": HIGH,
         "subjects": ["Сервер тормозит", "Высокая загрузка ЦП на сервере", "Всё медленно работает на терминале", "High CPU {node}"],
         "symptoms": ["на терминальном сервере всё очень медленно", "загрузка процессора {node} 100% уже час",
@@ -812,7 +813,7 @@ SCENARIOS: list[dict] = [
     },
     # --- security -----------------------------------------------------------------------------------
     {
-        "key": "sec_password", "alt": ("workstations", 0.25, None), "group": "security", "kinds": ["workstation", "server"], "type": "service_request",
+        "key": "sec_password", "prefer": ["-WS", "-DC01"], "alt": ("workstations", 0.25, None), "group": "security", "kinds": ["workstation", "server"], "type": "service_request",
         "priority": STD,
         "subjects": ["Сбросить пароль", "Заблокирована учётная запись", "Забыл пароль", "Учетка заблокирована",
                      "Не могу войти в систему", "пароль"],
@@ -854,7 +855,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Проверить карту в системе.", "Назначить уровень доступа.", "Проверить связь контроллера."],
     },
     {
-        "key": "sec_rights_audit", "group": "security", "kinds": ["server"], "type": "change_request", "priority": LOW,
+        "key": "sec_rights_audit", "prefer": ["-DC01"], "group": "security", "kinds": ["server"], "type": "change_request", "priority": LOW,
         "subjects": ["Закрыть доступ уволенному", "Увольнение сотрудника", "Отключить учётную запись", "Блокировка доступа"],
         "symptoms": ["сотрудник {user} увольняется, отключите все доступы", "нужно заблокировать учетку и переслать почту руководителю",
                      "сегодня последний день у сотрудника"],
@@ -882,7 +883,7 @@ SCENARIOS: list[dict] = [
     },
     # --- backup -------------------------------------------------------------------------------------
     {
-        "key": "bk_job_failed", "group": "backup", "kinds": ["backup", "server"], "type": "incident", "priority": STD,
+        "key": "bk_job_failed", "prefer": ["-BKP", "-FS01", "-APP1C"], "group": "backup", "kinds": ["backup", "server"], "type": "incident", "priority": STD,
         "subjects": ["Ошибка резервного копирования", "Backup job failed", "Не выполнился бэкап", "Veeam: задание завершилось с ошибкой",
                      "Резервная копия не создана"],
         "symptoms": ["ночной бэкап {node} завершился с ошибкой {code}", "третий день не делается резервная копия",
@@ -898,7 +899,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Прочитать лог задания.", "vssadmin list writers.", "Проверить место на репозитории и снапшоты ВМ."],
     },
     {
-        "key": "bk_restore", "group": "backup", "kinds": ["server", "backup"], "type": "service_request",
+        "key": "bk_restore", "prefer": ["-FS01"], "group": "backup", "kinds": ["server", "backup"], "type": "service_request",
         "priority": HIGH,
         "subjects": ["Восстановить файл", "Удалили папку на сервере", "Восстановить удалённые файлы",
                      "Случайно удалил документ", "Восстановление из бэкапа"],
@@ -950,7 +951,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Проверить питание PoE.", "Проверить диск регистратора.", "Проверить кабель и разъёмы."],
     },
     {
-        "key": "cab_new_socket", "group": "cabling", "kinds": ["network_device"], "type": "service_request",
+        "key": "cab_new_socket", "prefer": ["-SW"], "group": "cabling", "kinds": ["network_device"], "type": "service_request",
         "priority": LOW,
         "subjects": ["Проложить кабель", "Нужна новая розетка", "Организовать новые рабочие места (СКС)", "Переезд отдела"],
         "symptoms": ["нужно проложить 4 сетевые розетки в новом кабинете", "переезд отдела на 2 этаж, нужно перенести сеть",
@@ -962,7 +963,7 @@ SCENARIOS: list[dict] = [
         "steps": ["Смета и согласование.", "Прокладка, оконцевание.", "Тестирование, маркировка, схема."],
     },
     {
-        "key": "cab_rack", "alt": ("servers", 0.3, ["server"]), "group": "cabling", "kinds": ["network_device", "server"], "type": "incident",
+        "key": "cab_rack", "prefer": ["-GW", "-SW", "-DC01", "-HV"], "alt": ("servers", 0.3, ["server"]), "group": "cabling", "kinds": ["network_device", "server"], "type": "incident",
         "priority": HIGH,
         "subjects": ["Отключилось электричество в серверной", "ИБП пищит", "Перегрев в серверной", "Сработал ИБП"],
         "symptoms": ["в серверной пищит ИБП", "было отключение света, часть оборудования не включилась",
