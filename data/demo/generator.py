@@ -394,6 +394,8 @@ def build_nodes(session: Session, ctx: DemoContext) -> None:
                                                               "ip": _ip(rng, subnet), "role": "СХД / NAS"}, "high", True)
         for number in range(plan.get("network_device", 0)):
             model = rng.choice(MODELS["network_device"])
+            if number == plan["network_device"] - 1:
+                model = "Ubiquiti UniFi AP AC Pro"  # every office has Wi-Fi
             label = "AP" if "UniFi" in model else ("GW" if number == 0 else "SW")
             add("network_device", f"{prefix}-{label}{number + 1:02d}",
                 {"model": model, "ip": f"10.{subnet}.0.{number + 1}",
