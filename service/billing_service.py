@@ -7,7 +7,7 @@ requests on fixed-price work. Functions here never commit; the caller (API, CLI)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -98,21 +98,47 @@ def _sla_calendar(calendar: str, zone_name: str, country: str):
         return None
 
 
-def outside_calendar(instant: datetime, *, calendar: str, zone: ZoneInfo, country: str = "RU") -> bool:
-    """Whether work starting at ``instant`` starts outside the support calendar: a weekend, a public holiday,
-    or outside the working hours (the end of the working day is already outside)."""
-    hours = CALENDAR_HOURS.get(calendar)
-    if hours is None:  # 24x7 (or an unknown calendar): every hour is a working hour
-        return False
+def _working_window(day: date, *, calendar: str, zone: ZoneInfo, country: str) -> tuple[datetime, datetime] | None:
+    """The working interval (UTC) of the local date ``day``, or None on a day off."""
     business = _sla_calendar(calendar, str(zone), country)
     if business is not None:
         # Same calendar as the SLA clocks, so transferred working Saturdays count as working days.
-        interval = business.day_interval(instant.astimezone(zone).date())
-        return interval is None or not interval[0] <= instant.astimezone(UTC) < interval[1]
-    local = instant.astimezone(zone)
-    if local.weekday() >= 5 or local.date() in _holidays(country or "RU", local.year):
-        return True
-    return not hours[0] <= local.time() < hours[1]
+        return business.day_interval(day)
+    if day.weekday() >= 5 or day in _holidays(country or "RU", day.year):
+        return None
+    hours = CALENDAR_HOURS[calendar]
+    return (datetime.combine(day, hours[0], tzinfo=zone).astimezone(UTC),
+            datetime.combine(day, hours[1], tzinfo=zone).astimezone(UTC))
+
+
+def outside_calendar(instant: datetime, *, calendar: str, zone: ZoneInfo, country: str = "RU") -> bool:
+    """Whether ``instant`` lies outside the support calendar: a weekend, a public holiday, or outside the
+    working hours (the end of the working day is already outside)."""
+    if calendar not in CALENDAR_HOURS:  # 24x7 (or an unknown calendar): every hour is a working hour
+        return False
+    window = _working_window(instant.astimezone(zone).date(), calendar=calendar, zone=zone, country=country)
+    return window is None or not window[0] <= instant.astimezone(UTC) < window[1]
+
+
+def minutes_outside_calendar(start: datetime, minutes: int, *, calendar: str, zone: ZoneInfo,
+                             country: str = "RU") -> int:
+    """How many of the ``minutes`` of work starting at ``start`` fall outside the support calendar
+    (whole minutes, half a minute rounds up)."""
+    if calendar not in CALENDAR_HOURS or minutes <= 0:
+        return 0
+    start = start.astimezone(UTC)
+    end = start + timedelta(minutes=minutes)
+    inside = timedelta(0)
+    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    while day <= last:
+        window = _working_window(day, calendar=calendar, zone=zone, country=country)
+        if window is not None:
+            overlap = min(end, window[1]) - max(start, window[0])
+            if overlap > timedelta(0):
+                inside += overlap
+        day += timedelta(days=1)
+    inside_minutes = (inside + timedelta(seconds=30)) // timedelta(minutes=1)
+    return max(0, minutes - inside_minutes)
 
 
 # --- contracts ------------------------------------------------------------------------------------
@@ -248,8 +274,9 @@ def build_usage_document(session: Session, *, client: Client, month: str,
                 "minutes": entry.minutes,
                 "work_kind": effective_work_kind(entry, ticket),
                 "on_site": entry.on_site,
-                "off_hours": outside_calendar(entry.started_at, calendar=client.calendar, zone=zone,
-                                              country=client.country),
+                "off_hours_minutes": minutes_outside_calendar(entry.started_at, entry.minutes,
+                                                              calendar=client.calendar, zone=zone,
+                                                              country=client.country),
                 "off_hours_agreed": entry.off_hours_agreed,
                 "specialist": entry.specialist.name if entry.specialist is not None else None,
                 "note": entry.note,
@@ -350,11 +377,12 @@ def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = N
             continue
         if stop is not None and entry.started_at >= stop:
             after += entry.minutes
-        elif not entry.off_hours_agreed and outside_calendar(
-                entry.started_at, calendar=ticket.client.calendar, zone=zone, country=ticket.client.country):
-            off += entry.minutes
-        else:
-            normal += entry.minutes
+            continue
+        outside = 0 if entry.off_hours_agreed else minutes_outside_calendar(
+            entry.started_at, entry.minutes, calendar=ticket.client.calendar, zone=zone,
+            country=ticket.client.country)
+        off += outside
+        normal += entry.minutes - outside
     spent = normal + off
     contract = _current_contract(session, ticket, now)
     rate = spent_amount = estimate_amount = remaining_amount = None

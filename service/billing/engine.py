@@ -225,9 +225,13 @@ def compute_invoice(contract: Contract, usage: Usage) -> Invoice:
             # The client stopped the work: what was spent up to then is billed, nothing after.
             after_stop += minutes
             continue
-        if entry.off_hours and not entry.off_hours_agreed:
-            off_hours[entry.ticket_id] = off_hours.get(entry.ticket_id, ZERO) + minutes
-            continue
+        outside = 0 if entry.off_hours_agreed else entry.outside_minutes
+        if outside:
+            # The part outside the calendar, not agreed in advance, is project work at the coefficient.
+            off_hours[entry.ticket_id] = off_hours.get(entry.ticket_id, ZERO) + outside
+            minutes -= outside
+            if not minutes:
+                continue
         if entry.work_kind == "hourly" or plan == "hourly":
             hourly[entry.ticket_id] = hourly.get(entry.ticket_id, ZERO) + minutes
             continue
@@ -460,7 +464,8 @@ def work_report(usage: Usage) -> dict:
             "minutes": entry.minutes,
             "place": "on_site" if entry.on_site else "remote",
             "work_kind": entry.work_kind,
-            "off_hours": entry.off_hours,
+            "off_hours": entry.outside_minutes > 0,
+            "off_hours_minutes": entry.outside_minutes,
             "off_hours_agreed": entry.off_hours_agreed,
             "note": entry.note,
         })

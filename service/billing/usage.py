@@ -2,8 +2,9 @@
 
 The usage document is the second input of ``precedent bill`` (docs/billing.md); the knowledge store
 path (``service.billing_service``) builds the same structure from tickets and time entries.
-Whether an entry lies outside the client's support calendar is decided by whoever builds the usage
-(it needs the calendar and holidays) and passed here as the ``off_hours`` flag.
+Whether (and how much of) an entry lies outside the client's support calendar is decided by whoever
+builds the usage (it needs the calendar and holidays) and passed here as ``off_hours_minutes`` (or the
+``off_hours`` flag for the whole entry).
 """
 
 from __future__ import annotations
@@ -70,13 +71,22 @@ class EntryData:
     minutes: int
     work_kind: str = "included"
     on_site: bool = False
-    #: Started outside the client's support calendar (weekend, holiday, outside working hours).
+    #: Done outside the client's support calendar (weekend, holiday, outside working hours): all of it.
     off_hours: bool = False
+    #: How many of the minutes lie outside the calendar (overrides ``off_hours`` when given).
+    off_hours_minutes: int | None = None
     #: The off-hours work was agreed in advance: billed as ordinary work, no coefficient.
     off_hours_agreed: bool = False
     specialist: str | None = None
     note: str | None = None
     id: int | None = None
+
+    @property
+    def outside_minutes(self) -> int:
+        """Minutes of this entry outside the client's calendar."""
+        if self.off_hours_minutes is not None:
+            return self.off_hours_minutes
+        return self.minutes if self.off_hours else 0
 
 
 @dataclass(frozen=True)
@@ -185,18 +195,23 @@ def _ticket(data: Any, path: str) -> TicketData:
 def _entry(data: Any, path: str, month: str, ticket_ids: set[int]) -> EntryData:
     data = _object(data, path)
     _check_keys(data, path, {"id", "ticket_id", "started_at", "minutes", "work_kind", "on_site", "off_hours",
-                             "off_hours_agreed", "specialist", "note"})
+                             "off_hours_minutes", "off_hours_agreed", "specialist", "note"})
     ticket_id = int_value(_required(data, "ticket_id", f"{path}.ticket_id"), f"{path}.ticket_id", minimum=1)
     if ticket_id not in ticket_ids:
         raise BillingInputError(f"{path}.ticket_id", f"ticket {ticket_id} is not listed in tickets")
     started_at = instant_value(_required(data, "started_at", f"{path}.started_at"), f"{path}.started_at")
     if started_at.strftime("%Y-%m") != month:
         raise BillingInputError(f"{path}.started_at", f"{started_at.isoformat()} is outside the month {month}")
+    minutes = int_value(_required(data, "minutes", f"{path}.minutes"), f"{path}.minutes", minimum=1)
+    outside = _optional(data, "off_hours_minutes", path, int_value)
+    if outside is not None and outside > minutes:
+        raise BillingInputError(f"{path}.off_hours_minutes", f"must be <= minutes ({minutes})")
     return EntryData(
         id=_optional(data, "id", path, int_value),
         ticket_id=ticket_id,
         started_at=started_at,
-        minutes=int_value(_required(data, "minutes", f"{path}.minutes"), f"{path}.minutes", minimum=1),
+        minutes=minutes,
+        off_hours_minutes=outside,
         work_kind=str_value(data.get("work_kind", "included"), f"{path}.work_kind", allowed=WORK_KINDS),
         on_site=bool_value(data.get("on_site", False), f"{path}.on_site"),
         off_hours=bool_value(data.get("off_hours", False), f"{path}.off_hours"),

@@ -103,6 +103,8 @@ USAGE_ERRORS = [
     pytest.param({"entries": [entry(minutes=0)]}, "entries[0].minutes", id="zero-minutes"),
     pytest.param({"entries": [entry(work_kind="free")]}, "entries[0].work_kind", id="bad-work-kind"),
     pytest.param({"entries": [entry(on_site="yes")]}, "entries[0].on_site", id="flag-not-bool"),
+    pytest.param({"entries": [entry(minutes=60, off_hours_minutes=61)]}, "entries[0].off_hours_minutes",
+                 id="more-off-hours-than-minutes"),
     pytest.param({"tickets": [{"id": 1, "billing_mode": "fixed"}]}, "tickets[0].fixed_price", id="fixed-no-price"),
     pytest.param({"tickets": [{"id": 1}, {"id": 1}]}, "tickets[1].id", id="duplicate-ticket"),
     pytest.param({"seats": {"workstations": -1}}, "seats.workstations", id="negative-seats"),

@@ -243,6 +243,21 @@ def test_off_hours(plan, coefficient, kind, agreed, off_amount, total):
     assert invoice.total == D(total)
 
 
+@pytest.mark.parametrize(("plan", "total"), [
+    # 180 min, of which 120 outside the calendar, not agreed: 2 h x 2000 x 1.5 = 6000; the other hour is
+    # covered by the subscription (no seats: fee 0) -> 6000.
+    ("subscription", "6000.00"),
+    # Package: the hour inside the calendar takes 1 h of the package: 20000 + 6000.
+    ("package", "26000.00"),
+    # Hourly plan: 1 h x 2000 + 6000 = 8000.
+    ("hourly", "8000.00"),
+])
+def test_entry_partly_outside_the_calendar(plan, total):
+    invoice = bill(contract(plan), usage(entry(hour=17, minutes=180, off_hours_minutes=120)))
+    assert amounts(invoice, "off_hours_work") == [D("6000.00")]
+    assert invoice.total == D(total)
+
+
 def test_off_hours_work_gets_the_plan_discount():
     # 2 h x 2000 x 1.5 = 6000 off-hours; 10 % plan discount = -600; total 5400 (subscription, no seats).
     invoice = bill(contract("subscription", hourly_discount_percent="10"),

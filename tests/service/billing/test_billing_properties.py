@@ -58,15 +58,20 @@ entries_strategy = st.lists(
         "off_hours": st.booleans(),
         "off_hours_agreed": st.booleans(),
         "on_site": st.booleans(),
+        # None: the flag decides for the whole entry; k: k quarters of the entry lie outside the calendar.
+        "off_quarters": st.one_of(st.none(), st.integers(0, 4)),
     }),
     max_size=12,
 )
 
 
 def _entry(e: dict) -> dict:
-    return {"ticket_id": e["ticket_id"], "started_at": f"2026-11-{e['day']:02d}T{e['hour']:02d}:00:00+03:00",
-            "minutes": e["minutes"], "work_kind": e["work_kind"], "off_hours": e["off_hours"],
-            "off_hours_agreed": e["off_hours_agreed"], "on_site": e["on_site"]}
+    entry = {"ticket_id": e["ticket_id"], "started_at": f"2026-11-{e['day']:02d}T{e['hour']:02d}:00:00+03:00",
+             "minutes": e["minutes"], "work_kind": e["work_kind"], "off_hours": e["off_hours"],
+             "off_hours_agreed": e["off_hours_agreed"], "on_site": e["on_site"]}
+    if e.get("off_quarters") is not None:
+        entry["off_hours_minutes"] = e["minutes"] * e["off_quarters"] // 4
+    return entry
 
 
 @st.composite
@@ -117,6 +122,7 @@ def test_total_is_the_sum_of_the_lines(contract_doc, usage_doc):
     "ticket_id": st.integers(1, 4), "day": st.integers(1, 30), "hour": st.integers(0, 23),
     "minutes": st.just(60), "work_kind": st.sampled_from(["included", "hourly", "fixed"]),
     "off_hours": st.booleans(), "off_hours_agreed": st.booleans(), "on_site": st.booleans(),
+    "off_quarters": st.one_of(st.none(), st.integers(0, 4)),
 }))
 def test_adding_an_hour_of_work_never_lowers_the_total(contract_doc, usage_doc, extra):
     contract_doc["terms"]["penalties"] = {k: v for k, v in contract_doc["terms"]["penalties"].items()

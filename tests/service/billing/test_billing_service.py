@@ -199,3 +199,34 @@ def test_work_on_project_tickets_is_billed_by_the_ticket_mode(db_session):
     assert invoice.total == EXPECTED_TOTAL + Decimal("2000.00") + Decimal("10000.00")
     assert billing_service.ticket_balance(db_session, ticket=db_session.get(Ticket, ids["b"]),
                                           now=msk(11, 12, 10))["spent_hours"] == "3.00"
+
+
+@pytest.mark.parametrize(("start", "minutes", "calendar", "outside"), [
+    (msk(11, 3, 18), 180, "10x5", 120),            # 18:00-21:00: 1 h inside, 2 h after 19:00
+    (msk(11, 3, 8), 120, "10x5", 60),              # 08:00-10:00: 1 h before 09:00
+    (msk(11, 3, 17), 60, "8x5", 0),                # 17:00-18:00 inside 8x5
+    (msk(11, 3, 17, 30), 60, "8x5", 30),           # 17:30-18:30: half an hour after 18:00
+    (msk(11, 7, 10), 60, "10x5", 60),              # Saturday
+    (msk(11, 3, 18), 960, "10x5", 900),            # 18:00 to 10:00 next day, 4 Nov a holiday: 1 h inside
+    (msk(11, 3, 10), 60, "24x7", 0),
+    (datetime(2026, 11, 3, 15, 59, 40, tzinfo=UTC), 2, "10x5", 2),  # 18:59:40-19:01:40 MSK: 20 s inside -> 0 min
+])
+@pytest.mark.parametrize("sla_calendar", [True, False], ids=["sla-calendar", "own-fallback"])
+def test_minutes_outside_calendar(start, minutes, calendar, outside, sla_calendar, monkeypatch):
+    if not sla_calendar:
+        monkeypatch.setattr(billing_service, "_sla_calendar", lambda *args: None)
+    assert billing_service.minutes_outside_calendar(start, minutes, calendar=calendar, zone=MSK,
+                                                    country="RU") == outside
+
+
+def test_entry_running_past_the_working_day_is_split(db_session):
+    # Ticket A, Nov 3 18:00-21:00 Moscow, not agreed: 2 h off-hours x 2000 x 1.5 = 6000. The hour before
+    # 19:00 is ordinary included work: it takes 60 min of the package, so the Nov 5 entry overflows 60 min
+    # more: overage 190 + 60 = 250 min x 2000 / 60 = 8333.33 (was 6333.33), i.e. +2000.
+    ids = seed_month(db_session)
+    db_session.add(TimeEntry(ticket_id=ids["a"], started_at=msk(11, 3, 18), minutes=180))
+    db_session.commit()
+    invoice, _ = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    lines = {line.kind: line.amount for line in invoice.lines}
+    assert lines["overage"] == Decimal("8333.33")
+    assert invoice.total == EXPECTED_TOTAL + Decimal("6000.00") + Decimal("2000.00")
