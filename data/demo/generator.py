@@ -761,7 +761,11 @@ def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_ind
         # The last days' work is still under way: open tickets in every status.
         resolved = max(resolved, HISTORY_END.astimezone(zone) + timedelta(hours=rng.uniform(1, 96)))
     closed = resolved + timedelta(hours=rng.uniform(1, 72))
-    reacted, work_started, resolved, closed = (t.astimezone(UTC) for t in (reacted, work_started, resolved, closed))
+    reacted, work_started, resolved, closed = (t.astimezone(UTC).replace(microsecond=0)
+                                               for t in (reacted, work_started, resolved, closed))
+    if pause:
+        pause = (pause[0].astimezone(UTC).replace(microsecond=0), pause[1].astimezone(UTC).replace(microsecond=0),
+                 pause[2])
 
     end = HISTORY_END
     escalated = priority in ("high", "highest") and rng.random() < 0.35 or rng.random() < 0.12
