@@ -592,9 +592,14 @@ def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: di
     if node["kind"] != "workstation" and rng.random() < 0.4 and node["name"] not in " ".join(parts):
         parts.append(rng.choice([f"Узел: {node['name']}", f"({node['name']})", f"сервер/устройство {node['name']}",
                                  f"{node['name']}, {node['attributes'].get('model') or node['attributes'].get('role', '')}"]))
+    if channel == "email" and rng.random() < 0.2:
+        parts[1:1] = rng.sample(tx.STORY, k=rng.randint(1, 3))
     sentences = [p[:1].upper() + p[1:] if rng.random() < 0.8 else p for p in parts if p]
     body = ". ".join(s.rstrip(".") for s in sentences) + "."
     rough = rng.choice([0, 0, 0.02, 0.05, 0.1])
+    if channel in ("chat", "portal") and rng.random() < 0.12:
+        # Some requests are a bare line: "не печатает".
+        return subject[:480], tx.roughen(tx.fill(symptoms[0], slots), rng, rough)
 
     if channel == "email":
         lines = []
