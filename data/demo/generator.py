@@ -562,7 +562,7 @@ def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: di
              "model": node["attributes"].get("model", ""), "ext": rng.randint(100, 599),
              "mob": f"{rng.randint(10, 99)} {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}",
              "anydesk": f"{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
-             "date": f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}"}
+             "date": f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}", "room": rng.randint(101, 512)}
     subject = tx.fill(rng.choice(scenario["subjects"]), slots)
     if rng.random() < 0.25:
         subject = f"{subject} ({node['name']})" if rng.random() < 0.5 else f"{subject} — {rng.choice(tx.SINCE)}"
