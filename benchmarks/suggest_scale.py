@@ -6,11 +6,12 @@ with a fresh embedding cache, then times ``service.search.suggest`` (the functio
 and the web page: retrieval, DB reads and reasons) for held-out queries, one at a time.
 
 Ticket sources:
-- ``demo``: the demo knowledge-base generator (``precedent demo build`` with ``--tickets N``), when present;
+- ``demo`` (default): the demo knowledge-base generator (``data/demo``, as ``precedent demo build --tickets N``);
+  queries are the texts of a sample of the generated tickets;
 - ``endava``: real Endava help-desk tickets, cycled to N with a per-ticket tag so every text is distinct
   and must be embedded (no cache hits).
 
-    python benchmarks/suggest_scale.py --tickets 100000 --source endava [--queries 200]
+    python benchmarks/suggest_scale.py --tickets 100000 [--source demo|endava] [--queries 200]
 """
 
 from __future__ import annotations
@@ -64,10 +65,28 @@ def fill_from_endava(session, n: int, seed: int) -> list[str]:
     return [f"{frame.iloc[i]['title']} {frame.iloc[i]['body']}".strip() for i in held_out]
 
 
+def fill_from_demo(session, n: int, seed: int, n_queries: int) -> list[str]:
+    """Generate n demo tickets (data/demo, Russian); return the texts of a sample of them as queries."""
+    import random
+    import sys
+
+    from sqlalchemy import select
+
+    from kb.models import Ticket
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from data.demo import generator
+
+    generator.build_demo(session, seed=seed, tickets=n, users=False, contracts=False)
+    rows = session.execute(select(Ticket.subject, Ticket.description)).all()
+    picks = random.Random(seed).sample(rows, min(n_queries, len(rows)))
+    return [f"{subject}\n{description}" for subject, description in picks]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
-    parser.add_argument("--source", choices=("endava",), default="endava")
+    parser.add_argument("--source", choices=("demo", "endava"), default="demo")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -86,7 +105,10 @@ def main() -> None:
     report: dict = {"tickets": args.tickets, "source": args.source, "embedder": settings.search_embedder}
     with factory() as session:
         began = time.perf_counter()
-        queries = fill_from_endava(session, args.tickets, args.seed)[: args.queries]
+        if args.source == "demo":
+            queries = fill_from_demo(session, args.tickets, args.seed, args.queries)
+        else:
+            queries = fill_from_endava(session, args.tickets, args.seed)[: args.queries]
         report["fill_seconds"] = round(time.perf_counter() - began, 1)
         began = time.perf_counter()
         built = search.build_index(session, settings)

