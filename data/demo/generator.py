@@ -762,6 +762,10 @@ def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_ind
         # The clock stops while paused: the work left after the pause starts is done after it ends.
         left = _working_minutes_between(pause_start, resolved, calendar) if resolved > pause_start else 10
         resolved = _add_working_minutes(pause_end, max(left, rng.uniform(5, 30)), calendar)
+    if HISTORY_END - created < timedelta(days=2) and rng.random() < 0.35:
+        # The newest requests are not picked up yet: the "new" queue of the demo.
+        reacted = max(reacted, HISTORY_END.astimezone(zone) + timedelta(minutes=rng.uniform(5, 120)))
+        work_started, resolved = max(work_started, reacted), max(resolved, reacted)
     if HISTORY_END - created < timedelta(days=10) and rng.random() < 0.3:
         # The last days' work is still under way: open tickets in every status.
         resolved = max(resolved, HISTORY_END.astimezone(zone) + timedelta(hours=rng.uniform(1, 96)))
