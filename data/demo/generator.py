@@ -503,7 +503,7 @@ def _skeletons(ctx: DemoContext) -> list[tuple]:
         client = ctx.clients[index]
         calendar = client["calendar"]
         # Slightly more tickets later in the history (the client base grew).
-        day = start + timedelta(days=int(HISTORY_DAYS * rng.random() ** 0.85))
+        day = start + timedelta(days=int((HISTORY_DAYS + 1) * rng.random() ** 0.85))
         local = day.astimezone(client["zone"]).replace(hour=0, minute=0, second=0, microsecond=0)
         if calendar != "24x7" and local.weekday() >= 5 and rng.random() < 0.85:
             local += timedelta(days=7 - local.weekday())
