@@ -113,7 +113,7 @@ def main() -> None:
         began = time.perf_counter()
         built = search.build_index(session, settings)
         report["index_build_seconds"] = round(time.perf_counter() - began, 1)
-        report["index_kind"] = built.retrievers["incident"].title_index_.kind
+        report["index_kind"] = built.retrievers["incident"].dense_kind
         report["counts"] = {kind: len(r) for kind, r in built.retrievers.items()}
         search.forget_loaded()
         began = time.perf_counter()

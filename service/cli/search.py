@@ -78,7 +78,7 @@ def index_build() -> None:
         "index_dir": str(config.index_dir),
         "embedder": config.search_embedder,
         "counts": {kind: len(r) for kind, r in built.retrievers.items()},
-        "index_kind": {kind: r.title_index_.kind for kind, r in built.retrievers.items()},
+        "index_kind": {kind: r.dense_kind for kind, r in built.retrievers.items()},
         "seconds": round(time.perf_counter() - started, 2),
     })
 

@@ -36,7 +36,7 @@ def arrays(refs, scores):
 
 
 def test_rrf_fusion_is_the_weighted_sum_of_reciprocal_ranks():
-    config = FusionConfig(weights={"title": 2.0, "lexical": 1.0}, rrf_k=10)
+    config = FusionConfig(method="rrf", weights={"title": 2.0, "lexical": 1.0}, rrf_k=10)
     fused = fuse({"title": arrays([7, 8], [0.9, 0.5]), "lexical": arrays([8, 9], [3.0, 1.0]),
                   "document": arrays([9], [0.9])}, config)
     assert fused[7][0] == pytest.approx(2 / 11)
@@ -137,7 +137,7 @@ def test_load_refuses_another_model_and_missing_or_broken_manifest(retriever, tm
 
 def test_hnsw_past_the_threshold_still_finds_the_paraphrase(use_model):
     retriever = HybridRetriever(use_model, hnsw_threshold=3).fit(DOCS)
-    assert retriever.title_index_.kind == "hnsw"
+    assert retriever.dense_kind == "hnsw" and retriever.title_index_ is None
     assert retriever.search("впн не соединяется", 1)[0].ref == 4
 
 
@@ -178,3 +178,14 @@ def test_evaluate_retrieval_on_a_tiny_set(use_model):
     with pytest.raises(EvaluationInputError, match="duplicate id"):
         evaluate_retrieval(pd.concat([corpus, corpus]), queries, id_column="id", text_columns=["title"],
                            query_column="q", relevant_column="rel", embedder=use_model)
+
+
+def test_zero_weight_signals_are_not_built_and_a_later_config_needing_them_is_refused(use_model, tmp_path):
+    lean = HybridRetriever(use_model, FusionConfig(weights={"document": 1.0, "lexical": 1.0})).fit(DOCS)
+    assert lean.title_index_ is None and lean.char_index_ is None
+    assert lean.search("принтер не печатает", 1)[0].ref in (1, 2)
+    assert lean.save(tmp_path / "ix")["fields"] == ["document", "lexical"]
+    with pytest.raises(IndexMismatchError, match="uses the title signal"):
+        HybridRetriever.load(tmp_path / "ix", use_model, FusionConfig(weights={"title": 1.0}))
+    lexical_only = HybridRetriever(use_model, FusionConfig(weights={"lexical": 1.0})).fit(DOCS)
+    assert lexical_only.dense_kind == "none" and lexical_only.search("VPN", 1)[0].ref == 4
