@@ -3,11 +3,11 @@
 The production pipeline (the same one ``precedent evaluate classify`` measures) is
 :class:`StackedTicketClassifier`:
 
-    text -> word 1-2-gram TF-IDF -> LinearSVC (balanced)        \
-    text -> char_wb 2-5-gram TF-IDF -> LinearSVC (balanced)      > out-of-fold scores -> logistic regression
-    text -> word 1-2-gram TF-IDF -> complement naive Bayes      /
-    structured signals (channel, client tier, node kind/criticality, alert severity) -> one-hot, appended
-    to both SVM views
+    word 1-2-gram + char_wb 2-5-gram TF-IDF (+ one-hot signals) -> LinearSVC (balanced)
+    word 1-2-gram TF-IDF (+ one-hot signals) -> logistic SGD, ridge
+    word 1-2-gram TF-IDF                     -> complement naive Bayes
+    out-of-fold decision scores of the four  -> multinomial logistic regression (the probabilities)
+    signals: channel, client tier, node kind/criticality, alert severity
 
 :class:`CalibratedLinearClassifier` (one SVM on word+char TF-IDF, temperature + per-class bias fitted
 on out-of-fold scores) is the lighter alternative (``build_pipeline(kind="linear")``).
@@ -172,25 +172,34 @@ def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float,
 #: Base models of :class:`StackedTicketClassifier`: name -> (text view, learner).
 STACK_BASES = {
     "word_svm": ("word", "svm"),
-    "char_svm": ("char", "svm"),
     "word_nb": ("word", "nb"),
+    "word_sgd_log": ("word", "sgd_log"),
+    "word_ridge": ("word", "ridge"),
+    "char_svm": ("char", "svm"),
+    "wordchar_svm": ("wordchar", "svm"),
 }
+#: The production blend.  Character n-grams (in the SVM's view) carry Russian inflections
+#: ("принтер/принтера/печати") that word n-grams miss; the other learners see words only, which keeps
+#: the fit within budget (docs/benchmarks.md, "Triage").
+DEFAULT_STACK = ("wordchar_svm", "word_nb", "word_sgd_log", "word_ridge")
 
 
 class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
-    """Stacked text classifier: linear SVMs on word and on character n-grams plus complement naive
-    Bayes, combined by a multinomial logistic regression fitted on their out-of-fold scores.
+    """Stacked text classifier: several linear learners on TF-IDF n-grams (``bases``, default: linear
+    SVM, complement naive Bayes, logistic SGD and ridge on word 1-2-grams), combined by a multinomial
+    logistic regression fitted on their out-of-fold scores.
 
     Input is a DataFrame with a ``text`` column and the ``meta_columns`` (see :func:`ticket_frame`);
-    the one-hot signals are appended to both SVM views.  The logistic regression learns the blend on
+    the one-hot signals are appended to the views of all learners but naive Bayes.  The logistic regression learns the blend on
     scores the bases produced for rows they did not see, so its probabilities are calibrated in the
     same out-of-fold way as :class:`CalibratedLinearClassifier`.  Classes with a single example work:
     a fold model that never saw a class scores it lowest.
     """
 
-    def __init__(self, meta_columns: Sequence[str] = (), bases: Sequence[str] = tuple(STACK_BASES),
+    def __init__(self, meta_columns: Sequence[str] = (), bases: Sequence[str] = DEFAULT_STACK,
                  cv: int = 3, word_C: float = 0.5, char_C: float = 0.3, nb_alpha: float = 0.3,
-                 final_C: float = 1.0, class_weight: str | None = "balanced", random_state: int = 0):
+                 final_C: float = 1.0, class_weight: str | None = "balanced", blend: str = "auto",
+                 random_state: int = 0):
         self.meta_columns = meta_columns
         self.bases = bases
         self.cv = cv
@@ -199,32 +208,55 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         self.nb_alpha = nb_alpha
         self.final_C = final_C
         self.class_weight = class_weight
+        self.blend = blend
         self.random_state = random_state
 
     # --- views and learners ---
     def _learner(self, name: str):
+        from sklearn.linear_model import RidgeClassifier, SGDClassifier
         from sklearn.naive_bayes import ComplementNB
 
         view, kind = STACK_BASES[name]
         if kind == "nb":
             return ComplementNB(alpha=self.nb_alpha)
+        # the SGD and ridge learners stay unweighted, as measured: the blend and the SVM handle balance
+        if kind == "sgd_log":
+            return SGDClassifier(loss="log_loss", alpha=5e-6, max_iter=15, tol=None, random_state=self.random_state)
+        if kind == "ridge":
+            return RidgeClassifier(alpha=1.0, solver="lsqr")
         C = self.word_C if view == "word" else self.char_C
         return LinearSVC(C=C, class_weight=self.class_weight)
 
     def _views(self, X) -> dict:
+        """The feature matrices the bases need: word, char, wordchar (+ signals), word_plain (NB)."""
         from scipy.sparse import hstack
 
+        needed = {self._view_of(name) for name in self.bases}
         text = X[TEXT_COLUMN] if hasattr(X, "columns") else X
         word = self.word_vectorizer_.transform(text)
-        views = {"word": word}
-        if any(STACK_BASES[b][0] == "char" for b in self.bases):
-            views["char"] = self.char_vectorizer_.transform(text)
-        if self.meta_encoder_ is not None:
-            meta = self.meta_encoder_.transform(X[list(self.meta_columns)])
-            views = {key: hstack([value, meta]).tocsr() for key, value in views.items()} | {"word_plain": word}
-        else:
-            views["word_plain"] = word
+        char = self.char_vectorizer_.transform(text) if needed & {"char", "wordchar"} else None
+        meta = self._meta_matrix(X) if self.meta_vocabulary_ else None
+        views = {"word_plain": word}
+        for name in needed - {"word_plain"}:
+            parts = {"word": [word], "char": [char], "wordchar": [word, char]}[name]
+            if meta is not None:
+                parts = [*parts, meta]
+            views[name] = parts[0].tocsr() if len(parts) == 1 else hstack(parts).tocsr()
         return views
+
+    def _meta_matrix(self, X):
+        from scipy.sparse import csr_matrix
+
+        rows, cols = [], []
+        columns = [X[column].tolist() for column in self.meta_columns]
+        for row, values in enumerate(zip(*columns, strict=True)):
+            for column, value in zip(self.meta_columns, values, strict=True):
+                index = self.meta_vocabulary_.get(f"{column}={value}")
+                if index is not None:  # a value never seen in training contributes nothing
+                    rows.append(row)
+                    cols.append(index)
+        return csr_matrix((np.ones(len(rows)), (rows, cols)),
+                          shape=(len(X), len(self.meta_vocabulary_)))
 
     @staticmethod
     def _view_of(name: str) -> str:
@@ -260,12 +292,15 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         text = X[TEXT_COLUMN]
         self.word_vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_df=0.9).fit(text)
         self.char_vectorizer_ = None
-        if any(STACK_BASES[b][0] == "char" for b in self.bases):
+        if any(STACK_BASES[b][0] in ("char", "wordchar") for b in self.bases):
             self.char_vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
                                                     min_df=2, max_df=0.9).fit(text)
-        self.meta_encoder_ = None
-        if self.meta_columns:
-            self.meta_encoder_ = OneHotEncoder(handle_unknown="ignore").fit(X[list(self.meta_columns)])
+        # one-hot of the structured signals by a plain dict: OneHotEncoder's input validation cost
+        # more than the whole text model per single-ticket prediction
+        self.meta_vocabulary_ = {}
+        for column in self.meta_columns:
+            for value in sorted(set(map(str, X[column]))):
+                self.meta_vocabulary_[f"{column}={value}"] = len(self.meta_vocabulary_)
         views = self._views(X)
         n, k = len(y), len(self.classes_)
         oof = np.zeros((n, k * len(self.bases)))
@@ -296,23 +331,47 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
             oof[in_sample] = np.hstack([
                 self._base_scores(model, views[self._view_of(name)][in_sample], self.classes_)
                 for name, model in zip(self.bases, self.base_models_, strict=True)])
-        self.score_mean_ = oof.mean(axis=0)
-        self.score_scale_ = oof.std(axis=0) + 1e-9
-        from sklearn.linear_model import LogisticRegression
+        m = len(self.bases)
+        if self.blend not in ("auto", "full", "shared"):
+            raise ValueError(f"blend must be auto, full or shared, got {self.blend!r}")
+        # A full multinomial blend has (m*k)*k weights; with few rows it learns quirks of small fold
+        # models and extrapolates, so "auto" uses it only with 50+ rows per blend feature.
+        self.blend_ = self.blend if self.blend != "auto" else ("full" if n >= 50 * m * k else "shared")
+        if self.blend_ == "full":
+            from sklearn.linear_model import LogisticRegression
 
-        self.blender_ = LogisticRegression(C=self.final_C, max_iter=3000)
-        self.blender_.fit((oof - self.score_mean_) / self.score_scale_, y, sample_weight=sample_weight)
+            self.score_mean_ = oof.mean(axis=0)
+            self.score_scale_ = oof.std(axis=0) + 1e-9
+            self.blender_ = LogisticRegression(C=self.final_C, max_iter=3000)
+            self.blender_.fit((oof - self.score_mean_) / self.score_scale_, y, sample_weight=sample_weight)
+        else:  # one scale per base model, one weight per base model
+            blocks = oof.reshape(n, m, k)
+            self.score_mean_ = np.repeat(blocks.mean(axis=(0, 2)), k)
+            self.score_scale_ = np.repeat(blocks.std(axis=(0, 2)) + 1e-9, k)
+            standardized = ((oof - self.score_mean_) / self.score_scale_).reshape(n, m, k)
+            self.blend_coef_, self.blend_bias_ = _fit_shared_blend(
+                [standardized[:, i, :] for i in range(m)], np.searchsorted(self.classes_, y), sample_weight)
         return self
 
     def _stacked(self, X) -> np.ndarray:
-        check_is_fitted(self, "blender_")
+        check_is_fitted(self, "blend_")
         views = self._views(X)
         scores = [self._base_scores(model, views[self._view_of(name)], self.classes_)
                   for name, model in zip(self.bases, self.base_models_, strict=True)]
         return (np.hstack(scores) - self.score_mean_) / self.score_scale_
 
+    def decision_function(self, X) -> np.ndarray:
+        stacked = self._stacked(X)
+        if self.blend_ == "shared":
+            m, k = len(self.bases), len(self.classes_)
+            blocks = stacked.reshape(len(stacked), m, k)
+            return np.tensordot(blocks, self.blend_coef_, axes=([1], [0])) + self.blend_bias_
+        return self.blender_.decision_function(stacked)
+
     def predict_proba(self, X) -> np.ndarray:
         """Blended class probabilities, columns in ``classes_`` order."""
+        if self.blend_ == "shared":
+            return _softmax(self.decision_function(X))
         proba = self.blender_.predict_proba(self._stacked(X))
         if np.array_equal(self.blender_.classes_, self.classes_):
             return proba
@@ -320,15 +379,47 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         out[:, np.searchsorted(self.classes_, self.blender_.classes_)] = proba
         return out
 
-    def decision_function(self, X) -> np.ndarray:
-        return self.blender_.decision_function(self._stacked(X))
-
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 #: Pipelines :func:`build_pipeline` can build; "stacked" is the production one.
 PIPELINE_KINDS = ("stacked", "linear")
+
+
+def _fit_shared_blend(scores: Sequence[np.ndarray], codes: np.ndarray, weights: np.ndarray | None = None,
+                      l2: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """(w, b) of p = softmax(sum_m w_m * scores_m + b) minimising the (weighted) log loss.
+
+    One weight per base model, shared by all classes, and one bias per class: the blend cannot
+    learn cross-class quirks of a base model from a small training set (a full multinomial
+    regression on the concatenated scores can, and then extrapolates badly).
+    """
+    from scipy.optimize import minimize
+
+    stacked = np.stack(scores)  # (m, n, k)
+    m, n, k = stacked.shape
+    rows = np.arange(n)
+    w_rows = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    w_rows = w_rows / w_rows.mean()
+
+    def loss(params):
+        coef, bias = params[:m], params[m:]
+        z = np.tensordot(coef, stacked, axes=1) + bias
+        z_max = z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z - z_max).sum(axis=1)) + z_max[:, 0]
+        value = np.mean(w_rows * (log_norm - z[rows, codes])) + l2 * (coef @ coef + bias @ bias)
+        p = np.exp(z - log_norm[:, None])
+        p[rows, codes] -= 1.0
+        p *= w_rows[:, None] / n
+        grad_coef = np.einsum("mnk,nk->m", stacked, p) + 2 * l2 * coef
+        grad_bias = p.sum(axis=0) + 2 * l2 * bias
+        return value, np.concatenate([grad_coef, grad_bias])
+
+    start = np.r_[np.full(m, 1.0 / m), np.zeros(k)]
+    result = minimize(loss, start, jac=True, method="L-BFGS-B")
+    params = result.x if np.all(np.isfinite(result.x)) else start
+    return params[:m], params[m:]
 
 
 def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, kind: str = "stacked",

@@ -238,8 +238,9 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
     manifest = {
         "model": name,
         "source": source,
-        "pipeline": "stacked: LinearSVC on word 1-2-gram and on char_wb 2-5-gram TF-IDF (+ one-hot signals), "
-                    "complement NB on words; logistic regression on their out-of-fold scores",
+        "pipeline": "stacked: LinearSVC on word 1-2 + char_wb 2-5-gram TF-IDF, logistic SGD and ridge on "
+                    "word TF-IDF (+ one-hot signals), complement NB on words; logistic regression on their "
+                    "out-of-fold scores",
         "parameters": {**final.named_steps["classifier"].get_params(), "held_out": 0.2, "split_random_state": 0},
         "metrics": metrics,
         "thresholds": thresholds,

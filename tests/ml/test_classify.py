@@ -206,3 +206,21 @@ def test_confidence_matches_accuracy_on_held_out_data(kind):
 def test_unknown_pipeline_kind():
     with pytest.raises(ValueError, match="unknown pipeline kind"):
         build_pipeline(kind="bert")
+
+
+@pytest.mark.parametrize("blend", ["shared", "full"])
+def test_both_blends_give_distributions(blend):
+    from ml.classify import StackedTicketClassifier
+
+    texts, labels = make_tickets(per_class=30)
+    model = StackedTicketClassifier(blend=blend).fit(frame(texts), labels)
+    assert model.blend_ == blend
+    proba = model.predict_proba(frame(make_tickets(per_class=5, seed=3)[0]))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_auto_blend_is_shared_on_small_data():
+    from ml.classify import StackedTicketClassifier
+
+    texts, labels = make_tickets(per_class=30)
+    assert StackedTicketClassifier().fit(frame(texts), labels).blend_ == "shared"
