@@ -75,6 +75,10 @@ class Settings:
     triage_specialists: int = 5
     #: Ask service.search.suggest for the nearest past incidents (specialist ranking) when it exists.
     triage_use_search: bool = True
+    #: Base learners of the stacked classifier (ml.classify.STACK_BASES), comma-separated; used by
+    #: `precedent train` and `precedent evaluate classify` alike.  "wordchar_svm" instead of "word_svm"
+    #: adds character n-grams (Russian inflections) at about 1.6x the fit time (docs/benchmarks.md).
+    triage_stack_bases: tuple = ("word_svm", "word_nb", "word_sgd_log", "word_ridge")
 
     # --- SLA (H-sla: service/sla/, service/sla_service.py, service/mail.py, docs/sla.md) ---
     #: Share of a target's working time after which a running target is "at risk" (0 < f <= 1).

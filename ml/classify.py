@@ -3,8 +3,7 @@
 The production pipeline (the same one ``precedent evaluate classify`` measures) is
 :class:`StackedTicketClassifier`:
 
-    word 1-2-gram + char_wb 2-5-gram TF-IDF (+ one-hot signals) -> LinearSVC (balanced)
-    word 1-2-gram TF-IDF (+ one-hot signals) -> logistic SGD, ridge
+    word 1-2-gram TF-IDF (+ one-hot signals) -> LinearSVC (balanced), logistic SGD, ridge
     word 1-2-gram TF-IDF                     -> complement naive Bayes
     out-of-fold decision scores of the four  -> multinomial logistic regression (the probabilities)
     signals: channel, client tier, node kind/criticality, alert severity
@@ -178,10 +177,10 @@ STACK_BASES = {
     "char_svm": ("char", "svm"),
     "wordchar_svm": ("wordchar", "svm"),
 }
-#: The production blend.  Character n-grams (in the SVM's view) carry Russian inflections
-#: ("принтер/принтера/печати") that word n-grams miss; the other learners see words only, which keeps
-#: the fit within budget (docs/benchmarks.md, "Triage").
-DEFAULT_STACK = ("wordchar_svm", "word_nb", "word_sgd_log", "word_ridge")
+#: The production blend (kb.config ``triage_stack_bases``).  On the real benchmark it fits within budget
+#: and is as accurate as the variant with character n-grams in the SVM ("wordchar_svm", for Russian
+#: inflections such as "принтер/принтера/печати"), which costs 1.6x the fit time (docs/benchmarks.md).
+DEFAULT_STACK = ("word_svm", "word_nb", "word_sgd_log", "word_ridge")
 
 
 class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
@@ -423,7 +422,7 @@ def _fit_shared_blend(scores: Sequence[np.ndarray], codes: np.ndarray, weights: 
 
 
 def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, kind: str = "stacked",
-                   C: float = 0.3) -> Pipeline:
+                   C: float = 0.3, bases: Sequence[str] = DEFAULT_STACK) -> Pipeline:
     """The production text(+signals) classification pipeline, unfitted.
 
     Input is a DataFrame with a ``text`` column (and the ``meta_columns``), see :func:`ticket_frame`.
@@ -431,7 +430,11 @@ def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, kind: str =
     accurate on the real benchmark, see docs/benchmarks.md).
     """
     if kind == "stacked":
-        return Pipeline([("classifier", StackedTicketClassifier(meta_columns=tuple(meta_columns), cv=cv))])
+        unknown = [b for b in bases if b not in STACK_BASES]
+        if unknown or not bases:
+            raise ValueError(f"unknown stack bases {unknown}; choose from {', '.join(STACK_BASES)}")
+        return Pipeline([("classifier", StackedTicketClassifier(meta_columns=tuple(meta_columns), cv=cv,
+                                                                bases=tuple(bases)))])
     if kind != "linear":
         raise ValueError(f"unknown pipeline kind {kind!r}; expected one of {', '.join(PIPELINE_KINDS)}")
     transformers = [

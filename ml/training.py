@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ml.classify import (
+    DEFAULT_STACK,
     META_COLUMNS,
     TicketSignals,
     build_pipeline,
@@ -211,7 +212,7 @@ class TrainedModel:
 
 def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[str],
                 weights: Sequence[float] | None = None, *, source: str = "store",
-                cv: int = 3) -> TrainedModel:
+                cv: int = 3, bases: Sequence[str] = DEFAULT_STACK) -> TrainedModel:
     """Fit on 80 %, measure on the held-out 20 %, then refit on everything; manifest included."""
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
@@ -222,7 +223,7 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
     frame = ticket_frame(signals)
     train_idx, test_idx = split_indices(labels)
     meta = [c for c in META_COLUMNS if frame[c].nunique() > 1]
-    params = {"meta_columns": meta, "cv": cv}
+    params = {"meta_columns": meta, "cv": cv, "bases": tuple(bases)}
     started = time.perf_counter()
     held_out = build_pipeline(**params)
     held_out.fit(frame.iloc[train_idx], labels[train_idx], classifier__sample_weight=weights[train_idx])
@@ -238,9 +239,8 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
     manifest = {
         "model": name,
         "source": source,
-        "pipeline": "stacked: LinearSVC on word 1-2 + char_wb 2-5-gram TF-IDF, logistic SGD and ridge on "
-                    "word TF-IDF (+ one-hot signals), complement NB on words; logistic regression on their "
-                    "out-of-fold scores",
+        "pipeline": f"stacked {'+'.join(bases)} on TF-IDF n-grams (+ one-hot signals); blend fitted on "
+                    "their out-of-fold scores",
         "parameters": {**final.named_steps["classifier"].get_params(), "held_out": 0.2, "split_random_state": 0},
         "metrics": metrics,
         "thresholds": thresholds,
@@ -255,7 +255,8 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
 
 
 def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[str],
-                             test_texts: Sequence[str], test_labels: Sequence[str]) -> dict[str, Any]:
+                             test_texts: Sequence[str], test_labels: Sequence[str],
+                             *, bases: Sequence[str] = DEFAULT_STACK) -> dict[str, Any]:
     """Fit the production routing pipeline (text only) on train, measure on test (evaluate classify)."""
     import pandas as pd
 
@@ -263,7 +264,7 @@ def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[
     test_labels = np.asarray([str(label) for label in test_labels])
     if len(np.unique(train_labels)) < 2:
         raise ValueError(f"the training labels have {len(np.unique(train_labels))} distinct value(s); need 2+")
-    pipeline = build_pipeline()
+    pipeline = build_pipeline(bases=bases)
     started = time.perf_counter()
     pipeline.fit(pd.DataFrame({"text": list(train_texts)}), train_labels)
     fit_seconds = time.perf_counter() - started

@@ -43,7 +43,7 @@ def _read_labelled_csv(path: str, option: str, text_columns: list[str], label: s
 def classify(train_path: str, test_path: str, text_columns: str, label: str) -> None:
     """Fit the production routing pipeline on TRAIN and print its quality on TEST as JSON."""
     from ml.training import evaluate_text_classifier
-    from service.cli.common import echo_json, fail
+    from service.cli.common import echo_json, fail, settings
 
     columns = [c.strip() for c in text_columns.split(",") if c.strip()]
     if not columns:
@@ -54,55 +54,18 @@ def classify(train_path: str, test_path: str, text_columns: str, label: str) -> 
     test_texts, test_labels = _read_labelled_csv(test_path, "--test", columns, label)
     if len(set(train_labels)) < 2:
         fail(f"--train: column {label!r} has a single distinct label; need at least two classes")
-    echo_json(evaluate_text_classifier(train_texts, train_labels, test_texts, test_labels))
+    from ml.classify import STACK_BASES
 
-
-def _read_labelled_csv(path: str, option: str, text_columns: list[str], label: str):
-    """(texts, labels) of a CSV file, or exit 2 naming the problem."""
-    import pandas as pd
-
-    from service.cli.common import fail
-
+    bases = settings().triage_stack_bases
+    unknown = [b for b in bases if b not in STACK_BASES]
+    if unknown or not bases:
+        fail(f"PRECEDENT_TRIAGE_STACK_BASES: unknown base(s) {', '.join(unknown) or '(none given)'}; "
+             f"choose from {', '.join(STACK_BASES)}")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        fail(f"{option}: file not found: {path}")
-    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
-        fail(f"{option}: cannot read {path} as CSV: {exc}")
-    missing = [c for c in [*text_columns, label] if c not in frame.columns]
-    if missing:
-        fail(f"{option}: {path} has no column(s) {', '.join(missing)} "
-             f"(columns: {', '.join(map(str, frame.columns))})")
-    frame = frame[frame[label].notna() & (frame[label].str.strip() != "")]
-    if frame.empty:
-        fail(f"{option}: {path} has no rows with a {label!r} label")
-    texts = frame[text_columns].fillna("").agg("\n".join, axis=1).tolist()
-    return texts, frame[label].str.strip().tolist()
-
-
-@evaluate.command("classify")
-@click.option("--train", "train_path", required=True, help="Labelled CSV to fit on (gzip is fine).")
-@click.option("--test", "test_path", required=True, help="Labelled CSV to measure on.")
-@click.option("--text", "text_columns", required=True, help="Text column(s), comma-separated: COL[,COL...].")
-@click.option("--label", "label", required=True, help="Label column.")
-def classify(train_path: str, test_path: str, text_columns: str, label: str) -> None:
-    """Fit the production routing pipeline on TRAIN and print its quality on TEST as JSON."""
-    from ml.training import evaluate_text_classifier
-    from service.cli.common import echo_json, fail
-
-    columns = [c.strip() for c in text_columns.split(",") if c.strip()]
-    if not columns:
-        fail("--text: give at least one column name")
-    if not label.strip():
-        fail("--label: give a column name")
-    train_texts, train_labels = _read_labelled_csv(train_path, "--train", columns, label)
-    test_texts, test_labels = _read_labelled_csv(test_path, "--test", columns, label)
-    if len(set(train_labels)) < 2:
-        fail(f"--train: column {label!r} has a single distinct label; need at least two classes")
-    try:
-        result = evaluate_text_classifier(train_texts, train_labels, test_texts, test_labels)
+        result = evaluate_text_classifier(train_texts, train_labels, test_texts, test_labels, bases=bases)
     except ValueError as exc:  # e.g. texts with no usable terms at all
         fail(f"--train: cannot fit the classifier: {exc}")
+    result["stack_bases"] = list(bases)
     echo_json(result)
 
 

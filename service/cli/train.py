@@ -25,9 +25,14 @@ def train(which: str, publish: bool) -> None:
     """Train the routing (group) and/or priority model from the knowledge store."""
     from kb.db import make_engine, make_session_factory
     from ml import registry
+    from ml.classify import STACK_BASES
     from ml.training import MODEL_NAMES, tickets_from_store, train_model
 
     config = settings()
+    unknown = [b for b in config.triage_stack_bases if b not in STACK_BASES]
+    if unknown or not config.triage_stack_bases:
+        fail(f"PRECEDENT_TRIAGE_STACK_BASES: unknown base(s) {', '.join(unknown) or '(none given)'}; "
+             f"choose from {', '.join(STACK_BASES)}")
     engine = make_engine(config.resolved_database_url)
     try:
         with make_session_factory(engine)() as session:
@@ -39,7 +44,8 @@ def train(which: str, publish: bool) -> None:
     for name in names:
         signals, labels, weights = data.for_model(name)
         try:
-            trained = train_model(name, signals, labels, weights, source=config.resolved_database_url.split("://")[0])
+            trained = train_model(name, signals, labels, weights, bases=config.triage_stack_bases,
+                                  source=config.resolved_database_url.split("://")[0])
         except ValueError as exc:
             fail(f"{name}: {exc} (load or generate tickets first: precedent demo build / precedent import)")
         saved = registry.save_model(config.models_dir, name, trained.estimator, trained.manifest)

@@ -143,3 +143,16 @@ def test_train_list_publish(store):
 def test_train_on_an_empty_store_exits_2(sqlite_url, tmp_path):
     result = run("train", "priority", env={"PRECEDENT_DATABASE_URL": sqlite_url, "PRECEDENT_VAR_DIR": str(tmp_path)})
     assert result.exit_code == 2 and "priority" in result.output
+
+
+def test_unknown_stack_base_exits_2(csvs):
+    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label",
+                 env={"PRECEDENT_TRIAGE_STACK_BASES": "word_svm,bert"})
+    assert result.exit_code == 2 and "PRECEDENT_TRIAGE_STACK_BASES" in result.output and "bert" in result.output
+
+
+def test_char_variant_runs(csvs):
+    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label",
+                 env={"PRECEDENT_TRIAGE_STACK_BASES": "wordchar_svm,word_nb"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["stack_bases"] == ["wordchar_svm", "word_nb"]
