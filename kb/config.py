@@ -73,8 +73,12 @@ class Settings:
     triage_priority_threshold: float = 0.0
     #: How many specialists triage proposes.
     triage_specialists: int = 5
-    #: Ask service.search.suggest for the nearest past incidents (specialist ranking) when it exists.
-    triage_use_search: bool = True
+    #: Ask service.search.suggest (hybrid search, +~30 ms) for the nearest past incidents of the
+    #: specialist ranking when its index exists; otherwise a TF-IDF neighbour index over resolved
+    #: incidents inside triage does it (keeps POST /api/v1/triage within its 20 ms p95 budget).
+    triage_use_search: bool = False
+    #: How often (seconds) triage checks whether resolved incidents changed and re-fits its neighbours.
+    triage_neighbours_refresh_seconds: int = 300
     #: Base learners of the stacked classifier (ml.classify.STACK_BASES), comma-separated; used by
     #: `precedent train` and `precedent evaluate classify` alike.  "wordchar_svm" instead of "word_svm"
     #: adds character n-grams (Russian inflections) at about 1.6x the fit time (docs/benchmarks.md).

@@ -140,3 +140,45 @@ def rank_specialists(candidates: Iterable[Candidate], context: RankingContext, *
         ranked.append(RankedSpecialist(candidate.id, candidate.name, score, reasons))
     ranked.sort(key=lambda item: (-item.score, item.id))
     return ranked[:limit]
+
+
+class IncidentNeighbours:
+    """Nearest resolved incidents by TF-IDF cosine over their text: a cheap stand-in for the hybrid
+    search index when triage must answer in milliseconds.  Fitted on plain data (ids, texts, resolvers).
+    """
+
+    def __init__(self, max_features: int = 200_000):
+        self.max_features = max_features
+
+    def fit(self, ticket_ids: Sequence[int], texts: Sequence[str], resolvers: Sequence[int | None]):
+        """Index ``texts`` of resolved tickets with the specialist who resolved each (None: unknown)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.ticket_ids_ = list(ticket_ids)
+        self.resolvers_ = list(resolvers)
+        self.vectorizer_ = None
+        if self.ticket_ids_:
+            self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                               max_features=self.max_features)
+            try:
+                self.matrix_ = self.vectorizer_.fit_transform(texts).T.tocsr()
+            except ValueError:  # no usable terms at all
+                self.vectorizer_ = None
+        return self
+
+    def resolvers(self, text: str, k: int = 10) -> dict[int, float]:
+        """specialist id -> summed cosine similarity of the ``k`` nearest incidents they resolved."""
+        import numpy as np
+
+        if self.vectorizer_ is None:
+            return {}
+        similarity = (self.vectorizer_.transform([text]) @ self.matrix_).toarray()[0]
+        if not similarity.any():
+            return {}
+        top = np.argsort(-similarity)[:k]
+        out: dict[int, float] = {}
+        for index in top:
+            resolver = self.resolvers_[index]
+            if similarity[index] > 0 and resolver is not None:
+                out[resolver] = out.get(resolver, 0.0) + float(similarity[index])
+        return out

@@ -9,6 +9,7 @@ measured against what engineers set.  With no published model it still answers: 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from kb.config import Settings, load_settings
 from kb.models import Assignment, Client, Node, Ticket, TriagePrediction
 from kb.queries.directory import get_nodes, list_specialists
 from ml.classify import ticket_frame
-from ml.ranking import Candidate, RankingContext, rank_specialists
+from ml.ranking import Candidate, IncidentNeighbours, RankingContext, rank_specialists
 from ml.registry import ModelError, PublishedModels
 from ml.rules import NodeSignal, apply_priority_rules, priority_rules
 from ml.training import PRIORITY_MODEL, ROUTING_MODEL, signals_for
@@ -37,6 +38,8 @@ _ON_SITE_WORDS = ("on-site", "on site", "выезд", "приехать", "на 
 FALLBACK_THRESHOLD = 0.5
 
 _registries: dict[Path, PublishedModels] = {}
+#: database URL -> (checked at, (count, max id) of resolved tickets, neighbours)
+_neighbours: dict[str, tuple[float, tuple, IncidentNeighbours]] = {}
 
 
 class TriageInputError(ValueError):
@@ -115,8 +118,35 @@ def _search_index_exists(settings: Settings) -> bool:
     return (settings.index_dir / "incident" / "manifest.json").exists()
 
 
+def incident_neighbours(session: Session, *, refresh_seconds: int = 300) -> IncidentNeighbours:
+    """TF-IDF neighbours over the store's resolved incidents, rebuilt when they changed (checked at
+    most every ``refresh_seconds``, so a busy desk does not re-fit on every triage)."""
+    key = str(session.get_bind().url)
+    now = time.monotonic()
+    cached = _neighbours.get(key)
+    if cached is not None and now - cached[0] < refresh_seconds:
+        return cached[2]
+    resolved = Ticket.resolved_at.is_not(None)
+    stamp = tuple(session.execute(select(func.count(), func.max(Ticket.id)).where(resolved)).one())
+    if cached is not None and cached[1] == stamp:
+        _neighbours[key] = (now, stamp, cached[2])
+        return cached[2]
+    resolver_of: dict[int, int] = {}
+    for ticket_id, specialist_id in session.execute(
+            select(Assignment.ticket_id, Assignment.specialist_id)
+            .join(Ticket, Ticket.id == Assignment.ticket_id)
+            .where(resolved, Assignment.role == "primary").order_by(Assignment.assigned_at)):
+        resolver_of[ticket_id] = specialist_id  # the last primary owner resolved it
+    rows = session.execute(select(Ticket.id, Ticket.subject, Ticket.description).where(resolved)).all()
+    neighbours = IncidentNeighbours().fit(
+        [r.id for r in rows], [f"{r.subject}\n{r.description or ''}" for r in rows],
+        [resolver_of.get(r.id) for r in rows])
+    _neighbours[key] = (now, stamp, neighbours)
+    return neighbours
+
+
 def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, group: str | None,
-                       use_search: bool) -> tuple[dict[int, float], str]:
+                       use_search: bool, refresh_seconds: int = 300) -> tuple[dict[int, float], str]:
     """specialist id -> weight of the nearest resolved incidents they resolved, and where it came from."""
     incident_scores: dict[int, float] = {}
     source = "none"
@@ -135,8 +165,12 @@ def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, gr
                 source = "search"
             except Exception as exc:  # no index yet, or it is being rebuilt: rank without it
                 log.warning("triage: suggest unavailable (%s); ranking without nearest incidents", exc)
+    if not incident_scores:
+        resolvers = incident_neighbours(session, refresh_seconds=refresh_seconds).resolvers(text)
+        if resolvers:
+            return resolvers, "tfidf_neighbours"
     if not incident_scores and group is not None:
-        # No search index: the latest resolved incidents of the same group (and client) stand in.
+        # Nothing similar at all: the latest resolved incidents of the same group (and client) stand in.
         query = select(Ticket.id).where(Ticket.group == group, Ticket.resolved_at.is_not(None))
         if client_id is not None:
             query = query.where(Ticket.client_id == client_id)
@@ -273,7 +307,8 @@ def triage_request(
     # --- specialists ---
     resolvers, resolver_source = _nearest_resolvers(
         session, text=signals.text, client_id=client_id, group=group["value"],
-        use_search=settings.triage_use_search and _search_index_exists(settings))
+        use_search=settings.triage_use_search and _search_index_exists(settings),
+        refresh_seconds=settings.triage_neighbours_refresh_seconds)
     on_site = any(n.kind in ON_SITE_NODE_KINDS for n in nodes) or any(
         word in signals.text.lower() for word in _ON_SITE_WORDS)
     region = next((n.region for n in nodes if n.region), None) or (client.region if client else None)

@@ -88,3 +88,16 @@ def test_regional_partner_for_a_remote_office():
 def test_limit_and_stable_order():
     ranked = rank_specialists([person(i) for i in range(10, 0, -1)], RankingContext(group="network", now=WORKING), limit=3)
     assert ids(ranked) == [1, 2, 3]
+
+
+def test_incident_neighbours_credit_the_resolvers_of_similar_incidents():
+    from ml.ranking import IncidentNeighbours
+
+    neighbours = IncidentNeighbours().fit(
+        [1, 2, 3, 4],
+        ["VPN не подключается из дома", "принтер не печатает", "VPN падает каждые 5 минут", "почта не уходит"],
+        [10, 20, 30, None])
+    found = neighbours.resolvers("не подключается VPN", k=2)
+    assert set(found) == {10, 30} and found[10] > found[30] > 0
+    assert neighbours.resolvers("совершенно другое", k=2) == {}
+    assert IncidentNeighbours().fit([], [], []).resolvers("VPN") == {}
