@@ -86,6 +86,14 @@ def current_user() -> User | None:
     return g.get("user")
 
 
+def actor_name() -> str:
+    """How the current user appears in the audit trail: client users are prefixed ``client:``."""
+    user = current_user()
+    if user is None:
+        raise ApiError(401, "authentication required")
+    return f"client:{user.username}" if user.role == "client" else user.username
+
+
 def visible_client_id() -> int | None:
     """The client whose data the current user is limited to; None for staff."""
     user = current_user()

@@ -13,7 +13,7 @@ from kb import vocab
 from kb.models import Ticket
 from kb.queries import audit as audit_queries
 from service import db, workflow
-from service.auth import STAFF_ROLES, current_user, ensure_visible, visible_client_id
+from service.auth import STAFF_ROLES, actor_name, current_user, ensure_visible, visible_client_id
 from service.errors import ApiError
 from service.serializers import iso, ticket_detail
 from service.validation import boolean, instant, integer, json_body, string
@@ -22,13 +22,6 @@ bp = Blueprint("workflow", __name__, url_prefix="/api/v1/tickets")
 
 #: Staff roles that may change tickets (analysts read only).
 WRITER_ROLES = ("engineer_l1", "engineer_l2", "manager")
-
-
-def _actor() -> str:
-    user = current_user()
-    if user is None:  # pragma: no cover - auth refuses anonymous API calls before the view
-        raise ApiError(401, "authentication required")
-    return f"client:{user.username}" if user.role == "client" else user.username
 
 
 def _require_writer() -> None:
@@ -84,7 +77,7 @@ def create_ticket():
         data = {**data, "client_id": limit}
         # the portal's user is the requester unless the form names someone else
         data.setdefault("channel", "portal")
-    ticket = _call(workflow.create_ticket, actor=_actor(), **data)
+    ticket = _call(workflow.create_ticket, actor=actor_name(), **data)
     response = jsonify(ticket_detail(ticket))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
@@ -117,7 +110,7 @@ def apply_action(ticket_id: int):
         raise ApiError(403, f"a client user may only: {', '.join(sorted(workflow.CLIENT_ACTIONS))}",
                        field="action")
     params = {k: v for k, v in data.items() if k != "action"}
-    ticket = _call(workflow.apply_action, ticket_id=ticket.id, action=action, actor=_actor(), **params)
+    ticket = _call(workflow.apply_action, ticket_id=ticket.id, action=action, actor=actor_name(), **params)
     return jsonify(ticket_detail(ticket))
 
 
@@ -132,7 +125,7 @@ def add_comment(ticket_id: int):
     ticket = _ticket(ticket_id)
     if visible_client_id() is not None:
         public = True
-    comment = _call(workflow.add_comment, ticket_id=ticket.id, body=body, public=public, actor=_actor())
+    comment = _call(workflow.add_comment, ticket_id=ticket.id, body=body, public=public, actor=actor_name())
     return jsonify({"id": comment.id, "ticket_id": ticket.id, "author": comment.author, "body": comment.body,
                     "public": comment.public, "created_at": iso(comment.created_at)}), 201
 
@@ -157,7 +150,7 @@ def add_time_entry(ticket_id: int):
     if fields["work_kind"] is not None and fields["work_kind"] not in vocab.BILLING_MODES:
         raise ApiError(422, f"work_kind must be one of {', '.join(vocab.BILLING_MODES)}", field="work_kind")
     ticket = _ticket(ticket_id)
-    entry = _call(workflow.add_time_entry, ticket_id=ticket.id, actor=_actor(), **fields)
+    entry = _call(workflow.add_time_entry, ticket_id=ticket.id, actor=actor_name(), **fields)
     return jsonify({"id": entry.id, "ticket_id": ticket.id, "specialist_id": entry.specialist_id,
                     "started_at": iso(entry.started_at), "minutes": entry.minutes, "on_site": entry.on_site,
                     "off_hours_agreed": entry.off_hours_agreed, "work_kind": entry.work_kind,
@@ -176,7 +169,7 @@ def update_ticket(ticket_id: int):
             raise ApiError(422, f"{name} must be one of {', '.join(allowed)}", field=name)
     reason = string(data, "reason", max_length=2000)
     ticket = _ticket(ticket_id)
-    ticket = _call(workflow.change_priority, ticket_id=ticket.id, actor=_actor(), priority=data.get("priority"),
+    ticket = _call(workflow.change_priority, ticket_id=ticket.id, actor=actor_name(), priority=data.get("priority"),
                    group=data.get("group"), reason=reason)
     return jsonify(ticket_detail(ticket))
 

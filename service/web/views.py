@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import wraps
 
 from flask import (
@@ -19,10 +20,10 @@ from flask import (
 from sqlalchemy import func, select
 
 from kb import vocab
-from kb.models import AuditEvent, Client, SlaEvent, Ticket, TriagePrediction, User
+from kb.models import AuditEvent, Client, SlaEvent, Ticket, TriagePrediction, User, utcnow
 from kb.queries import tickets as ticket_queries
-from service import db
-from service.auth import STAFF_ROLES, check_password, current_user, public, visible_client_id
+from service import db, workflow
+from service.auth import STAFF_ROLES, actor_name, check_password, current_user, public, visible_client_id
 
 bp = Blueprint("web", __name__)
 
@@ -46,7 +47,14 @@ def _check_csrf():
 
 @bp.app_context_processor
 def _template_globals():
-    return {"csrf_token": csrf_token, "current_user": current_user(), "vocab": vocab}
+    return {"csrf_token": csrf_token, "current_user": current_user(), "vocab": vocab,
+            "report_month": _last_month()}
+
+
+def _last_month() -> str:
+    """The latest complete month (YYYY-MM), the default period of reports."""
+    first_of_month = utcnow().replace(day=1)
+    return (first_of_month - timedelta(days=1)).strftime("%Y-%m")
 
 
 def login_required(*roles: str):
@@ -159,7 +167,9 @@ def ticket_page(ticket_id: int):
         .order_by(TriagePrediction.at.desc()).limit(1)
     )
     return render_template("web/ticket.html", ticket=ticket, audit=audit, prediction=prediction,
-                           suggestions=_suggestions_for(ticket))
+                           suggestions=_suggestions_for(ticket),
+                           actions=workflow.allowed_actions(ticket.status),
+                           can_write=current_user().role in WRITER_ROLES)
 
 
 @bp.get("/search")
@@ -217,4 +227,88 @@ def portal_ticket(ticket_id: int):
     ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
     if ticket is None or ticket.client_id != visible_client_id():
         abort(404)
-    return render_template("web/portal_ticket.html", ticket=ticket)
+    return render_template("web/portal_ticket.html", ticket=ticket,
+                           allowed=set(workflow.allowed_actions(ticket.status)) & workflow.CLIENT_ACTIONS)
+
+
+# --- writes: every form goes through the same workflow use cases as the API ------------------------
+
+WRITER_ROLES = ("engineer_l1", "engineer_l2", "manager")
+#: Form fields each action may carry (empty fields are left out).
+ACTION_FORM_FIELDS = ("priority", "group", "resolution", "comment", "reason")
+
+
+def _run(use_case, **kwargs) -> bool:
+    """Run a workflow use case; a refusal becomes a flashed message instead of an error page."""
+    try:
+        use_case(db.session(), actor=actor_name(), **kwargs)
+        return True
+    except (workflow.WorkflowInputError, workflow.IllegalTransition, workflow.TicketNotFound) as exc:
+        flash(f"Не выполнено: {exc}")
+        return False
+
+
+def _own_ticket(ticket_id: int) -> Ticket:
+    ticket = db.session().get(Ticket, ticket_id)
+    limit = visible_client_id()
+    if ticket is None or (limit is not None and ticket.client_id != limit):
+        abort(404)
+    return ticket
+
+
+@bp.post("/tickets/<int:ticket_id>/action")
+@login_required(*WRITER_ROLES, "client")
+def ticket_action(ticket_id: int):
+    """Apply a workflow action from the ticket page (client users: only confirm, reopen, reply)."""
+    ticket = _own_ticket(ticket_id)
+    action = request.form.get("action", "")
+    if current_user().role == "client" and action not in workflow.CLIENT_ACTIONS:
+        abort(403)
+    allowed = workflow.ACTION_PARAMS.get(action, ())
+    params = {name: request.form[name].strip() for name in ACTION_FORM_FIELDS
+              if name in allowed and request.form.get(name, "").strip()}
+    if _run(workflow.apply_action, ticket_id=ticket.id, action=action, **params):
+        flash(f"Выполнено: {action}")
+    return redirect(_ticket_url(ticket.id))
+
+
+@bp.post("/tickets/<int:ticket_id>/comment")
+@login_required(*WRITER_ROLES, "client")
+def ticket_comment(ticket_id: int):
+    """Add a comment; client users' comments are always public."""
+    ticket = _own_ticket(ticket_id)
+    public_comment = current_user().role == "client" or request.form.get("public") == "on"
+    _run(workflow.add_comment, ticket_id=ticket.id, body=request.form.get("body", ""), public=public_comment)
+    return redirect(_ticket_url(ticket.id))
+
+
+def _ticket_url(ticket_id: int) -> str:
+    endpoint = "web.portal_ticket" if current_user().role == "client" else "web.ticket_page"
+    return url_for(endpoint, ticket_id=ticket_id)
+
+
+@bp.route("/portal/new", methods=["GET", "POST"])
+@login_required("client")
+def portal_new_ticket():
+    """The client portal's request form; triage sets priority and group."""
+    form = {"subject": request.form.get("subject", "").strip(), "description": request.form.get("description", "").strip()}
+    if request.method == "POST":
+        try:
+            ticket = workflow.create_ticket(
+                db.session(), actor=actor_name(), client_id=visible_client_id(), channel="portal",
+                requester_name=current_user().username, **form)
+        except workflow.WorkflowInputError as exc:
+            flash(f"Заявка не создана: {exc}")
+            return render_template("web/portal_new.html", form=form), 422
+        flash(f"Заявка #{ticket.id} создана.")
+        return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
+    return render_template("web/portal_new.html", form=form)
+
+
+@bp.get("/clients")
+@login_required("manager", "engineer_l2", "engineer_l1", "analyst")
+def clients_page():
+    """Clients with links to their SLA reports, invoices and work reports."""
+    from kb.queries.directory import list_clients
+
+    return render_template("web/clients.html", clients=list_clients(db.session()))

@@ -80,3 +80,36 @@ def test_login_redirect_target_stays_on_this_site(app, seeded):
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     response = web.post("/login?next=//evil.example/", data={"username": "eng", "password": PASSWORD, "csrf": csrf})
     assert response.headers["Location"] == "/"
+
+
+def csrf_of(web, path: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', web.get(path).get_data(as_text=True)).group(1)
+
+
+def test_engineer_resolves_from_the_ticket_page(app, seeded):
+    web = app.test_client()
+    login(web, "eng")
+    page = f"/tickets/{seeded['mine']}"
+    csrf = csrf_of(web, page)
+    missing = web.post(f"{page}/action", data={"csrf": csrf, "action": "resolve"}, follow_redirects=True)
+    assert "Не выполнено" in missing.get_data(as_text=True)
+    done = web.post(f"{page}/action", data={"csrf": csrf, "action": "resolve", "resolution": "Заменён картридж"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert '<b id="status">resolved</b>' in done and "Заменён картридж" in done
+    illegal = web.post(f"{page}/action", data={"csrf": csrf, "action": "escalate"}, follow_redirects=True)
+    assert "not allowed in status" in illegal.get_data(as_text=True)
+
+
+def test_client_creates_a_ticket_and_cannot_take_staff_actions(app, seeded):
+    web = app.test_client()
+    login(web, "romashka")
+    csrf = csrf_of(web, "/portal/new")
+    empty = web.post("/portal/new", data={"csrf": csrf, "subject": "", "description": "x"})
+    assert empty.status_code == 422 and "subject" in empty.get_data(as_text=True)
+    created = web.post("/portal/new", data={"csrf": csrf, "subject": "Не работает сканер штрихкодов",
+                                            "description": "На кассе 2 сканер не читает коды"})
+    assert created.status_code == 302
+    new_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    assert "Не работает сканер" in web.get(f"/portal/tickets/{new_id}").get_data(as_text=True)
+    assert web.post(f"/tickets/{new_id}/action", data={"csrf": csrf, "action": "escalate"}).status_code == 403
+    assert web.post(f"/tickets/{seeded['other']}/comment", data={"csrf": csrf, "body": "hi"}).status_code == 404
