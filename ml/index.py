@@ -2,7 +2,7 @@
 
 Vectors are L2-normalised, so inner product is cosine similarity. Rows carry caller-chosen int64 ids
 (``IndexIDMap2``). The exact index deletes for real; HNSW cannot delete, so removed ids become tombstones
-that searches skip, and the caller rebuilds when too many pile up (:attr:`VectorIndex.tombstone_share`).
+that searches skip; past a quarter of the rows the index rebuilds itself from the live vectors.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class VectorIndex:
         self.kind = EXACT
         self._ids: set[int] = set()
         self._tombstones: set[int] = set()
+        #: Past this share of deleted rows an HNSW index rebuilds itself (searches over-fetch by their number).
+        self.max_tombstone_share = 0.25
 
     def _new_index(self, kind: str):
         faiss = _faiss()
@@ -103,6 +105,13 @@ class VectorIndex:
             self._index.remove_ids(np.asarray(gone, dtype=np.int64))
         else:
             self._tombstones.update(gone)
+            if self.tombstone_share > self.max_tombstone_share:
+                self.compact()
+
+    def compact(self) -> None:
+        """Rebuild from the live vectors, dropping HNSW tombstones (and re-choosing exact or HNSW by size)."""
+        ids, vectors = self.vectors()
+        self.build(ids, vectors)
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -72,3 +72,14 @@ def test_search_pads_when_fewer_than_k_and_rejects_bad_input():
     with pytest.raises(ValueError, match="duplicate"):
         index.add([9, 9], _vectors(2))
     assert VectorIndex(16).search(_vectors(1), 3)[0].tolist() == [[-1, -1, -1]]
+
+
+def test_hnsw_rebuilds_itself_when_tombstones_pile_up():
+    vectors = _vectors(40)
+    index = VectorIndex(16, hnsw_threshold=10).build(np.arange(40), vectors)
+    index.remove(range(8))
+    assert index.kind == HNSW and index.tombstone_share == pytest.approx(8 / 40)
+    index.remove(range(8, 12))
+    assert index.tombstone_share == 0.0 and len(index) == 28
+    found, _ = index.search(vectors[12:13], 3)
+    assert found[0, 0] == 12 and not set(found[0].tolist()) & set(range(12))
