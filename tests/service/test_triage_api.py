@@ -202,3 +202,21 @@ def test_api_needs_a_token_and_staff(anonymous_client, client_user_client, app):
         db_session.commit()
         client_id = client_row.id
     assert client_user_client(client_id).post("/api/v1/triage", json={"subject": "x"}).status_code == 403
+
+
+def test_triage_and_training_data_on_both_backends(db_session, tmp_path):
+    """The store queries of triage (load, neighbours, specialists) and of training on SQLite and PostgreSQL."""
+    from kb.models import AuditEvent
+    from ml.training import tickets_from_store
+
+    ids = seed_directory(db_session)
+    db_session.add(AuditEvent(entity="ticket", entity_id=1, action="update", actor="eng",
+                              data={"priority": {"from": "low", "to": "high"}}))
+    db_session.commit()
+    result = triage_request(db_session, subject="VPN упал снова", client_id=ids["client"],
+                            settings=load_settings(var_dir=tmp_path), now=NOW)
+    assert result["nearest_incidents_from"] == "tfidf_neighbours"
+    boris = next(s for s in result["specialists"] if s["id"] == ids["boris"])
+    assert any("resolved similar past incidents (100% of the nearest)" in r for r in boris["reasons"])
+    data = tickets_from_store(db_session)
+    assert len(data) == 1 and data.groups == ["network"] and data.priority_weights == [2.0]
