@@ -2,68 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from flask import Flask
 
 from kb.config import load_settings
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Application factory; ``test_config`` overrides settings (e.g. DATABASE_URL) for tests."""
+    """Application factory; ``test_config`` overrides settings (e.g. DATABASE_URL, VAR_DIR) for tests."""
     settings = load_settings()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
-    app.config.from_mapping(
-        SECRET_KEY=settings.secret_key,
-        DATABASE_URL=settings.resolved_database_url,
-        SETTINGS=settings,
-        JSON_SORT_KEYS=False,
-    )
+    app.config.from_mapping(SECRET_KEY=settings.secret_key, DATABASE_URL=settings.resolved_database_url,
+                            JSON_SORT_KEYS=False)
     if test_config:
         app.config.update(test_config)
+    # One Settings object for everything the app runs (models, index, mail...), agreeing with the overrides.
+    if "SETTINGS" not in app.config:
+        overrides = {"database_url": app.config["DATABASE_URL"]}
+        if app.config.get("VAR_DIR"):
+            overrides["var_dir"] = Path(app.config["VAR_DIR"])
+        app.config["SETTINGS"] = replace(settings, **overrides)
 
-    from service import auth, db, errors
+    from service import auth, db, errors, sla_scheduler
+    from service.api import (
+        billing,
+        directory,
+        health,
+        knowledge,
+        meta,
+        search,
+        sla,
+        tickets,
+        triage,
+        webhooks,
+        workflow,
+    )
+    from service.web import billing_views, views
 
     db.init_app(app)
     errors.register_error_handlers(app)
     auth.init_app(app)
-
-    from service.api import meta
-
     meta.init_metrics(app)
-    app.register_blueprint(meta.bp)
-
-    from service.web import views
-
-    app.register_blueprint(views.bp)
-
-    from service.api import directory, health, knowledge, tickets
-
-    app.register_blueprint(health.bp)
-    app.register_blueprint(tickets.bp)
-    app.register_blueprint(knowledge.bp)
-    app.register_blueprint(directory.bp)
-
-    from service.api import webhooks as webhooks_api
-    from service.api import workflow as workflow_api
-
-    app.register_blueprint(workflow_api.bp)
-    app.register_blueprint(webhooks_api.bp)
-
-    from service.api import billing as billing_api
-    from service.web import billing_views
-
-    app.register_blueprint(billing_api.bp)
-    app.register_blueprint(billing_views.bp)
-
-    from service.api import triage as triage_api
-
-    app.register_blueprint(triage_api.bp)
-    from service.api import search as search_api
-
-    app.register_blueprint(search_api.bp)
-    from service import sla_scheduler
-    from service.api import sla as sla_api
-
-    app.register_blueprint(sla_api.bp)
-    app.register_blueprint(sla_api.pages)
+    for blueprint in (meta.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
+                      webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, sla.bp, sla.pages):
+        app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)
     return app

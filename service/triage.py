@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.config import Settings, load_settings
+from kb.config import Settings
 from kb.models import Assignment, Client, Node, Ticket, TriagePrediction
 from kb.queries.directory import get_nodes, list_specialists
 from ml.classify import ticket_frame
@@ -28,6 +27,7 @@ from ml.ranking import Candidate, IncidentNeighbours, RankingContext, rank_speci
 from ml.registry import ModelError, PublishedModels
 from ml.rules import NodeSignal, apply_priority_rules, priority_rules
 from ml.training import PRIORITY_MODEL, ROUTING_MODEL, signals_for
+from service.settings import current_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +48,6 @@ class TriageInputError(ValueError):
     def __init__(self, message: str, field: str):
         super().__init__(message)
         self.field = field
-
-
-def _settings(settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context() and "SETTINGS" in current_app.config:
-            configured = current_app.config["SETTINGS"]
-            # an app built with its own VAR_DIR (tests, several instances) keeps its models there too
-            var_dir = current_app.config.get("VAR_DIR")
-            return replace(configured, var_dir=Path(var_dir)) if var_dir else configured
-    except ImportError:  # pragma: no cover - flask is a dependency
-        pass
-    return load_settings()
 
 
 def published_models(models_dir: Path) -> PublishedModels:
@@ -220,7 +204,7 @@ def triage_request(
     Raises :class:`TriageInputError` (with ``field``) for an empty subject, an unknown client or
     channel, or nodes that do not exist or belong to another client.
     """
-    settings = _settings(settings)
+    settings = current_settings(settings)
     now = now or datetime.now(UTC)
     if not isinstance(subject, str) or not subject.strip():
         raise TriageInputError("subject must not be empty", "subject")

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -27,11 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.config import Settings, load_settings
+from kb.config import Settings
 from kb.models import Assignment, AuditEvent, Client, Comment, SlaPause, Specialist, Ticket, TimeEntry
 from kb.queries import audit
 from kb.queries.directory import get_nodes
 from service import signals
+from service.settings import current_settings
 from service.sla_service import client_calendar, client_policy, refresh_ticket_sla
 
 log = logging.getLogger(__name__)
@@ -155,19 +155,8 @@ def working_days_between(start: datetime, end: datetime, calendar) -> int:
 
 
 def resolve_settings(settings: Settings | None) -> Settings:
-    """``settings``, else the running app's (with its VAR_DIR, as triage reads it), else the environment's."""
-    if settings is not None:
-        return settings
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context() and "SETTINGS" in current_app.config:
-            configured = current_app.config["SETTINGS"]
-            var_dir = current_app.config.get("VAR_DIR")
-            return replace(configured, var_dir=Path(var_dir)) if var_dir else configured
-    except ImportError:  # pragma: no cover - flask is a dependency
-        pass
-    return load_settings()
+    """``settings``, else the running app's, else the environment's."""
+    return current_settings(settings)
 
 
 def utc_now(now: datetime | None) -> datetime:
