@@ -23,7 +23,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/precedent db upgrade
 	$(BIN)/precedent demo build --replace
-	$(BIN)/precedent sla check
+	$(BIN)/precedent sla check --now 2026-11-20T15:00:00+00:00  # the demo history ends then: a stable snapshot with met, at-risk and breached tickets
 	$(BIN)/precedent index build
 	$(BIN)/precedent train all --publish
 	$(BIN)/precedent serve
