@@ -16,6 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_mapping(SECRET_KEY=settings.secret_key, DATABASE_URL=settings.resolved_database_url,
                             JSON_SORT_KEYS=False)
+    app.json.ensure_ascii = False  # Russian text stays readable in API responses
     if test_config:
         app.config.update(test_config)
     # One Settings object for everything the app runs (models, index, mail...), agreeing with the overrides.
