@@ -131,3 +131,12 @@ def client_for_role(app):
 def client_user_client(app):
     """Factory: ``client_user_client(client_id)`` gives a test client of a client user of that client."""
     return lambda client_id: _authenticated_client(app, role="client", client_id=client_id)
+
+
+@pytest.fixture
+def smtp_inbox():
+    """A real SMTP server on loopback: yields (inbox, port); ``inbox.messages`` holds (recipients, message)."""
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as (inbox, port):
+        yield inbox, port

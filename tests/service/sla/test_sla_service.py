@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kb.config import load_settings
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, SlaPause, Specialist, Ticket
 from service import sla_service
-from tests.service.sla.smtp import smtp_server
+from tests.smtp_server import smtp_server
 
 MSK = timezone(timedelta(hours=3))
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from kb import migrate
 from kb.config import load_settings
@@ -119,36 +116,6 @@ def module_session(tmp_path_factory):
 @pytest.fixture(scope="module")
 def module_world(module_session) -> World:
     return build_world(module_session)
-
-
-class Inbox:
-    """aiosmtpd handler keeping (recipients, parsed message) of every message received."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_inbox():
-    """A real SMTP server on loopback: yields (inbox, port)."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

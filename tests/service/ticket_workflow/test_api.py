@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kb.models import Ticket
-
-from .conftest import free_port
+from tests.smtp_server import free_port
 
 
 def create(client, world, **fields):
