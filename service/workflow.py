@@ -280,19 +280,22 @@ CREATE_FIELDS = ("client_id", "subject", "description", "requester_name", "reque
                  "alert_fingerprint", "alert_severity", "external_id")
 
 
-def _check_string(fields: dict, name: str, *, required: bool = False) -> str | None:
+def _check_string(fields: dict, name: str, *, required: bool = False, max_length: int | None = None,
+                  required_message: str = "is required") -> str | None:
+    """A stripped string field (None when absent or blank), or WorkflowInputError naming it."""
     value = fields.get(name)
     if value is None:
         if required:
-            raise WorkflowInputError(f"{name} is required", name)
+            raise WorkflowInputError(f"{name} {required_message}", name)
         return None
     if not isinstance(value, str):
         raise WorkflowInputError(f"{name} must be a string", name)
     value = value.strip()
     if required and not value:
         raise WorkflowInputError(f"{name} must not be empty", name)
-    if len(value) > _STRING_FIELDS[name]:
-        raise WorkflowInputError(f"{name} must have at most {_STRING_FIELDS[name]} characters", name)
+    limit = max_length if max_length is not None else _STRING_FIELDS[name]
+    if len(value) > limit:
+        raise WorkflowInputError(f"{name} must have at most {limit} characters", name)
     return value or None
 
 
@@ -457,19 +460,8 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
 
 
 def _param_string(params: dict, name: str, *, required: bool = False, max_length: int = 100_000) -> str | None:
-    value = params.get(name)
-    if value is None:
-        if required:
-            raise WorkflowInputError(f"{name} is required for this action", name)
-        return None
-    if not isinstance(value, str):
-        raise WorkflowInputError(f"{name} must be a string", name)
-    value = value.strip()
-    if required and not value:
-        raise WorkflowInputError(f"{name} must not be empty", name)
-    if len(value) > max_length:
-        raise WorkflowInputError(f"{name} must have at most {max_length} characters", name)
-    return value or None
+    return _check_string(params, name, required=required, max_length=max_length,
+                         required_message="is required for this action")
 
 
 def _specialist(session: Session, value: object, name: str) -> Specialist:
