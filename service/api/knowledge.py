@@ -46,6 +46,26 @@ def _actor() -> str:
     return current_user().username
 
 
+def _store_new(kind: str, item: Article | KnownProblem) -> None:
+    """Add, audit and commit a new article or known problem, then announce it to the index."""
+    session = db.session()
+    session.add(item)
+    session.flush()
+    audit.record(session, entity=kind, entity_id=item.id, action="create", actor=_actor())
+    session.commit()
+    _announce(kind, item.id)
+
+
+def _store_changes(kind: str, item: Article | KnownProblem, changes: dict) -> None:
+    """Apply, audit and commit an edit, then announce it to the index."""
+    for name, value in changes.items():
+        setattr(item, name, value)
+    audit.record(db.session(), entity=kind, entity_id=item.id, action="update", actor=_actor(),
+                 fields=sorted(changes))
+    db.session().commit()
+    _announce(kind, item.id)
+
+
 # --- articles -----------------------------------------------------------------------------------
 
 
@@ -87,12 +107,7 @@ def _article_fields(data: dict, *, partial: bool) -> dict:
 def create_article():
     """Write a new knowledge article: {"title", "body", "group"?}."""
     article = Article(**_article_fields(json_body(), partial=False))
-    session = db.session()
-    session.add(article)
-    session.flush()
-    audit.record(session, entity="article", entity_id=article.id, action="create", actor=_actor())
-    session.commit()
-    _announce("article", article.id)
+    _store_new("article", article)
     return jsonify(article_dict(article)), 201
 
 
@@ -102,12 +117,7 @@ def update_article(article_id: int):
     """Edit an article's title, body or group."""
     changes = _article_fields(json_body(), partial=True)
     article = _article_or_404(article_id)
-    for name, value in changes.items():
-        setattr(article, name, value)
-    audit.record(db.session(), entity="article", entity_id=article.id, action="update", actor=_actor(),
-                 fields=sorted(changes))
-    db.session().commit()
-    _announce("article", article.id)
+    _store_changes("article", article, changes)
     return jsonify(article_dict(article))
 
 
@@ -177,12 +187,7 @@ def get_known_problem(problem_id: int):
 def create_known_problem():
     """Record a known problem: {"title", "symptoms", "cause", "workaround", "group", "status", "incident_ids"}."""
     problem = KnownProblem(**_problem_fields(json_body(), partial=False))
-    session = db.session()
-    session.add(problem)
-    session.flush()
-    audit.record(session, entity="known_problem", entity_id=problem.id, action="create", actor=_actor())
-    session.commit()
-    _announce("known_problem", problem.id)
+    _store_new("known_problem", problem)
     return jsonify(problem_dict(problem)), 201
 
 
@@ -192,11 +197,5 @@ def update_known_problem(problem_id: int):
     """Edit a known problem or its linked incidents."""
     data = json_body()
     problem = _problem_or_404(problem_id)
-    changes = _problem_fields(data, partial=True)
-    for name, value in changes.items():
-        setattr(problem, name, value)
-    audit.record(db.session(), entity="known_problem", entity_id=problem.id, action="update", actor=_actor(),
-                 fields=sorted(changes))
-    db.session().commit()
-    _announce("known_problem", problem.id)
+    _store_changes("known_problem", problem, _problem_fields(data, partial=True))
     return jsonify(problem_dict(problem))
