@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
 import tempfile
 import time
 from dataclasses import replace
@@ -83,6 +85,38 @@ def fill_from_demo(session, n: int, seed: int, n_queries: int) -> list[str]:
     return [f"{subject}\n{description}" for subject, description in picks]
 
 
+def time_queries(session, queries: list[str]) -> dict:
+    """p50/p95 of suggest() over the queries, one at a time."""
+    from service import search
+
+    millis = []
+    for text in queries:
+        started = time.perf_counter()
+        result = search.suggest(session, text=text, k=5)
+        millis.append((time.perf_counter() - started) * 1000.0)
+        assert result["incidents"], "every query should find incidents"
+    return {"suggest_ms_p50": round(float(np.percentile(millis, 50)), 2),
+            "suggest_ms_p95": round(float(np.percentile(millis, 95)), 2), "queries": len(millis)}
+
+
+def query_only(settings, url: str, args) -> None:
+    from sqlalchemy import select
+
+    from kb.db import make_engine, make_session_factory
+    from kb.models import Ticket
+    from service import search
+
+    began = time.perf_counter()
+    search.get_index(make_session_factory(make_engine(url))(), settings)
+    report = {"tickets_in_store": None, "index_load_seconds": round(time.perf_counter() - began, 2)}
+    with make_session_factory(make_engine(url))() as session:
+        rows = session.execute(select(Ticket.subject, Ticket.description)).all()
+        report["tickets_in_store"] = len(rows)
+        queries = [f"{a}\n{b}" for a, b in random.Random(args.seed).sample(rows, args.queries)]
+        report.update(time_queries(session, queries))
+    print(json.dumps(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -90,6 +124,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reuse", action="store_true",
+                        help="--workdir already holds a filled store and a built index: only time the queries.")
     args = parser.parse_args()
 
     from kb import migrate
@@ -99,8 +135,14 @@ def main() -> None:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="precedent-suggest-"))
     url = f"sqlite:///{workdir / 'precedent.sqlite3'}"
-    migrate.upgrade(url)
+    # suggest() resolves its settings from the environment outside a Flask app: point it at this store.
+    os.environ["PRECEDENT_DATABASE_URL"] = url
+    os.environ["PRECEDENT_VAR_DIR"] = str(workdir / "var")
     settings = replace(load_settings(), var_dir=workdir / "var", database_url=url)
+    if args.reuse:
+        query_only(settings, url, args)
+        return
+    migrate.upgrade(url)
     factory = make_session_factory(make_engine(url))
     report: dict = {"tickets": args.tickets, "source": args.source, "embedder": settings.search_embedder}
     with factory() as session:
