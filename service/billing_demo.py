@@ -64,18 +64,20 @@ def _monthly_hours(session: Session, client: Client) -> tuple[dict[str, Decimal]
 
 
 def _first_instant(session: Session, client: Client, months: list[str]) -> datetime:
+    """Start of the first month with any activity of the client: a ticket opened or work logged."""
     zone = client_zone(client)
-    first = session.scalar(select(func.min(Ticket.created_at)).where(Ticket.client_id == client.id))
-    if months:
-        year, month = (int(p) for p in months[0].split("-"))
-        start = datetime(year, month, 1, tzinfo=zone)
-        if first is not None:
-            first_local = first.astimezone(zone)
-            start = min(start, datetime(first_local.year, first_local.month, 1, tzinfo=zone))
-        return start
-    if first is not None:
-        local = first.astimezone(zone)
-        return datetime(local.year, local.month, 1, tzinfo=zone)
+    candidates = [
+        session.scalar(select(func.min(Ticket.created_at)).where(Ticket.client_id == client.id)),
+        session.scalar(select(func.min(TimeEntry.started_at)).join(Ticket, TimeEntry.ticket_id == Ticket.id)
+                       .where(Ticket.client_id == client.id)),
+    ]
+    starts = [datetime(int(months[0][:4]), int(months[0][5:7]), 1, tzinfo=zone)] if months else []
+    for instant in candidates:
+        if instant is not None:
+            local = instant.astimezone(zone)
+            starts.append(datetime(local.year, local.month, 1, tzinfo=zone))
+    if starts:
+        return min(starts)
     now = datetime.now(zone)
     return datetime(now.year, now.month, 1, tzinfo=zone)
 
