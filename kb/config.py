@@ -38,6 +38,8 @@ class Settings:
     #: BLAS threads of the numpy multilingual encoder. 1 by default: on a shared 2-core host two threads
     #: made single queries ~10x slower (spin-waiting for a busy core), see docs/search.md.
     search_threads: int = 1
+    #: BLAS threads of that encoder for batches of 64+ texts (index builds); 0 = every core.
+    search_bulk_threads: int = 0
     #: Characters of a document embedded densely (longer text is cut; the lexical signal sees all of it).
     search_dense_max_chars: int = 600
     #: Collections of at least this many documents use an HNSW index instead of exact search.

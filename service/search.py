@@ -60,14 +60,15 @@ def fusion_config(settings: Settings) -> FusionConfig:
 
 
 @lru_cache(maxsize=4)
-def _model(name: str, device: str, threads: int) -> Embedder:
+def _model(name: str, device: str, threads: int, bulk_threads: int) -> Embedder:
     # One model object per process and configuration: loading weights is the slow part.
-    return make_embedder(name, device=device, threads=threads)
+    return make_embedder(name, device=device, threads=threads, bulk_threads=bulk_threads)
 
 
 def embedder(settings: Settings) -> Embedder:
     """The configured embedder with its on-disk cache under ``<var>/cache/embeddings``."""
-    return CachedEmbedder(_model(settings.search_embedder, settings.search_device, settings.search_threads),
+    return CachedEmbedder(_model(settings.search_embedder, settings.search_device, settings.search_threads,
+                                 settings.search_bulk_threads),
                           settings.var_dir / "cache" / "embeddings")
 
 
