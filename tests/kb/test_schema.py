@@ -104,3 +104,19 @@ def test_list_tickets_filters_and_counts(db_session):
     assert total == 2 and [t.subject for t in rows] == ["t3", "t1"]
     rows, total = list_tickets(db_session, priority="high", limit=1)
     assert total == 2 and len(rows) == 1 and rows[0].subject == "t1"
+
+
+def test_migrations_match_the_models(tmp_path):
+    # A model change without its migration (or the reverse) would leave migrated databases behind.
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from kb.models import Base
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
