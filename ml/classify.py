@@ -72,7 +72,7 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
     def _base(self):
         if self.base_estimator is not None:
             return clone(self.base_estimator)
-        return LinearSVC(C=0.3)
+        return LinearSVC(C=0.3, random_state=self.random_state)
 
     def _fit_base(self, X, y, sample_weight):
         model = self._base()
@@ -198,7 +198,8 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, meta_columns: Sequence[str] = (), bases: Sequence[str] = DEFAULT_STACK,
                  cv: int = 3, word_C: float = 0.5, char_C: float = 0.3, nb_alpha: float = 0.3,
                  final_C: float = 1.0, class_weight: str | None = "balanced", blend: str = "auto",
-                 random_state: int = 0):
+                 prior_grid: Sequence[float] = (0.125, 0.25, 0.375, 0.5), prior_max_accuracy_loss: float = 0.01,
+                 prior_min_gain: float = 0.005, random_state: int = 0):
         self.meta_columns = meta_columns
         self.bases = bases
         self.cv = cv
@@ -208,6 +209,9 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         self.final_C = final_C
         self.class_weight = class_weight
         self.blend = blend
+        self.prior_grid = prior_grid
+        self.prior_max_accuracy_loss = prior_max_accuracy_loss
+        self.prior_min_gain = prior_min_gain
         self.random_state = random_state
 
     # --- views and learners ---
@@ -224,7 +228,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         if kind == "ridge":
             return RidgeClassifier(alpha=1.0, solver="lsqr")
         C = self.word_C if view == "word" else self.char_C
-        return LinearSVC(C=C, class_weight=self.class_weight)
+        return LinearSVC(C=C, class_weight=self.class_weight, random_state=self.random_state)
 
     def _views(self, X) -> dict:
         """The feature matrices the bases need: word, char, wordchar (+ signals), word_plain (NB)."""
@@ -337,20 +341,77 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         # models and extrapolates, so "auto" uses it only with 50+ rows per blend feature.
         self.blend_ = self.blend if self.blend != "auto" else ("full" if n >= 50 * m * k else "shared")
         if self.blend_ == "full":
-            from sklearn.linear_model import LogisticRegression
-
             self.score_mean_ = oof.mean(axis=0)
             self.score_scale_ = oof.std(axis=0) + 1e-9
-            self.blender_ = LogisticRegression(C=self.final_C, max_iter=3000)
-            self.blender_.fit((oof - self.score_mean_) / self.score_scale_, y, sample_weight=sample_weight)
         else:  # one scale per base model, one weight per base model
             blocks = oof.reshape(n, m, k)
             self.score_mean_ = np.repeat(blocks.mean(axis=(0, 2)), k)
             self.score_scale_ = np.repeat(blocks.std(axis=(0, 2)) + 1e-9, k)
-            standardized = ((oof - self.score_mean_) / self.score_scale_).reshape(n, m, k)
-            self.blend_coef_, self.blend_bias_ = _fit_shared_blend(
-                [standardized[:, i, :] for i in range(m)], np.searchsorted(self.classes_, y), sample_weight)
+        standardized = (oof - self.score_mean_) / self.score_scale_
+        self.blender_ = self._fit_blender(standardized, y, sample_weight)
+        self.log_prior_ = _log_prior(y, self.classes_, sample_weight)
+        self.prior_correction_ = self._choose_prior_correction(standardized, y, sample_weight)
         return self
+
+    def _fit_blender(self, standardized, y, sample_weight):
+        """The blend of standardised base scores: a logistic regression, or shared weights + class biases."""
+        if self.blend_ == "full":
+            from sklearn.linear_model import LogisticRegression
+
+            return LogisticRegression(C=self.final_C, max_iter=3000).fit(standardized, y, sample_weight=sample_weight)
+        m, k = len(self.bases), len(self.classes_)
+        blocks = standardized.reshape(len(standardized), m, k)
+        return _fit_shared_blend([blocks[:, i, :] for i in range(m)], np.searchsorted(self.classes_, y),
+                                 sample_weight)
+
+    def _blend_logits(self, blender, standardized) -> np.ndarray:
+        """Uncorrected blended logits, one column per class of ``classes_``."""
+        if self.blend_ == "shared":
+            coef, bias = blender
+            m, k = len(self.bases), len(self.classes_)
+            return np.tensordot(standardized.reshape(len(standardized), m, k), coef, axes=([1], [0])) + bias
+        raw = _as_matrix(blender.decision_function(standardized))
+        if np.array_equal(blender.classes_, self.classes_):
+            return raw
+        out = np.full((raw.shape[0], len(self.classes_)), raw.min() - 10.0)  # a class this blender never saw
+        out[:, np.searchsorted(self.classes_, blender.classes_)] = raw
+        return out
+
+    def _choose_prior_correction(self, standardized, y, sample_weight) -> float:
+        """How much of the log class prior to subtract from the logits (0 = none, 1 = balanced classes).
+
+        A blend learns the class frequencies and then rarely or never names a rare class.  The strength is
+        chosen on blends fitted out-of-fold: the best macro-F1 that costs at most ``prior_max_accuracy_loss``
+        of accuracy against no correction and gains at least ``prior_min_gain`` of macro-F1 over it."""
+        from sklearn.metrics import f1_score
+        from sklearn.model_selection import StratifiedKFold
+
+        values, counts = np.unique(y, return_counts=True)
+        folds = min(self.cv or 0, int(counts.max()))
+        if not self.prior_grid or folds < 2 or len(values) < 2:
+            return 0.0
+        logits = np.zeros((len(y), len(self.classes_)))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        import warnings
+
+        with warnings.catch_warnings():  # classes rarer than the number of folds are expected here
+            warnings.simplefilter("ignore", UserWarning)
+            for train_idx, test_idx in splitter.split(standardized, y):
+                if len(np.unique(y[train_idx])) < 2:
+                    return 0.0
+                weights = None if sample_weight is None else sample_weight[train_idx]
+                blender = self._fit_blender(standardized[train_idx], y[train_idx], weights)
+                logits[test_idx] = self._blend_logits(blender, standardized[test_idx])
+        best_tau, best_f1, floor = 0.0, None, None
+        for tau in sorted({0.0, *self.prior_grid}):
+            predicted = self.classes_[np.argmax(logits - tau * self.log_prior_, axis=1)]
+            accuracy = float(np.average(predicted == y, weights=sample_weight))
+            macro_f1 = float(f1_score(y, predicted, average="macro", sample_weight=sample_weight, zero_division=0))
+            if best_f1 is None:  # tau = 0: the uncorrected blend sets the bar
+                best_f1, floor = macro_f1 + self.prior_min_gain, accuracy - self.prior_max_accuracy_loss
+            elif accuracy >= floor and macro_f1 > best_f1:
+                best_tau, best_f1 = tau, macro_f1
+        return best_tau
 
     def _stacked(self, X) -> np.ndarray:
         check_is_fitted(self, "blend_")
@@ -360,26 +421,22 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         return (np.hstack(scores) - self.score_mean_) / self.score_scale_
 
     def decision_function(self, X) -> np.ndarray:
-        stacked = self._stacked(X)
-        if self.blend_ == "shared":
-            m, k = len(self.bases), len(self.classes_)
-            blocks = stacked.reshape(len(stacked), m, k)
-            return np.tensordot(blocks, self.blend_coef_, axes=([1], [0])) + self.blend_bias_
-        return self.blender_.decision_function(stacked)
+        """Blended logits after the prior correction, columns in ``classes_`` order."""
+        return self._blend_logits(self.blender_, self._stacked(X)) - self.prior_correction_ * self.log_prior_
 
     def predict_proba(self, X) -> np.ndarray:
         """Blended class probabilities, columns in ``classes_`` order."""
-        if self.blend_ == "shared":
-            return _softmax(self.decision_function(X))
-        proba = self.blender_.predict_proba(self._stacked(X))
-        if np.array_equal(self.blender_.classes_, self.classes_):
-            return proba
-        out = np.zeros((proba.shape[0], len(self.classes_)))  # a class the blender never saw out-of-fold
-        out[:, np.searchsorted(self.classes_, self.blender_.classes_)] = proba
-        return out
+        return _softmax(self.decision_function(X))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+def _log_prior(y, classes, sample_weight=None) -> np.ndarray:
+    """Log of each class's (weighted) share of the training rows."""
+    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    totals = np.array([weights[y == label].sum() for label in classes])
+    return np.log(totals / totals.sum())
 
 
 #: Pipelines :func:`build_pipeline` can build; "stacked" is the production one.
@@ -446,7 +503,7 @@ def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, kind: str =
         transformers.append(("meta", OneHotEncoder(handle_unknown="ignore"), list(meta_columns)))
     return Pipeline([
         ("features", ColumnTransformer(transformers)),
-        ("classifier", CalibratedLinearClassifier(LinearSVC(C=C, class_weight="balanced"), cv=cv)),
+        ("classifier", CalibratedLinearClassifier(LinearSVC(C=C, class_weight="balanced", random_state=0), cv=cv)),
     ])
 
 

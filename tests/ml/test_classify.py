@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,3 +226,44 @@ def test_auto_blend_is_shared_on_small_data():
 
     texts, labels = make_tickets(per_class=30)
     assert StackedTicketClassifier().fit(frame(texts), labels).blend_ == "shared"
+
+
+def test_without_a_prior_grid_the_blend_is_uncorrected_and_predict_follows_proba():
+    from ml.classify import StackedTicketClassifier
+
+    texts, labels = make_tickets(per_class=30)
+    model = StackedTicketClassifier(prior_grid=()).fit(frame(texts), labels)
+    assert model.prior_correction_ == 0.0
+    test_texts = frame(make_tickets(per_class=5, seed=3)[0])
+    proba = model.predict_proba(test_texts)
+    np.testing.assert_array_equal(model.predict(test_texts), model.classes_[proba.argmax(axis=1)])
+    np.testing.assert_allclose(np.log(proba) - np.log(proba).mean(axis=1, keepdims=True),
+                               model.decision_function(test_texts)
+                               - model.decision_function(test_texts).mean(axis=1, keepdims=True), atol=1e-8)
+
+
+ENDAVA = Path(__file__).resolve().parents[3] / "shared" / "data" / "endava_tickets_subset.csv.gz"
+
+
+@pytest.mark.skipif(not ENDAVA.exists(), reason=f"real data set not found at {ENDAVA}")
+def test_prior_correction_names_rare_classes_on_real_tickets():
+    """Endava categories (9 classes, 4 with under 1 % of the rows): the uncorrected blend almost never
+    names a rare class; the correction chosen out-of-fold raises macro-F1 at a small cost in accuracy."""
+    from sklearn.metrics import f1_score
+
+    from ml.classify import StackedTicketClassifier
+    from ml.training import split_indices
+
+    data = pd.read_csv(ENDAVA)
+    texts = (data["title"].fillna("") + " " + data["body"].fillna("")).tolist()
+    labels = data["category"].astype(str).to_numpy()
+    train, test = split_indices(labels.tolist())
+    results = {}
+    for name, grid in (("plain", ()), ("corrected", (0.125, 0.25, 0.375, 0.5))):
+        model = StackedTicketClassifier(prior_grid=grid).fit(frame([texts[i] for i in train]), labels[train])
+        predicted = model.predict(frame([texts[i] for i in test]))
+        results[name] = (np.mean(predicted == labels[test]),
+                         f1_score(labels[test], predicted, average="macro", zero_division=0), model)
+    assert results["corrected"][2].prior_correction_ > 0
+    assert results["corrected"][1] >= results["plain"][1] + 0.03
+    assert results["corrected"][0] >= results["plain"][0] - 0.03
