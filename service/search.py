@@ -109,17 +109,23 @@ def _as_utc(moment: datetime | None) -> datetime | None:
 
 def _rows(session: Session, kind: str, *, since: datetime | None = None, refs: Iterable[int] | None = None,
           batch_size: int = 2000):
-    """Indexable rows of ``kind`` (optionally changed after ``since`` or with the given ids), in id order."""
+    """Rows of ``kind`` in id order: those with the given ids, those changed after ``since`` (whatever
+    their status, so that a reopened ticket is seen), or else every indexable one."""
     model = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}[kind]
     query = select(model)
     if kind == "incident":
         query = query.options(selectinload(Ticket.nodes))
-        if refs is None:
-            query = query.where(Ticket.status.in_(RESOLVED_STATUSES))
     if since is not None:
-        query = query.where(model.updated_at > since)
+        # The updated_at index finds the few changed rows; paging over them by id would walk the table.
+        refs = session.scalars(select(model.id).where(model.updated_at > since)).all()
     if refs is not None:
-        query = query.where(model.id.in_(list(refs)))
+        refs = sorted({int(ref) for ref in refs})
+        for start in range(0, len(refs), batch_size):
+            chunk = refs[start:start + batch_size]
+            yield from session.scalars(query.where(model.id.in_(chunk)).order_by(model.id)).all()
+        return
+    if kind == "incident":
+        query = query.where(Ticket.status.in_(RESOLVED_STATUSES))
     last_id = 0
     while True:
         batch = session.scalars(query.where(model.id > last_id).order_by(model.id).limit(batch_size)).all()
@@ -177,8 +183,7 @@ class SearchIndex:
                 rows = {row.id: row for row in _rows(session, kind, refs=refs)} if refs else {}
                 for row in _rows(session, kind, since=self.watermarks[kind]):
                     rows[row.id] = row
-                gone = [ref for ref in refs if ref not in rows]
-                keep, drop = [], gone
+                keep, drop = [], [ref for ref in refs if ref not in rows]
                 for row in rows.values():
                     if kind == "incident" and row.status not in RESOLVED_STATUSES:
                         drop.append(row.id)  # reopened or not yet resolved: not a precedent
@@ -187,6 +192,9 @@ class SearchIndex:
                     stamp = _as_utc(row.updated_at)
                     if stamp is not None and (self.watermarks[kind] is None or stamp > self.watermarks[kind]):
                         self.watermarks[kind] = stamp
+                if latest is not None and (self.watermarks[kind] is None or latest > self.watermarks[kind]):
+                    self.watermarks[kind] = latest  # every row up to it has been seen, indexable or not
+                drop = [ref for ref in drop if ref in retriever]
                 if drop:
                     retriever.remove(drop)
                 if keep:

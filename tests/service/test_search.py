@@ -151,6 +151,19 @@ def test_other_processes_catch_up_through_the_watermark(app, client, store):
     assert body["articles"][0]["title"].startswith("Настройка сканера")
 
 
+def test_other_processes_reopening_a_ticket_takes_it_out_of_the_results(app, client, store):
+    vpn = store["tickets"][2]
+    query = {"q": "не подключается VPN", "k": 5}
+    assert vpn in [i["id"] for i in client.get("/api/v1/search", query_string=query).get_json()["incidents"]]
+    with store["factory"]() as session:
+        session.get(Ticket, vpn).status = "reopened"
+        session.commit()
+    index = next(iter(search._loaded.values()))
+    index.last_sync = 0.0  # a second later, no signal in this "process"
+    assert vpn not in [i["id"] for i in client.get("/api/v1/search", query_string=query).get_json()["incidents"]]
+    assert vpn not in index.retrievers["incident"]  # gone from the index, not only hidden when rendered
+
+
 def test_knowledge_signal_removes_a_deleted_problem(app, client, store):
     client.get("/api/v1/search?q=vpn")
     with store["factory"]() as session:
