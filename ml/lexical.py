@@ -158,6 +158,8 @@ class BM25Index:
             self._compact()
 
     def _compact(self) -> None:
+        if not self._blocks:  # nothing indexed yet
+            return
         width = len(self.vocabulary_)
         blocks = [self._resize(b, width) for b in self._blocks]
         self._blocks = [sparse.vstack(blocks, format="csc")]

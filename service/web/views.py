@@ -138,16 +138,14 @@ def queue():
 
 
 def _suggestions_for(ticket: Ticket) -> dict | None:
-    """Suggestions from the search index, or None when no index has been built yet."""
-    try:
-        from service import search
-    except ImportError:
-        return None
+    """Suggestions from the search index, or None when no usable index exists."""
+    from service import search
+
     try:
         return search.suggest(db.session(), text=f"{ticket.subject}\n{ticket.description}",
                               client_id=ticket.client_id, k=5)
-    except Exception:  # the ticket page must render even when the index is missing or stale
-        current_app.logger.exception("suggestions unavailable for ticket %s", ticket.id)
+    except search.SearchUnavailable:  # the ticket page renders without them; the log says what to run
+        current_app.logger.warning("suggestions unavailable for ticket %s", ticket.id, exc_info=True)
         return None
 
 
@@ -179,12 +177,11 @@ def search_page():
     query = request.args.get("q", "").strip()
     results, error = None, None
     if query:
-        try:
-            from service import search
+        from service import search
 
+        try:
             results = search.suggest(db.session(), text=query, client_id=None, k=10)
-        except Exception as exc:  # shown to the engineer instead of a 500
-            current_app.logger.exception("search failed")
+        except search.SearchUnavailable as exc:  # shown to the engineer instead of a 500
             error = f"Поиск недоступен: {exc}"
     return render_template("web/search.html", query=query, results=results, error=error)
 

@@ -65,6 +65,14 @@ def test_add_replace_remove_and_state_roundtrip():
         np.testing.assert_array_equal(loaded.search(query, 3)[0], index.search(query, 3)[0])
 
 
+def test_an_empty_index_saves_loads_and_grows():
+    # A fresh store has no resolved incidents yet: its empty index must still persist.
+    loaded = BM25Index("word").from_state(BM25Index("word").fit([], []).state())
+    assert len(loaded) == 0 and loaded.search("принтер", 3)[0].tolist() == []
+    loaded.add([7], [CORPUS[0]])
+    assert loaded.search("принтер", 3)[0].tolist() == [7]
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.sampled_from(["принтер", "сервер", "почта", "vpn", "1с", "ошибка", "диск"]),
                 min_size=1, max_size=6))

@@ -140,6 +140,14 @@ def test_new_resolution_is_searchable_at_once_and_deletion_disappears(app, clien
     assert store["open"] not in [i["id"] for i in found]
 
 
+def test_a_store_with_nothing_resolved_yet_answers_with_empty_lists(app, client):
+    # A fresh installation: the first search builds (and saves) an empty index instead of failing.
+    response = client.get("/api/v1/search", query_string={"q": "принтер не печатает"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["incidents"] == [] and body["articles"] == [] and body["known_problems"] == []
+
+
 def test_other_processes_catch_up_through_the_watermark(app, client, store):
     client.get("/api/v1/search?q=принтер")
     index = next(iter(search._loaded.values()))

@@ -113,3 +113,21 @@ def test_client_creates_a_ticket_and_cannot_take_staff_actions(app, seeded):
     assert "Не работает сканер" in web.get(f"/portal/tickets/{new_id}").get_data(as_text=True)
     assert web.post(f"/tickets/{new_id}/action", data={"csrf": csrf, "action": "escalate"}).status_code == 403
     assert web.post(f"/tickets/{seeded['other']}/comment", data={"csrf": csrf, "body": "hi"}).status_code == 404
+
+
+def test_pages_say_search_is_unavailable_when_the_index_is_for_another_model(app, seeded):
+    from dataclasses import replace
+
+    from service import search
+
+    settings = app.config["SETTINGS"]
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        search.build_index(session, settings)
+    search.forget_loaded()
+    app.config["SETTINGS"] = replace(settings, search_embedder="all-MiniLM-L6-v2")
+    web = app.test_client()
+    login(web, "eng")
+    page = web.get("/search", query_string={"q": "МФУ не печатает"})
+    assert page.status_code == 200
+    assert "Поиск недоступен" in page.get_data(as_text=True) and "index build" in page.get_data(as_text=True)
+    assert web.get(f"/tickets/{seeded['mine']}").status_code == 200  # renders without suggestions
