@@ -165,6 +165,9 @@ def contract_terms(row: ContractRow) -> Contract:
 
 # --- usage ----------------------------------------------------------------------------------------
 
+#: Workflow actions that complete a ticket (their audit events date a fixed-price work's first completion).
+COMPLETING_ACTIONS = ("resolve", "confirm", "close")
+
 
 def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
     return value.astimezone(zone).isoformat() if value is not None else None
@@ -232,9 +235,15 @@ def build_usage_document(session: Session, *, client: Client, month: str,
     ).all()
     tickets: dict[int, Ticket] = {ticket.id: ticket for _, ticket in entries}
     completed_at = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
+    # Fixed-price work is billed once, in the month it was first completed: a reopen is rework under the
+    # agreed price, so a completion after an earlier resolve/close (audited) bills nothing more.
+    completed_before = (select(AuditEvent.id)
+                        .where(AuditEvent.entity == "ticket", AuditEvent.entity_id == Ticket.id,
+                               AuditEvent.action.in_(COMPLETING_ACTIONS), AuditEvent.at < start)
+                        .exists())
     completed_fixed = session.scalars(
         select(Ticket).where(Ticket.client_id == client.id, Ticket.billing_mode == "fixed",
-                             completed_at >= start, completed_at < end)
+                             completed_at >= start, completed_at < end, ~completed_before)
     ).all()
     for ticket in completed_fixed:
         tickets[ticket.id] = ticket

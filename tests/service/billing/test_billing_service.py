@@ -230,3 +230,22 @@ def test_entry_running_past_the_working_day_is_split(db_session):
     lines = {line.kind: line.amount for line in invoice.lines}
     assert lines["overage"] == Decimal("8333.33")
     assert invoice.total == EXPECTED_TOTAL + Decimal("6000.00") + Decimal("2000.00")
+
+
+@pytest.mark.parametrize("earlier_action, at, billed", [
+    # ticket C (fixed 45000, resolved Nov 20) was already resolved or closed in October, then reopened:
+    # the November completion is rework under the agreed price -> 82633.33 - 45000 = 37633.33
+    ("resolve", msk(10, 15, 12), Decimal("37633.33")),
+    ("close", msk(10, 31, 23, 59), Decimal("37633.33")),
+    # an earlier completion inside November itself does not stop the one November bill
+    ("resolve", msk(11, 2, 12), EXPECTED_TOTAL),
+    # other audited actions in October are not completions
+    ("take", msk(10, 15, 12), EXPECTED_TOTAL),
+])
+def test_fixed_price_work_is_billed_once_at_its_first_completion(db_session, earlier_action, at, billed):
+    ids = seed_month(db_session)
+    db_session.add(AuditEvent(entity="ticket", entity_id=ids["c"], action=earlier_action, actor="eng", at=at,
+                              data={}))
+    db_session.commit()
+    invoice, _ = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
+    assert invoice.total == billed
