@@ -112,7 +112,8 @@ def contract_penalty_terms(session: Session, *, client_id: int, at: datetime) ->
         return PenaltyTerms()
 
 
-def _recipients(session: Session, ticket: Ticket, client: Client) -> list[str]:
+def staff_recipients(session: Session, ticket: Ticket, client: Client) -> list[str]:
+    """E-mail addresses of the ticket's current assignees and of the client's manager."""
     rows = session.scalars(
         select(Assignment).options(selectinload(Assignment.specialist))
         .where(Assignment.ticket_id == ticket.id, Assignment.released_at.is_(None))
@@ -221,7 +222,7 @@ def _notify(session: Session, *, settings: Settings) -> tuple[int, int]:
     for event in pending:
         ticket = session.get(Ticket, event.ticket_id)
         client = _client_of(session, ticket)
-        recipients = _recipients(session, ticket, client)
+        recipients = staff_recipients(session, ticket, client)
         if not recipients:
             event.notified = True  # nobody to tell; do not retry forever
             continue

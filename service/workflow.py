@@ -32,7 +32,7 @@ from kb.queries import audit
 from kb.queries.directory import get_nodes
 from service import signals
 from service.settings import current_settings
-from service.sla_service import client_calendar, client_policy, refresh_ticket_sla
+from service.sla_service import client_calendar, client_policy, refresh_ticket_sla, staff_recipients
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class Effects:
         for facts in self.changes:
             _safe(lambda f=facts: signals.ticket_changed.send(sender, **f), "ticket_changed")
         for send in self.mails:
-            _safe(send, "requester mail")
+            _safe(send, "mail")
 
 
 def _safe(call: Callable[[], object], what: str) -> None:
@@ -814,11 +814,29 @@ def flag_time_box_expired(session: Session, *, now: datetime | None = None,
                          limit_minutes=settings.workflow_first_line_minutes)
             effects.changes.append({"ticket_id": ticket.id, "action": "time_box_expired",
                                     "from_status": ticket.status, "to_status": ticket.status})
+            client = session.get(Client, ticket.client_id)
+            _mail_time_box_expired(effects, settings, ticket, client, staff_recipients(session, ticket, client),
+                                   used_minutes=int(used.total_seconds() // 60))
     except Exception:
         session.rollback()
         raise
     commit_and_notify(session, effects)
     return [t.id for t, _ in expired]
+
+
+def _mail_time_box_expired(effects: Effects, settings: Settings, ticket: Ticket, client: Client,
+                           recipients: list[str], *, used_minutes: int) -> None:
+    """Tell the first-line assignee and the client's manager that the ticket should go to the second line."""
+    if not recipients:
+        return
+    from service.mail import send_mail
+
+    subject = f"Время первой линии истекло: заявка #{ticket.id} — {client.name}"
+    body = (f"Заявка #{ticket.id}: {ticket.subject}\n"
+            f"Клиент: {client.name}, приоритет: {ticket.priority}, статус: {ticket.status}\n"
+            f"Первая линия работает {used_minutes} мин рабочего времени при лимите "
+            f"{settings.workflow_first_line_minutes} мин: передайте заявку второй линии (escalate).\n")
+    effects.mails.append(lambda: send_mail(settings, recipients, subject, body))
 
 
 def flagged_for_escalation(session: Session, *, ticket: Ticket) -> bool:

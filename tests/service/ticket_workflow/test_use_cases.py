@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from kb.models import Ticket, TriagePrediction
+from kb.models import Client, Specialist, Ticket, TriagePrediction
 from kb.queries import audit
 from service import workflow
 from service.cli import main
@@ -197,6 +198,23 @@ def test_time_box_flags_once_and_counts_working_time_only(db_session, world, flo
     workflow.apply_action(db_session, ticket_id=ticket.id, action="escalate", actor="a", now=msk(23, 12),
                           settings=flow_settings)
     assert not workflow.flagged_for_escalation(db_session, ticket=ticket)
+
+
+def test_expired_time_box_mails_the_assignee_and_the_manager_once(db_session, world, flow_settings, smtp_inbox):
+    inbox, port = smtp_inbox
+    settings = replace(flow_settings, smtp_host="127.0.0.1", smtp_port=port, workflow_notify_requester=False)
+    ticket = new_ticket(db_session, world, settings, now=msk(23, 9))
+    db_session.get(Client, ticket.client_id).manager_email = "manager@romashka.ru"
+    db_session.get(Specialist, world.line1_id).email = "line1@desk.example"
+    for action in ("triage", "take"):
+        workflow.apply_action(db_session, ticket_id=ticket.id, action=action, actor="a", now=msk(23, 9),
+                              settings=settings, **({"specialist_id": world.line1_id} if action == "take" else {}))
+    assert workflow.flag_time_box_expired(db_session, now=msk(23, 12), settings=settings) == [ticket.id]
+    assert workflow.flag_time_box_expired(db_session, now=msk(23, 13), settings=settings) == []
+    assert len(inbox.messages) == 1
+    recipients, message = inbox.messages[0]
+    assert sorted(recipients) == ["line1@desk.example", "manager@romashka.ru"]
+    assert f"#{ticket.id}" in message["Subject"] and "escalate" in message.get_content()
 
 
 def test_cli_autoclose_and_timebox(sqlite_url, flow_settings, monkeypatch):
