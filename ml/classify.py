@@ -199,7 +199,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
                  cv: int = 3, word_C: float = 0.5, char_C: float = 0.3, nb_alpha: float = 0.3,
                  final_C: float = 1.0, class_weight: str | None = "balanced", blend: str = "auto",
                  prior_grid: Sequence[float] = (0.125, 0.25, 0.375, 0.5), prior_max_accuracy_loss: float = 0.01,
-                 prior_min_gain: float = 0.005, random_state: int = 0):
+                 prior_min_gain: float = 0.02, random_state: int = 0):
         self.meta_columns = meta_columns
         self.bases = bases
         self.cv = cv
