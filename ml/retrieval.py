@@ -132,7 +132,7 @@ def _truncate(text: str, limit: int) -> str:
 class HybridRetriever:
     """Index documents with several signals and search them with fusion, filters and boosts."""
 
-    def __init__(self, embedder: Embedder, config: FusionConfig | None = None, *, dense_max_chars: int = 600,
+    def __init__(self, embedder: Embedder, config: FusionConfig | None = None, *, dense_max_chars: int = 200,
                  hnsw_threshold: int = 20_000, ef_search: int = 64):
         self.embedder = embedder
         self.config = config or FusionConfig()
