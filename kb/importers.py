@@ -251,7 +251,10 @@ class SourceTable:
     errors: list[RowError]
 
 
-def _read_text(path: Path, encoding: str) -> str:
+def read_text(path: Path, encoding: str | None = "utf-8") -> str:
+    """The decoded text of a (possibly gzipped) file; ``encoding=None``: UTF-8, else cp1251 (Russian Excel).
+
+    Raises ImportFileError naming the file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -265,6 +268,11 @@ def _read_text(path: Path, encoding: str) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise ImportFileError(f"{path}: not a valid gzip file ({exc})") from None
+    if encoding is None:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            encoding = "cp1251"
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         return raw.decode(codec)
@@ -293,7 +301,8 @@ def file_format(path: Path) -> str:
                           "expected .csv, .tsv, .jsonl, .ndjson or .json (optionally .gz)")
 
 
-def _sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: one of , ; tab |."""
     sample = text[:65536]
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
@@ -308,7 +317,7 @@ def read_source(path: str | Path, *, delimiter: str | None = None, encoding: str
     """Read a CSV/JSONL/JSON file into rows keyed by source column; raise ImportFileError for the file."""
     path = Path(path)
     kind = file_format(path)
-    text = _read_text(path, encoding)
+    text = read_text(path, encoding)
     if not text.strip():
         raise ImportFileError(f"{path}: file is empty")
     if kind == "csv":
@@ -324,7 +333,7 @@ def _read_csv(path: Path, text: str, delimiter: str | None) -> SourceTable:
         if len(delimiter) != 1:
             raise ImportFileError(f"--delimiter: must be one character, got {delimiter!r}")
     else:
-        delimiter = _sniff_delimiter(text) if path.suffix.lower() != ".tsv" else "\t"
+        delimiter = sniff_delimiter(text) if path.suffix.lower() != ".tsv" else "\t"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)

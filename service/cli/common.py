@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -28,3 +29,32 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def echo_json(data: object) -> None:
     """Print one JSON object (UTF-8, not ASCII-escaped, so Russian text stays readable)."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def read_csv_frame(path: str | Path, option: str):
+    """A CSV file as a DataFrame of strings, or exit 2 naming ``option``.
+
+    Accepts what real exports look like: a comma, semicolon, tab or pipe delimiter (sniffed), UTF-8 with
+    or without BOM or else cp1251, gzip or not."""
+    import io
+
+    import pandas as pd
+
+    from kb.importers import ImportFileError, read_text, sniff_delimiter
+
+    path = Path(path)
+    if not path.exists():
+        fail(f"{option}: file not found: {path}")
+    try:
+        text = read_text(path, encoding=None)
+    except ImportFileError as exc:
+        fail(f"{option}: {exc}")
+    if "\x00" in text:
+        fail(f"{option}: cannot read {path}: binary data (NUL bytes), not a CSV text file")
+    if not text.strip():
+        fail(f"{option}: file {path} is empty")
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text), dtype=str, keep_default_na=False,
+                           na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        fail(f"{option}: cannot read {path} as CSV: {exc}")

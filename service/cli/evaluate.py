@@ -14,16 +14,9 @@ def evaluate() -> None:
 
 def _read_labelled_csv(path: str, option: str, text_columns: list[str], label: str):
     """(texts, labels) of a CSV file, or exit 2 naming the problem."""
-    import pandas as pd
+    from service.cli.common import fail, read_csv_frame
 
-    from service.cli.common import fail
-
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        fail(f"{option}: file not found: {path}")
-    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
-        fail(f"{option}: cannot read {path} as CSV: {exc}")
+    frame = read_csv_frame(path, option)
     missing = [c for c in [*text_columns, label] if c not in frame.columns]
     if missing:
         fail(f"{option}: {path} has no column(s) {', '.join(missing)} "

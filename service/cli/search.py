@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from service.cli.common import echo_json, fail, settings
+from service.cli.common import echo_json, fail, read_csv_frame, settings
 
 
 def _session(config):
@@ -141,16 +141,7 @@ def evaluate_retrieve(corpus_path: Path, id_column: str, text_columns: str, quer
 
 
 def _read_csv(path: Path, option: str):
-    import pandas as pd
-
-    if not path.exists():
-        fail(f"{option}: file {path} does not exist")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        fail(f"{option}: file {path} is empty")
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        fail(f"{option}: cannot read {path}: {exc}")
+    frame = read_csv_frame(path, option)
     if frame.empty:
         fail(f"{option}: file {path} has no rows")
-    return frame
+    return frame.fillna("")

@@ -248,6 +248,22 @@ def test_evaluate_retrieve_prints_metrics(tmp_path, monkeypatch):
     assert {"recall@5", "recall@10", "mrr", "index_seconds", "query_ms_p50", "query_ms_p95"} <= set(out)
 
 
+def test_evaluate_retrieve_reads_tab_separated_files_with_a_bom(tmp_path, monkeypatch):
+    from service.cli import main
+
+    monkeypatch.setenv("PRECEDENT_VAR_DIR", str(tmp_path / "var"))
+    corpus = tmp_path / "c.tsv"
+    corpus.write_text("doc\ttitle\tbody\nd1\tПринтер не печатает\tочистили очередь, печать пошла\n"
+                      "d2\t1С не запускается\tперезапустили службу\n", encoding="utf-8-sig")
+    queries = tmp_path / "q.csv"
+    queries.write_text("text;rel\nперестал печатать принтер;d1\n", encoding="utf-8-sig")
+    result = CliRunner().invoke(main, ["evaluate", "retrieve", "--corpus", str(corpus), "--id", "doc", "--text",
+                                       "title,body", "--queries", str(queries), "--query-text", "text",
+                                       "--relevant", "rel"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["recall@1"] == 1.0
+
+
 @pytest.mark.parametrize("corpus_text, queries_text, extra, message", [
     ("doc,title\nd1,a\n", "text,rel\nx,d1\n", ["--text", "title,body"], "--corpus"),
     ("doc,title\nd1,a\n", "text,rel\nx,d1\n", ["--text", "title", "--relevant", "nope"], "column 'nope'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -48,6 +49,22 @@ def test_evaluate_classify_prints_the_metrics(csvs):
     assert data["accuracy"] > 0.7 and 0 <= data["coverage_at_90_precision"] <= 1
     assert data["unseen_test_labels"] == ["backup"]
     assert data["per_class_f1"]["backup"]["f1"] == 0.0
+
+
+def test_evaluate_classify_reads_excel_style_russian_exports(csvs, tmp_path):
+    # Russian Excel saves "CSV" with semicolons in cp1251; the same data must give the same result.
+    train, test = csvs
+    converted = []
+    for name in (train, test):
+        target = tmp_path / f"excel-{Path(name).name}"
+        pd.read_csv(name).to_csv(target, sep=";", index=False, encoding="cp1251")
+        converted.append(str(target))
+    plain = run("evaluate", "classify", "--train", train, "--test", test, "--text", "title,body", "--label", "label")
+    excel = run("evaluate", "classify", "--train", converted[0], "--test", converted[1], "--text", "title,body",
+                "--label", "label")
+    assert excel.exit_code == 0, excel.output
+    for key in ("accuracy", "macro_f1", "n_train", "n_test", "n_classes"):
+        assert json.loads(excel.output)[key] == json.loads(plain.output)[key]
 
 
 @pytest.mark.parametrize(
