@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
@@ -20,7 +21,7 @@ from flask import (
 from sqlalchemy import func, select
 
 from kb import vocab
-from kb.models import AuditEvent, Client, SlaEvent, Ticket, TriagePrediction, User, utcnow
+from kb.models import AuditEvent, Client, SlaEvent, Specialist, Ticket, TriagePrediction, User, utcnow
 from kb.queries import tickets as ticket_queries
 from service import db, workflow
 from service.auth import STAFF_ROLES, actor_name, check_password, current_user, public, visible_client_id
@@ -164,10 +165,13 @@ def ticket_page(ticket_id: int):
         select(TriagePrediction).where(TriagePrediction.ticket_id == ticket_id)
         .order_by(TriagePrediction.at.desc()).limit(1)
     )
+    specialists = db.session().scalars(
+        select(Specialist).where(Specialist.active.is_(True)).order_by(Specialist.name)).all()
     return render_template("web/ticket.html", ticket=ticket, audit=audit, prediction=prediction,
                            suggestions=_suggestions_for(ticket),
                            actions=workflow.allowed_actions(ticket.status),
-                           can_write=current_user().role in WRITER_ROLES)
+                           can_write=current_user().role in WRITER_ROLES, specialists=specialists,
+                           me=current_user().specialist_id, client_zone=_client_zone(ticket).key)
 
 
 @bp.get("/search")
@@ -277,6 +281,50 @@ def ticket_comment(ticket_id: int):
     public_comment = current_user().role == "client" or request.form.get("public") == "on"
     _run(workflow.add_comment, ticket_id=ticket.id, body=request.form.get("body", ""), public=public_comment)
     return redirect(_ticket_url(ticket.id))
+
+
+@bp.post("/tickets/<int:ticket_id>/time")
+@login_required(*WRITER_ROLES)
+def ticket_time_entry(ticket_id: int):
+    """Log work from the ticket page; the start is a local time of the client's time zone."""
+    ticket = _own_ticket(ticket_id)
+    try:
+        fields = _time_entry_fields(request.form, _client_zone(ticket))
+    except ValueError as exc:
+        flash(f"Не выполнено: {exc}")
+    else:
+        if _run(workflow.add_time_entry, ticket_id=ticket.id, **fields):
+            flash(f"Записано: {fields['minutes']} мин")
+    return redirect(_ticket_url(ticket.id))
+
+
+def _client_zone(ticket: Ticket) -> ZoneInfo:
+    client = db.session().get(Client, ticket.client_id)
+    try:
+        return ZoneInfo(client.timezone or "Europe/Moscow")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Europe/Moscow")
+
+
+def _time_entry_fields(form, zone: ZoneInfo) -> dict:
+    """The use case's arguments from the form; ValueError naming the field that is wrong."""
+    def whole_number(name: str) -> int:
+        value = form.get(name, "").strip()
+        if not value.isdigit():
+            raise ValueError(f"{name}: a whole number is required, got {value!r}")
+        return int(value)
+
+    text = form.get("started_at", "").strip()
+    try:
+        started_at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"started_at: a date and time is required (YYYY-MM-DDTHH:MM), got {text!r}") from None
+    if started_at.tzinfo is None:
+        started_at = started_at.replace(tzinfo=zone)
+    return {"specialist_id": whole_number("specialist_id"), "started_at": started_at,
+            "minutes": whole_number("minutes"), "on_site": form.get("on_site") == "on",
+            "off_hours_agreed": form.get("off_hours_agreed") == "on",
+            "work_kind": form.get("work_kind", "").strip() or None, "note": form.get("note", "").strip() or None}
 
 
 def _ticket_url(ticket_id: int) -> str:

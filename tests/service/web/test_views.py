@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import Client, Comment, Ticket
@@ -131,3 +132,43 @@ def test_pages_say_search_is_unavailable_when_the_index_is_for_another_model(app
     assert page.status_code == 200
     assert "Поиск недоступен" in page.get_data(as_text=True) and "index build" in page.get_data(as_text=True)
     assert web.get(f"/tickets/{seeded['mine']}").status_code == 200  # renders without suggestions
+
+
+def _csrf(web, path):
+    return re.search(r'name="csrf" value="([^"]+)"', web.get(path).get_data(as_text=True)).group(1)
+
+
+def test_engineer_logs_work_from_the_ticket_page_in_the_clients_time_zone(app, seeded):
+    from kb.models import Specialist, TimeEntry
+
+    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
+    with transaction(factory) as session:
+        session.get(Client, session.get(Ticket, seeded["mine"]).client_id).timezone = "Asia/Novosibirsk"
+        specialist = Specialist(name="Иванов И. И.")
+        session.add(specialist)
+        session.flush()
+        specialist_id = specialist.id
+    web = app.test_client()
+    login(web, "eng")
+    page = f"/tickets/{seeded['mine']}"
+    assert 'id="time-entry"' in web.get(page).get_data(as_text=True)
+    form = {"csrf": _csrf(web, page), "specialist_id": str(specialist_id), "started_at": "2026-05-04T10:30",
+            "minutes": "90", "on_site": "on", "note": "заменили картридж"}
+    assert web.post(f"{page}/time", data=form).status_code == 302
+    bad = {**form, "csrf": _csrf(web, page), "minutes": "полтора часа"}
+    web.post(f"{page}/time", data=bad)
+    assert "minutes: a whole number is required" in web.get(page).get_data(as_text=True)
+    with factory() as session:
+        entries = session.scalars(select(TimeEntry).where(TimeEntry.ticket_id == seeded["mine"])).all()
+        assert len(entries) == 1  # the bad form stored nothing
+        entry = entries[0]
+        # 10:30 in Novosibirsk (UTC+7) is 03:30 UTC
+        assert entry.started_at == datetime(2026, 5, 4, 3, 30, tzinfo=UTC)
+        assert (entry.minutes, entry.on_site, entry.note) == (90, True, "заменили картридж")
+
+
+def test_client_users_cannot_log_work(app, seeded):
+    web = app.test_client()
+    login(web, "romashka")
+    form = {"csrf": _csrf(web, "/portal"), "specialist_id": "1", "started_at": "2026-05-04T10:30", "minutes": "5"}
+    assert web.post(f"/tickets/{seeded['mine']}/time", data=form).status_code == 403
