@@ -501,3 +501,14 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class Lease(Base):
+    """A named lease that one process holds until it expires (e.g. the background SLA scheduler), so that
+    several service workers with the scheduler enabled run each round once."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]

@@ -1,14 +1,19 @@
 """Background SLA check inside the web service: a daemon thread that runs ``sla_check`` (and, at month end,
 the monthly reports) every ``sla_check_interval_seconds``. Started by ``create_app`` only when
 ``sla_scheduler_enabled`` is set (off by default and in tests); ``precedent sla check`` from cron is the
-alternative. Several gunicorn workers may each run one: the unique (ticket, target, state) constraint keeps
-events single, and a worker that loses the race rolls back and tries again next round.
+alternative. Several gunicorn workers (or hosts) may each run one: a round runs only in the process that
+holds the database lease ``sla-scheduler`` (renewed every round, valid for three intervals), so events
+and their e-mails are produced once; when that process dies another takes over once the lease expires.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -16,6 +21,8 @@ from kb.config import Settings
 from kb.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
+
+LEASE = "sla-scheduler"
 
 
 class SlaScheduler:
@@ -27,14 +34,22 @@ class SlaScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
+        #: Who this scheduler is in the lease table: host, process and instance.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run_once(self) -> dict:
-        """One check (and due monthly reports); errors are logged, never raised into the thread."""
+        """One check (and due monthly reports) when this process holds the lease; errors are logged,
+        never raised into the thread."""
+        from kb.queries import leases
         from service import sla_service
 
         sessions = make_session_factory(make_engine(self.database_url))
         with sessions() as session:
             try:
+                ttl = 3 * max(self.settings.sla_check_interval_seconds, 1)
+                if not leases.acquire(session, name=LEASE, holder=self.holder, now=datetime.now(UTC),
+                                      ttl_seconds=ttl):
+                    return {"skipped": "another process holds the SLA scheduler lease"}
                 result = sla_service.sla_check(session, settings=self.settings)
                 if self.settings.sla_send_monthly_reports:
                     result["reports"] = sla_service.send_monthly_reports(session, settings=self.settings)
@@ -58,9 +73,17 @@ class SlaScheduler:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and hand the lease over at once."""
+        from kb.queries import leases
+
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        try:
+            with make_session_factory(make_engine(self.database_url))() as session:
+                leases.release(session, name=LEASE, holder=self.holder)
+        except Exception:  # noqa: BLE001 - the lease then simply expires
+            log.warning("could not release the SLA scheduler lease", exc_info=True)
 
 
 def init_app(app: Flask) -> SlaScheduler | None:

@@ -139,6 +139,19 @@ def test_scheduler_is_off_in_tests_and_runs_when_enabled(app, sqlite_url):
     assert result["checked"] == 1 and result["states"] == {"breached": 1} and scheduler.runs == 2
 
 
+def test_only_the_lease_holder_among_several_schedulers_runs_a_round(sqlite_url):
+    from kb.config import load_settings
+    from service.sla_scheduler import SlaScheduler
+
+    seed(sqlite_url)
+    first, second = (SlaScheduler(sqlite_url, load_settings()) for _ in range(2))
+    assert first.run_once()["checked"] == 1
+    assert "skipped" in second.run_once() and second.runs == 0
+    assert first.run_once()["checked"] == 1  # the holder renews its lease
+    first.stop()  # never started: only hands the lease over
+    assert second.run_once()["checked"] == 1 and second.runs == 1
+
+
 def test_policies_endpoint(client):
     policies = {p["key"]: p for p in client.get("/api/v1/sla/policies").get_json()["policies"]}
     assert policies["gold"]["coefficient"] == "1.5" and policies["gold"]["sends_monthly_report"] is True
