@@ -20,6 +20,13 @@ def settings() -> Settings:
         fail(str(exc))
 
 
+def store_session(config: Settings):
+    """A session on the configured knowledge store (use as a context manager)."""
+    from kb.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(config.resolved_database_url))()
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line to stderr and exit (2 means bad input)."""
     click.echo(f"error: {message}", err=True)

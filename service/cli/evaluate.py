@@ -63,3 +63,40 @@ def classify(train_path: str, test_path: str, text_columns: str, label: str) -> 
 
 
 evaluate.add_command(evaluate_retrieve)
+
+
+@evaluate.command("triage-log")
+@click.option("--since", "since_text", default=None,
+              help="Only predictions made at or after this instant (YYYY-MM-DD or ISO 8601; UTC when no offset).")
+def triage_log(since_text: str | None) -> None:
+    """Production accuracy of triage: what it predicted at ticket creation against what engineers kept."""
+    from datetime import UTC, datetime
+
+    from service import quality
+    from service.cli.common import echo_json, fail, settings, store_session
+
+    since = None
+    if since_text:
+        try:
+            since = datetime.fromisoformat(since_text)
+        except ValueError:
+            fail(f"--since: expected a date or ISO 8601 instant, got {since_text!r}")
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    with store_session(settings()) as session:
+        echo_json(quality.triage_quality(session, since=since))
+
+
+@evaluate.command("feedback")
+@click.option("--k", type=int, default=5, show_default=True, help="How many suggestions per kind count as shown.")
+def feedback(k: int) -> None:
+    """Replay the tickets engineers judged suggestions for through the current search settings and index."""
+    from service import quality, search
+    from service.cli.common import echo_json, fail, settings, store_session
+
+    if not 1 <= k <= search.MAX_K:
+        fail(f"--k must be between 1 and {search.MAX_K}")
+    with store_session(settings()) as session:
+        try:
+            echo_json(quality.suggestion_quality(session, k=k))
+        except search.SearchUnavailable as exc:
+            fail(str(exc), code=1)

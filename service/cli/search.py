@@ -7,13 +7,7 @@ from pathlib import Path
 
 import click
 
-from service.cli.common import echo_json, fail, read_csv_frame, settings
-
-
-def _session(config):
-    from kb.db import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(config.resolved_database_url))()
+from service.cli.common import echo_json, fail, read_csv_frame, settings, store_session
 
 
 @click.command("suggest")
@@ -31,7 +25,7 @@ def suggest(text: str, client_id: int | None, k: int, as_json: bool) -> None:
     if not 1 <= k <= search.MAX_K:
         fail(f"--k must be between 1 and {search.MAX_K}")
     config = settings()
-    with _session(config) as session:
+    with store_session(config) as session:
         if client_id is not None and session.get(Client, client_id) is None:
             fail(f"--client: no client with id {client_id}")
         try:
@@ -69,7 +63,7 @@ def index_build() -> None:
     config = settings()
     started = time.perf_counter()
     try:
-        with _session(config) as session:
+        with store_session(config) as session:
             built = search.build_index(session, config)
     except Exception as exc:  # an unusable embedder or store is reported in one line
         fail(f"index build failed: {exc}", code=1)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from kb.db import make_engine, make_session_factory
 from kb.models import Article, Client, KnownProblem, Node, SuggestionFeedback, Ticket
@@ -203,6 +204,34 @@ def test_index_build_then_suggest_cli(cli_env, store, app):
     assert json.loads(result.output)["incidents"][0]["id"] == store["tickets"][2]
     text = cli_env.invoke(main, ["suggest", "принтер не печатает", "--client", str(store["alpha"])])
     assert text.exit_code == 0 and "Similar resolved incidents" in text.output and "#" in text.output
+
+
+def test_evaluate_feedback_replays_engineers_verdicts(cli_env, store):
+    from kb.models import Article, SuggestionFeedback
+    from service.cli import main
+
+    printer, _, vpn, _ = store["tickets"]
+    with store["factory"]() as session:
+        article = session.scalar(select(Article.id))
+        session.add_all([
+            SuggestionFeedback(ticket_id=store["open"], kind="incident", ref=printer, useful=False, actor="eng"),
+            SuggestionFeedback(ticket_id=store["open"], kind="incident", ref=printer, useful=True, actor="eng"),
+            SuggestionFeedback(ticket_id=store["open"], kind="incident", ref=vpn, useful=False, actor="eng"),
+            SuggestionFeedback(ticket_id=store["open"], kind="article", ref=article, useful=True, actor="eng"),
+        ])
+        session.commit()
+    assert cli_env.invoke(main, ["index", "build"]).exit_code == 0
+    result = cli_env.invoke(main, ["evaluate", "feedback", "--k", "5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["tickets"] == 1 and report["judgements"] == 3  # the later verdict on a pair replaces the first
+    incidents = report["kinds"]["incident"]
+    # "Принтер печатает пустые листы": the printer incident ranks first; the VPN one still shows (4 indexed)
+    assert incidents == {"judged": 2, "useful": 1, "useful_in_top_k": 1, "rejected_in_top_k": 1,
+                         "recall_useful@k": 1.0, "mrr_useful": 1.0}
+    assert report["kinds"]["article"]["recall_useful@k"] == 1.0
+    assert report["kinds"]["known_problem"]["mrr_useful"] is None
+    assert cli_env.invoke(main, ["evaluate", "feedback", "--k", "0"]).exit_code == 2
 
 
 @pytest.mark.parametrize("args, message", [
