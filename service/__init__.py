@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         health,
         knowledge,
         meta,
+        quality,
         search,
         sla,
         tickets,
@@ -47,7 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     meta.init_metrics(app)
     for blueprint in (meta.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
-                      webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, sla.bp, sla.pages):
+                      webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla.pages):
         app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)
     return app

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,15 @@ from kb.models import SuggestionFeedback, Ticket, TriagePrediction
 
 #: Keys of the suggestion lists in a search.suggest result, by feedback kind.
 RESULT_LISTS = {"incident": "incidents", "article": "articles", "known_problem": "known_problems"}
+
+
+def parse_since(text: str) -> datetime:
+    """A date or ISO 8601 instant (UTC when it has no offset); ValueError saying what is expected."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"since: expected a date (YYYY-MM-DD) or an ISO 8601 instant, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _share(hits: int, total: int) -> float | None:

@@ -70,18 +70,15 @@ evaluate.add_command(evaluate_retrieve)
               help="Only predictions made at or after this instant (YYYY-MM-DD or ISO 8601; UTC when no offset).")
 def triage_log(since_text: str | None) -> None:
     """Production accuracy of triage: what it predicted at ticket creation against what engineers kept."""
-    from datetime import UTC, datetime
-
     from service import quality
     from service.cli.common import echo_json, fail, settings, store_session
 
     since = None
     if since_text:
         try:
-            since = datetime.fromisoformat(since_text)
-        except ValueError:
-            fail(f"--since: expected a date or ISO 8601 instant, got {since_text!r}")
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+            since = quality.parse_since(since_text)
+        except ValueError as exc:
+            fail(f"--{exc}")
     with store_session(settings()) as session:
         echo_json(quality.triage_quality(session, since=since))
 

@@ -62,3 +62,22 @@ def test_triage_log_cli(sqlite_url, monkeypatch):
     assert json.loads(result.output)["group"]["all"] == {"n": 1, "accuracy": 1.0}
     bad = CliRunner().invoke(main, ["evaluate", "triage-log", "--since", "last week"])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_quality_api_is_for_managers_and_analysts(app, client, client_for_role):
+    from kb.db import make_engine, make_session_factory
+
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        customer = Client(name="Ромашка")
+        session.add(customer)
+        session.flush()
+        _ticket(session, customer, "in_progress", "mail", "high", ("mail", "standard", False))
+        session.commit()
+    analyst = client_for_role("analyst")
+    body = analyst.get("/api/v1/quality/triage?since=2026-11-01").get_json()
+    assert body["group"]["all"] == {"n": 1, "accuracy": 1.0} and body["priority"]["all"]["accuracy"] == 0.0
+    bad = analyst.get("/api/v1/quality/triage?since=yesterday")
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "since"
+    assert client.get("/api/v1/quality/triage").status_code == 403  # engineers do not see the report
+    suggestions = client_for_role("manager").get("/api/v1/quality/suggestions?k=3")
+    assert suggestions.status_code == 200 and suggestions.get_json()["tickets"] == 0

@@ -1,0 +1,39 @@
+"""Quality in production for managers and analysts: triage against what engineers kept, and suggestion
+feedback replayed through the current search (see service/quality.py)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from service import db, quality
+from service import search as search_service
+from service.api.tickets import int_arg
+from service.auth import require_roles
+from service.errors import ApiError
+
+bp = Blueprint("quality", __name__, url_prefix="/api/v1/quality")
+
+READERS = ("manager", "analyst")
+
+
+@bp.get("/triage")
+@require_roles(*READERS)
+def triage_quality():
+    """Accuracy of triage at ticket creation against the handled tickets' group and priority; ``?since=``."""
+    since_text = request.args.get("since")
+    try:
+        since = quality.parse_since(since_text) if since_text else None
+    except ValueError as exc:
+        raise ApiError(422, str(exc), field="since") from None
+    return jsonify(quality.triage_quality(db.session(), since=since))
+
+
+@bp.get("/suggestions")
+@require_roles(*READERS)
+def suggestion_quality():
+    """Engineers' verdicts on suggestions, replayed through the current search; ``?k=5``."""
+    k = int_arg("k", 5, minimum=1, maximum=search_service.MAX_K)
+    try:
+        return jsonify(quality.suggestion_quality(db.session(), k=k))
+    except search_service.SearchUnavailable as exc:
+        raise ApiError(503, f"search index unavailable: {exc}") from None
