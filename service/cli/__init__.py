@@ -17,7 +17,28 @@ from service.cli.train import models, train
 from service.cli.users import users
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group; a store that cannot be used becomes one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            from sqlalchemy.engine import make_url
+
+            from service.cli.common import fail, settings
+
+            detail = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+            if "no such table" in detail or "does not exist" in detail:
+                where = make_url(settings().resolved_database_url).render_as_string(hide_password=True)
+                fail(f"the database {where} is not initialised ({detail}): run `precedent db upgrade` first",
+                     code=1)
+            fail(f"database error: {detail}", code=1)
+
+
+@click.group(cls=_Main)
 def main() -> None:
     """Precedent: knowledge base and solution recommender of a service desk."""
 
