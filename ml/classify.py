@@ -199,7 +199,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
                  cv: int = 3, word_C: float = 0.5, char_C: float = 0.3, nb_alpha: float = 0.3,
                  final_C: float = 1.0, class_weight: str | None = "balanced", blend: str = "auto",
                  prior_grid: Sequence[float] = (0.125, 0.25, 0.375, 0.5), prior_max_accuracy_loss: float = 0.01,
-                 prior_min_gain: float = 0.02, random_state: int = 0):
+                 prior_min_gain: float = 0.02, signal_dropout: float = 0.3, random_state: int = 0):
         self.meta_columns = meta_columns
         self.bases = bases
         self.cv = cv
@@ -212,6 +212,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         self.prior_grid = prior_grid
         self.prior_max_accuracy_loss = prior_max_accuracy_loss
         self.prior_min_gain = prior_min_gain
+        self.signal_dropout = signal_dropout
         self.random_state = random_state
 
     # --- views and learners ---
@@ -292,6 +293,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"unknown stack bases {unknown}; choose from {', '.join(STACK_BASES)}")
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        X = self._drop_signals(X)
         text = X[TEXT_COLUMN]
         self.word_vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_df=0.9).fit(text)
         self.char_vectorizer_ = None
@@ -352,6 +354,19 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         self.log_prior_ = _log_prior(y, self.classes_, sample_weight)
         self.prior_correction_ = self._choose_prior_correction(standardized, y, sample_weight)
         return self
+
+    def _drop_signals(self, X):
+        """A copy of X whose structured signals read "none" on a random ``signal_dropout`` share of rows.
+
+        Requests often arrive without them (an e-mail names no node, an API call no client): a model that
+        always saw a node kind in training leans on it, and with none it guesses from a missing feature.
+        Rows without signals teach it to read the text alone."""
+        if not self.meta_columns or not self.signal_dropout:
+            return X
+        rows = np.random.default_rng(self.random_state).random(len(X)) < self.signal_dropout
+        X = X.copy()
+        X.loc[rows, list(self.meta_columns)] = MISSING
+        return X
 
     def _fit_blender(self, standardized, y, sample_weight):
         """The blend of standardised base scores: a logistic regression, or shared weights + class biases."""

@@ -22,6 +22,7 @@ import numpy as np
 from ml.classify import (
     DEFAULT_STACK,
     META_COLUMNS,
+    MISSING,
     TicketSignals,
     build_pipeline,
     coverage_at_precision,
@@ -233,6 +234,11 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
     predict_seconds = time.perf_counter() - started
     metrics = classification_metrics(labels[test_idx], proba, held_out.classes_,
                                      fit_seconds=fit_seconds, predict_seconds=predict_seconds)
+    if meta:  # requests often arrive without node, client or channel: how the model does on text alone
+        text_only = frame.iloc[test_idx].copy()
+        text_only[meta] = MISSING
+        predicted = held_out.classes_[held_out.predict_proba(text_only).argmax(axis=1)]
+        metrics["accuracy_without_signals"] = float(np.mean(predicted == labels[test_idx]))
     thresholds = metrics.pop("thresholds")
     final = build_pipeline(**params)
     final.fit(frame, labels, classifier__sample_weight=weights)
