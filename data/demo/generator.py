@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -235,16 +236,23 @@ def _bulk(session: Session, model, rows: list[dict]) -> None:
         session.execute(insert(getattr(model, "__table__", model)), rows)
 
 
-# --- calendar arithmetic (the generator's own, simple: no public holidays) -----------------------
+# --- calendar arithmetic (the generator's own: weekly hours plus Russian public holidays) -----------
 
 _HOURS = {"10x5": (9, 19), "8x5": (9, 18)}
+#: Russian public holidays of the history's years (every demo client is in Russia), from ``holidays``
+#: like the SLA engine's calendars; the rare working Saturdays of a transfer are ignored here.
+_HOLIDAYS = frozenset(holidays.country_holidays("RU", years=range(HISTORY_END.year - 2, HISTORY_END.year + 2)))
+
+
+def _is_working_day(local: datetime) -> bool:
+    return local.weekday() < 5 and local.date() not in _HOLIDAYS
 
 
 def _is_open(local: datetime, calendar: str) -> bool:
     if calendar == "24x7":
         return True
     start, end = _HOURS[calendar]
-    return local.weekday() < 5 and start <= local.hour < end
+    return _is_working_day(local) and start <= local.hour < end
 
 
 def _next_open(local: datetime, calendar: str) -> datetime:
@@ -254,7 +262,7 @@ def _next_open(local: datetime, calendar: str) -> datetime:
     start, _ = _HOURS[calendar]
     day = local if local.hour < start else local + timedelta(days=1)
     day = day.replace(hour=start, minute=0, second=0, microsecond=0)
-    while day.weekday() >= 5:
+    while not _is_working_day(day):
         day += timedelta(days=1)
     return day
 
@@ -505,8 +513,9 @@ def _skeletons(ctx: DemoContext) -> list[tuple]:
         # Slightly more tickets later in the history (the client base grew).
         day = start + timedelta(days=int((HISTORY_DAYS + 1) * rng.random() ** 0.85))
         local = day.astimezone(client["zone"]).replace(hour=0, minute=0, second=0, microsecond=0)
-        if calendar != "24x7" and local.weekday() >= 5 and rng.random() < 0.85:
-            local += timedelta(days=7 - local.weekday())
+        if calendar != "24x7" and not _is_working_day(local) and rng.random() < 0.85:
+            while not _is_working_day(local):  # most requests wait for the next working day
+                local += timedelta(days=1)
         if calendar == "24x7":
             hour = rng.choices(range(24), weights=[1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 6, 4,
                                                    3, 2, 2, 1])[0]
