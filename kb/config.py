@@ -38,7 +38,7 @@ class Settings:
     #: BLAS threads of the numpy multilingual encoder. 1 by default: on a shared 2-core host two threads
     #: made single queries ~10x slower (spin-waiting for a busy core), see docs/search.md.
     search_threads: int = 1
-    #: BLAS threads of that encoder for batches of 64+ texts (index builds); 0 = every core.
+    #: Parallel threads (one BLAS thread each) that encode batches of 64+ texts (index builds); 0 = every core.
     search_bulk_threads: int = 0
     #: Characters of a document (and query) embedded densely; the lexical signal sees all of the text.
     #: 200 was the best cut on the real Endava dev split (docs/search.md) and 3x cheaper to embed than 600.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     JSON,
@@ -27,6 +28,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: Time zone of a client whose own is unset or unknown (the desk works from Moscow).
+DEFAULT_TIMEZONE = "Europe/Moscow"
 
 
 class UTCDateTime(TypeDecorator):
@@ -100,7 +104,7 @@ class Client(Base):
     sla_policy: Mapped[str] = mapped_column(String(50), default="bronze")
     #: Support calendar key: 10x5 (Mon-Fri 09-19), 8x5 (Mon-Fri 09-18), 24x7.
     calendar: Mapped[str] = mapped_column(String(20), default="10x5")
-    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     country: Mapped[str] = mapped_column(String(2), default="RU")
     region: Mapped[str | None] = mapped_column(String(100))
     manager: Mapped[str | None] = mapped_column(String(200))
@@ -112,6 +116,14 @@ class Client(Base):
     field_engineer: Mapped[Specialist | None] = relationship(foreign_keys=[field_engineer_id])
     nodes: Mapped[list[Node]] = relationship(back_populates="client", cascade="all, delete-orphan")
     contracts: Mapped[list[Contract]] = relationship(back_populates="client", cascade="all, delete-orphan")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The client's time zone as a ZoneInfo (Europe/Moscow when unset or unknown)."""
+        try:
+            return ZoneInfo(self.timezone or DEFAULT_TIMEZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 class Node(Base):

@@ -159,8 +159,8 @@ def make_embedder(name: str, *, device: str = "cpu", threads: int = 1, bulk_thre
                   batch_size: int = 64) -> Embedder:
     """The embedder called ``name``: a known name or a local sentence-transformers model directory.
 
-    ``threads`` / ``bulk_threads`` (0 = every core) are the multilingual encoder's BLAS threads for
-    queries / for batches of 64+ texts."""
+    For the multilingual encoder, ``threads`` is the BLAS threads of one call (a query) and
+    ``bulk_threads`` (0 = every core) the parallel threads that encode a batch of 64+ texts."""
     if name == USE_MULTILINGUAL:
         return UniversalSentenceEncoder(threads=threads, bulk_threads=bulk_threads)
     if name == MINILM:

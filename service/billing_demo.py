@@ -29,7 +29,6 @@ from service.billing_service import (
     SERVER_KINDS,
     STOP_WORK_ACTION,
     WORKSTATION_KINDS,
-    client_zone,
 )
 
 PLAN_CYCLE = ("subscription", "package", "prepaid", "unlimited", "hourly")
@@ -49,7 +48,7 @@ def _round_to(value: Decimal, step: int) -> Decimal:
 
 def _monthly_hours(session: Session, client: Client) -> tuple[dict[str, Decimal], Decimal]:
     """Hours of included work per month with work (client time zone), and their average."""
-    zone = client_zone(client)
+    zone = client.zone
     rows = session.execute(
         select(TimeEntry.started_at, TimeEntry.minutes).join(Ticket, TimeEntry.ticket_id == Ticket.id)
         .where(Ticket.client_id == client.id, Ticket.billing_mode == "included", TimeEntry.work_kind == "included")
@@ -65,7 +64,7 @@ def _monthly_hours(session: Session, client: Client) -> tuple[dict[str, Decimal]
 
 def _first_instant(session: Session, client: Client, months: list[str]) -> datetime:
     """Start of the first month with any activity of the client: a ticket opened or work logged."""
-    zone = client_zone(client)
+    zone = client.zone
     candidates = [
         session.scalar(select(func.min(Ticket.created_at)).where(Ticket.client_id == client.id)),
         session.scalar(select(func.min(TimeEntry.started_at)).join(Ticket, TimeEntry.ticket_id == Ticket.id)
@@ -197,7 +196,7 @@ def _record_commissioning(session: Session, client: Client, rng: random.Random) 
         .where(Ticket.client_id == client.id, TimeEntry.on_site.is_(True), TimeEntry.work_kind == "included")
         .order_by(TimeEntry.started_at)
     ).all()
-    zone = client_zone(client)
+    zone = client.zone
     recorded = 0
     for entry in visits[:: max(1, len(visits) // 4 or 1)][:4]:
         session.add(AuditEvent(entity="ticket", entity_id=entry.ticket_id, action=OPERATION_ACTION,

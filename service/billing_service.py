@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -53,13 +53,6 @@ class Conflict(ValueError):
 
 
 # --- months and calendars -------------------------------------------------------------------------
-
-
-def client_zone(client: Client) -> ZoneInfo:
-    try:
-        return ZoneInfo(client.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -149,7 +142,7 @@ def active_contract(session: Session, *, client_id: int, month: str) -> Contract
     client = session.get(Client, client_id)
     if client is None:
         return None
-    start, end = month_bounds(month, client_zone(client))
+    start, end = month_bounds(month, client.zone)
     rows = session.scalars(
         select(ContractRow)
         .where(ContractRow.client_id == client_id, ContractRow.valid_from < end)
@@ -225,7 +218,7 @@ def effective_work_kind(entry: TimeEntry, ticket: Ticket) -> str:
 def build_usage_document(session: Session, *, client: Client, month: str,
                          prepaid_opening_hours: Decimal | None = None) -> dict:
     """The month's usage of ``client`` as a usage document (the format of ``precedent bill --usage``)."""
-    zone = client_zone(client)
+    zone = client.zone
     start, end = month_bounds(month, zone)
     entries = session.execute(
         select(TimeEntry, Ticket)
@@ -319,7 +312,7 @@ def prepaid_opening_hours(session: Session, *, client: Client, row: ContractRow,
                           month: str) -> Decimal:
     """The prepaid balance carried into ``month``: the contract's opening balance plus purchases minus
     consumption of every earlier month of the contract, replayed through the engine."""
-    zone = client_zone(client)
+    zone = client.zone
     first = _contract_start_month(row, zone)
     months: list[str] = []
     cursor = previous_month(month)
@@ -361,7 +354,7 @@ def client_invoice(session: Session, *, client_id: int, month: str) -> tuple[Inv
 
 
 def _current_contract(session: Session, ticket: Ticket, now: datetime) -> Contract | None:
-    zone = client_zone(ticket.client)
+    zone = ticket.client.zone
     row = active_contract(session, client_id=ticket.client_id, month=now.astimezone(zone).strftime("%Y-%m"))
     if row is None:
         return None
@@ -378,7 +371,7 @@ def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = N
     coefficient on unagreed work outside the calendar. The monthly invoice stays the authoritative bill.
     """
     now = now or datetime.now(UTC)
-    zone = client_zone(ticket.client)
+    zone = ticket.client.zone
     stop = stopped_at(session, ticket_id=ticket.id)
     normal = off = after = 0
     for entry in ticket.time_entries:
@@ -471,7 +464,7 @@ def record_operation(session: Session, *, ticket: Ticket, kind: str, quantity: i
     if contract.free_operation(kind) is None:
         known = ", ".join(op.kind for op in contract.free_operations) or "none"
         raise Conflict(f"the contract does not list the operation {kind!r} (it lists: {known})", "kind")
-    visit = visit or now.astimezone(client_zone(ticket.client)).date()
+    visit = visit or now.astimezone(ticket.client.zone).date()
     event = AuditEvent(entity="ticket", entity_id=ticket.id, action=OPERATION_ACTION, actor=actor, at=now,
                        data={"kind": kind, "quantity": quantity, "visit": visit.isoformat()})
     session.add(event)

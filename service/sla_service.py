@@ -129,7 +129,7 @@ _STATE_TITLES = {"at_risk": "под угрозой", "breached": "нарушен
 
 
 def _notification(ticket: Ticket, client: Client, event: SlaEvent) -> tuple[str, str]:
-    zone = ZoneInfo(client.timezone or "Europe/Moscow")
+    zone = client.zone
     subject = (f"SLA {_STATE_TITLES[event.state]}: заявка #{ticket.id} ({_TARGET_TITLES[event.target]}) "
                f"— {client.name}")
     lines = [
@@ -267,7 +267,7 @@ def client_report(session: Session, *, client_id: int, month: str, now: datetime
     client = session.get(Client, client_id)
     if client is None:
         raise SlaReportError(f"client {client_id} not found", "client")
-    zone = ZoneInfo(client.timezone or "Europe/Moscow")
+    zone = client.zone
     start, end = month_bounds(month, zone)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period_end = min(end, now)
@@ -368,7 +368,7 @@ def send_monthly_reports(session: Session, *, now: datetime | None = None, setti
     for client in session.scalars(select(Client).order_by(Client.id)):
         if not client_policy(client).sends_monthly_report or not report_recipients(client):
             continue
-        month = previous_month(now, ZoneInfo(client.timezone or "Europe/Moscow"))
+        month = previous_month(now, client.zone)
         already = session.scalar(select(AuditEvent.id).where(
             AuditEvent.entity == "client", AuditEvent.entity_id == client.id, AuditEvent.action == "sla.report_sent",
         ).where(AuditEvent.data["month"].as_string() == month).limit(1))

@@ -48,7 +48,7 @@ def invoice_page(client_id: int, month: str):
     client, row, contract, usage = _usage(client_id, month)
     invoice = invoice_to_dict(compute_invoice(contract, usage))
     return render_template("billing/invoice.html", client=client, contract=row, invoice=invoice,
-                           zone=billing_service.client_zone(client))
+                           zone=client.zone)
 
 
 @bp.get("/clients/<int:client_id>/work-report/<month>.html")
@@ -70,7 +70,7 @@ def billing_index(client_id: int):
         abort(404)
     contracts = db.session().scalars(select(ContractRow).where(ContractRow.client_id == client_id)
                                      .order_by(ContractRow.valid_from.desc())).all()
-    zone = billing_service.client_zone(client)
+    zone = client.zone
     current = datetime.now(UTC).astimezone(zone).strftime("%Y-%m")
     months: list[str] = []
     if contracts:

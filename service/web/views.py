@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from functools import wraps
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -171,7 +171,7 @@ def ticket_page(ticket_id: int):
                            suggestions=_suggestions_for(ticket),
                            actions=workflow.allowed_actions(ticket.status),
                            can_write=current_user().role in WRITER_ROLES, specialists=specialists,
-                           me=current_user().specialist_id, client_zone=_client_zone(ticket).key)
+                           me=current_user().specialist_id, client_zone=ticket.client.zone.key)
 
 
 @bp.get("/search")
@@ -289,21 +289,13 @@ def ticket_time_entry(ticket_id: int):
     """Log work from the ticket page; the start is a local time of the client's time zone."""
     ticket = _own_ticket(ticket_id)
     try:
-        fields = _time_entry_fields(request.form, _client_zone(ticket))
+        fields = _time_entry_fields(request.form, ticket.client.zone)
     except ValueError as exc:
         flash(f"Не выполнено: {exc}")
     else:
         if _run(workflow.add_time_entry, ticket_id=ticket.id, **fields):
             flash(f"Записано: {fields['minutes']} мин")
     return redirect(_ticket_url(ticket.id))
-
-
-def _client_zone(ticket: Ticket) -> ZoneInfo:
-    client = db.session().get(Client, ticket.client_id)
-    try:
-        return ZoneInfo(client.timezone or "Europe/Moscow")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Europe/Moscow")
 
 
 def _time_entry_fields(form, zone: ZoneInfo) -> dict:
