@@ -27,6 +27,7 @@ from kb.models import Article, Client, KnownProblem, Ticket
 from ml.embedders import CachedEmbedder, Embedder, make_embedder
 from ml.lexical import shared_terms
 from ml.retrieval import Document, FusionConfig, HybridRetriever, IndexMismatchError
+from service.settings import current_settings
 
 log = logging.getLogger(__name__)
 
@@ -279,21 +280,14 @@ def forget_loaded() -> None:
 
 
 def _settings_for(session: Session) -> Settings:
-    """Settings of the running app (its database and var folder), else from the environment."""
+    """Settings of the running app, else the environment's with the session's database."""
     from dataclasses import replace
 
-    try:
-        from flask import current_app, has_app_context
-    except ImportError:  # pragma: no cover - flask is a dependency
-        has_app_context = None
-    if has_app_context is not None and has_app_context():
-        settings = current_app.config.get("SETTINGS") or load_settings()
-        overrides: dict = {"database_url": current_app.config.get("DATABASE_URL") or settings.database_url}
-        if current_app.config.get("VAR_DIR"):
-            overrides["var_dir"] = Path(current_app.config["VAR_DIR"])
-        return replace(settings, **overrides)
-    settings = load_settings()
-    return replace(settings, database_url=session.get_bind().url.render_as_string(hide_password=False))
+    from flask import has_app_context
+
+    if has_app_context():
+        return current_settings()
+    return replace(load_settings(), database_url=session.get_bind().url.render_as_string(hide_password=False))
 
 
 # --- signals ---------------------------------------------------------------------------------------------
