@@ -7,6 +7,10 @@ mapping is exact. A seeded sample of resolved tickets becomes the queries (subje
 the resolution), split in halves ``dev`` and ``test``; the other resolved tickets are the corpus
 (subject | description + resolution, like the service indexes them).
 
+A second set in ``<out>/articles`` asks the same queries of the knowledge articles (title | body; the
+generator writes one article per scenario, external id ``DEMO-KB-<scenario>``): the relevant article is
+the one of the query's scenario. Short titles and long bodies make it the demo's FAQ-like case.
+
     python benchmarks/demo_retrieval_data.py [--tickets 6000] [--seed 42] [--queries 1000] [--out var/eval/demo]
 """
 
@@ -37,7 +41,7 @@ def main() -> None:
     from data.demo import generator as gen
     from kb import migrate
     from kb.db import make_engine, make_session_factory
-    from kb.models import Ticket
+    from kb.models import Article, Ticket
 
     args.out.mkdir(parents=True, exist_ok=True)
     database = args.out / "demo-eval.sqlite3"
@@ -54,10 +58,13 @@ def main() -> None:
         gen.build_clients(session, ctx)
         gen.build_nodes(session, ctx)
         gen.build_tickets(session, ctx)
+        gen.build_articles(session, ctx)
         session.commit()
         scenario_of = {tid: key for key, ids in ctx.scenario_tickets.items() for tid in ids}
         rows = session.execute(select(Ticket.id, Ticket.subject, Ticket.description, Ticket.resolution)
                                .where(Ticket.status.in_(("resolved", "closed")))).all()
+        articles = pd.DataFrame(session.execute(select(Article.external_id, Article.title, Article.body)).all(),
+                                columns=["article_id", "title", "body"])
     frame = pd.DataFrame(rows, columns=["ticket_id", "subject", "description", "resolution"]).fillna("")
     frame["scenario"] = frame["ticket_id"].map(scenario_of)
     frame = frame[frame["scenario"].notna()]
@@ -78,8 +85,15 @@ def main() -> None:
     columns = ["ticket_id", "text", "scenario", "relevant"]
     queries.iloc[:half][columns].to_csv(args.out / "queries_dev.csv", index=False)
     queries.iloc[half:][columns].to_csv(args.out / "queries_test.csv", index=False)
+    (args.out / "articles").mkdir(exist_ok=True)
+    articles.to_csv(args.out / "articles" / "corpus.csv", index=False)
+    queries["relevant"] = "DEMO-KB-" + queries["scenario"]
+    queries = queries[queries["relevant"].isin(set(articles["article_id"]))]
+    queries.iloc[:half][columns].to_csv(args.out / "articles" / "queries_dev.csv", index=False)
+    queries.iloc[half:][columns].to_csv(args.out / "articles" / "queries_test.csv", index=False)
     print(json.dumps({"corpus": len(corpus), "queries_dev": half, "queries_test": len(queries) - half,
-                      "scenarios": int(frame["scenario"].nunique()), "out": str(args.out)}))
+                      "articles": len(articles), "scenarios": int(frame["scenario"].nunique()),
+                      "out": str(args.out)}))
 
 
 if __name__ == "__main__":
