@@ -8,11 +8,10 @@ from pathlib import Path
 
 import click
 
-from kb.db import make_engine, make_session_factory
 from service.billing.contract import BillingInputError, month_value, parse_contract
 from service.billing.engine import compute_invoice, invoice_to_dict, work_report
 from service.billing.usage import parse_usage
-from service.cli.common import echo_json, fail, settings
+from service.cli.common import echo_json, fail, store_session
 
 
 def _load_json(path: str, option: str) -> object:
@@ -72,8 +71,7 @@ def bill(contract_path: str | None, usage_path: str | None, client_id: int | Non
 
     from service import billing_service
 
-    sessions = make_session_factory(make_engine(settings().resolved_database_url))
-    with sessions() as session:
+    with store_session() as session:
         try:
             client, _, contract, usage = billing_service.client_usage(session, client_id=client_id, month=month)
             if dump_usage:

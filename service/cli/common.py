@@ -20,11 +20,11 @@ def settings() -> Settings:
         fail(str(exc))
 
 
-def store_session(config: Settings):
+def store_session(config: Settings | None = None):
     """A session on the configured knowledge store (use as a context manager)."""
     from kb.db import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(config.resolved_database_url))()
+    return make_session_factory(make_engine((config or settings()).resolved_database_url))()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from kb.db import make_engine, make_session_factory
 from kb.importers import ENTITIES, ImportFileError, import_file, load_mapping
-from service.cli.common import echo_json, fail, settings
+from service.cli.common import echo_json, fail, store_session
 
 
 @click.command("import")
@@ -28,8 +27,7 @@ def import_command(entity: str, file: str, mapping_path: str | None, skip_invali
     Rows are upserted by external_id, so importing the same file again updates instead of duplicating.
     A file with bad rows imports nothing (exit 2) unless --skip-invalid is given.
     """
-    factory = make_session_factory(make_engine(settings().resolved_database_url))
-    session = factory()
+    session = store_session()
     try:
         mapping = load_mapping(mapping_path, entity=entity) if mapping_path else None
         report = import_file(session, entity=entity, path=file, mapping=mapping, skip_invalid=skip_invalid,

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import click
 
-from kb.db import make_engine, make_session_factory
 from kb.vocab import PRIORITIES
-from service.cli.common import echo_json, fail, settings
+from service.cli.common import echo_json, fail, settings, store_session
 from service.sla.calendar import CALENDAR_NAMES, BusinessCalendar, CalendarError
 from service.sla.clock import Pause, TicketTimes, due_instants
 from service.sla.policies import POLICIES, PolicyError, get_policy
@@ -84,10 +83,6 @@ def due(policy: str | None, priority: str | None, opened: str | None, calendar_n
                for target, instant in instants.items()})
 
 
-def _sessions():
-    return make_session_factory(make_engine(settings().resolved_database_url))
-
-
 @sla.command("check")
 @click.option("--now", "now_text", metavar="ISO-8601-WITH-OFFSET", help="Evaluate at this instant (default: now).")
 @click.option("--reports/--no-reports", default=False,
@@ -98,7 +93,7 @@ def check(now_text: str | None, reports: bool) -> None:
 
     now = parse_instant(now_text, "--now") if now_text else datetime.now(UTC)
     config = settings()
-    with _sessions()() as session:
+    with store_session() as session:
         result = sla_service.sla_check(session, now=now, settings=config)
         if reports:
             result["reports"] = sla_service.send_monthly_reports(session, now=now, settings=config)
@@ -120,7 +115,7 @@ def report(client_id: int | None, month: str | None, send: bool, as_html: bool) 
     if not month:
         fail("--month: required (YYYY-MM)")
     config = settings()
-    with _sessions()() as session:
+    with store_session() as session:
         try:
             document = sla_service.client_report(session, client_id=client_id, month=month, settings=config)
         except sla_service.SlaReportError as exc:

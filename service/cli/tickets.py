@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from kb.db import make_engine, make_session_factory
 from service import workflow
-from service.cli.common import echo_json, fail, settings
+from service.cli.common import echo_json, fail, settings, store_session
 
 
 def _now(value: str | None) -> datetime | None:
@@ -22,10 +21,6 @@ def _now(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         fail("--now: give a UTC offset, e.g. 2026-11-23T10:00:00+03:00")
     return parsed
-
-
-def _session(current):
-    return make_session_factory(make_engine(current.resolved_database_url))()
 
 
 @click.group("tickets")
@@ -46,7 +41,7 @@ def autoclose(days: int | None, now_text: str | None, dry_run: bool) -> None:
 
         current = replace(current, workflow_autoclose_working_days=days)
     now = _now(now_text)
-    with _session(current) as session:
+    with store_session(current) as session:
         if dry_run:
             ids = [t.id for t in workflow.autoclose_candidates(session, now=now, settings=current)]
         else:
@@ -60,7 +55,7 @@ def autoclose(days: int | None, now_text: str | None, dry_run: bool) -> None:
 def timebox(now_text: str | None) -> None:
     """Flag first-line tickets whose time box ran out (audit event time_box_expired)."""
     current = settings()
-    with _session(current) as session:
+    with store_session(current) as session:
         ids = workflow.flag_time_box_expired(session, now=_now(now_text), settings=current)
     echo_json({"flagged": ids, "time_box_minutes": current.workflow_first_line_minutes})
 
@@ -118,7 +113,7 @@ def intake_email(paths: tuple[Path, ...]) -> None:
             fail(f"PATHS: {path} is neither a file nor a folder")
     current = settings()
     results, failed = [], 0
-    with _session(current) as session:
+    with store_session(current) as session:
         for label, content, done in sources:
             try:
                 raw = content.read_bytes() if isinstance(content, Path) else content
