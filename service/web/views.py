@@ -209,6 +209,22 @@ def sla_dashboard():
     return render_template("web/sla.html", clients=by_client, events=events)
 
 
+@bp.get("/quality")
+@login_required("manager", "analyst")
+def quality_page():
+    """Triage accuracy against what engineers kept; on request, suggestion feedback replayed through search."""
+    from service import quality, search
+
+    replay, error = None, None
+    if request.args.get("replay"):
+        try:
+            replay = quality.suggestion_quality(db.session(), k=5)
+        except search.SearchUnavailable as exc:
+            error = f"Поиск недоступен: {exc}"
+    return render_template("web/quality.html", triage=quality.triage_quality(db.session()), replay=replay,
+                           error=error)
+
+
 @bp.get("/portal")
 @login_required("client")
 def portal():

@@ -172,3 +172,17 @@ def test_client_users_cannot_log_work(app, seeded):
     login(web, "romashka")
     form = {"csrf": _csrf(web, "/portal"), "specialist_id": "1", "started_at": "2026-05-04T10:30", "minutes": "5"}
     assert web.post(f"/tickets/{seeded['mine']}/time", data=form).status_code == 403
+
+
+def test_quality_page_is_for_managers_and_analysts(app, seeded):
+    with transaction(make_session_factory(make_engine(app.config["DATABASE_URL"]))) as session:
+        create_user(session, username="boss", password=PASSWORD, role="manager")
+    engineer = app.test_client()
+    login(engineer, "eng")
+    assert engineer.get("/quality").status_code == 403
+    manager = app.test_client()
+    login(manager, "boss")
+    page = manager.get("/quality").get_data(as_text=True)
+    assert 'id="triage-quality"' in page and "Пересчитать по текущему поиску" in page
+    replayed = manager.get("/quality?replay=1")
+    assert replayed.status_code == 200 and 'id="suggestion-quality"' in replayed.get_data(as_text=True)
