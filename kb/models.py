@@ -31,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: Time zone of a client whose own is unset or unknown (the desk works from Moscow).
 DEFAULT_TIMEZONE = "Europe/Moscow"
+#: Largest id an Integer primary key holds on every backend (PostgreSQL INTEGER).
+MAX_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator):

@@ -6,14 +6,25 @@ from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from kb.config import load_settings
+from kb.models import MAX_ID
+
+
+class _IdConverter(IntegerConverter):
+    """``<int:...>`` in routes: a number beyond the database's id range matches nothing (404), never a 500."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory; ``test_config`` overrides settings (e.g. DATABASE_URL, VAR_DIR) for tests."""
     settings = load_settings()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.url_map.converters["int"] = _IdConverter  # before any route is added
     app.config.from_mapping(SECRET_KEY=settings.secret_key, DATABASE_URL=settings.resolved_database_url,
                             JSON_SORT_KEYS=False)
     app.json.ensure_ascii = False  # Russian text stays readable in API responses

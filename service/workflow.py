@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from kb import vocab
 from kb.config import Settings
-from kb.models import Assignment, AuditEvent, Client, Comment, SlaPause, Specialist, Ticket, TimeEntry
+from kb.models import MAX_ID, Assignment, AuditEvent, Client, Comment, SlaPause, Specialist, Ticket, TimeEntry
 from kb.queries import audit
 from kb.queries.directory import get_nodes
 from service import signals
@@ -42,7 +42,6 @@ WORKING_STATUSES = ("in_progress", "escalated", "with_specialists")
 #: Actions a client user (or the requester by e-mail) may take; every other action needs staff.
 CLIENT_ACTIONS = frozenset({"client_replied", "confirm", "reopen"})
 #: Largest id a ticket can have (a 32-bit INTEGER column); larger ids are simply not found.
-MAX_ID = 2**31 - 1
 #: Sentinel target: back to the working status the ticket had before it waited for the client.
 PREVIOUS_WORKING_STATUS = "<previous working status>"
 
