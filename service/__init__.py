@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from kb.config import load_settings
@@ -13,11 +14,13 @@ from kb.models import MAX_ID
 
 
 class _IdConverter(IntegerConverter):
-    """``<int:...>`` in routes: a number beyond the database's id range matches nothing (404), never a 500."""
+    """``<int:...>`` in routes: a number beyond the database's id range is a 404, never a 500."""
 
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(url_map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound(f"no object has id {value}")
+        return number
 
 
 def create_app(test_config: dict | None = None) -> Flask:
