@@ -37,6 +37,8 @@ SECTIONS = {"incident": "incidents", "article": "articles", "known_problem": "kn
 #: How many articles / known problems a suggestion shows besides the k incidents.
 KNOWLEDGE_K = 3
 SYNC_INTERVAL_SECONDS = 1.0
+#: Most rows changed by other processes that one search re-embeds; the rest follow on the next searches.
+SYNC_BATCH = 500
 MAX_K = 50
 
 
@@ -108,17 +110,16 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _rows(session: Session, kind: str, *, since: datetime | None = None, refs: Iterable[int] | None = None,
-          batch_size: int = 2000):
-    """Rows of ``kind`` in id order: those with the given ids, those changed after ``since`` (whatever
-    their status, so that a reopened ticket is seen), or else every indexable one."""
-    model = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}[kind]
+MODELS = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}
+
+
+def _rows(session: Session, kind: str, *, refs: Iterable[int] | None = None, batch_size: int = 2000):
+    """Rows of ``kind`` in id order: those with the given ids (whatever their status), or else every
+    indexable one."""
+    model = MODELS[kind]
     query = select(model)
     if kind == "incident":
         query = query.options(selectinload(Ticket.nodes))
-    if since is not None:
-        # The updated_at index finds the few changed rows; paging over them by id would walk the table.
-        refs = session.scalars(select(model.id).where(model.updated_at > since)).all()
     if refs is not None:
         refs = sorted({int(ref) for ref in refs})
         for start in range(0, len(refs), batch_size):
@@ -136,12 +137,28 @@ def _rows(session: Session, kind: str, *, since: datetime | None = None, refs: I
         last_id = batch[-1].id
 
 
+def _changed_since(session: Session, kind: str, since: datetime | None, limit: int):
+    """Ids of the rows changed after ``since``, oldest change first and at most ``limit`` of them (rows
+    sharing the last one's ``updated_at`` come along, so no change is skipped), the ``updated_at`` reached,
+    and whether more changes remain. Reads the ``updated_at`` index, not the table."""
+    model = MODELS[kind]
+    query = select(model.id, model.updated_at).order_by(model.updated_at, model.id).limit(limit + 1)
+    if since is not None:
+        query = query.where(model.updated_at > since)
+    rows = session.execute(query).all()
+    if len(rows) <= limit:
+        return [row.id for row in rows], (_as_utc(rows[-1].updated_at) if rows else None), False
+    reached = rows[limit - 1].updated_at
+    ties = session.scalars(select(model.id).where(model.updated_at == reached)).all()
+    return [row.id for row in rows[:limit]] + list(ties), _as_utc(reached), True
+
+
 def _document(kind: str, row) -> Document:
     return {"incident": ticket_document, "article": article_document, "known_problem": problem_document}[kind](row)
 
 
 def _watermark(session: Session, kind: str) -> datetime | None:
-    model = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}[kind]
+    model = MODELS[kind]
     return _as_utc(session.scalar(select(func.max(model.updated_at))))
 
 
@@ -179,22 +196,26 @@ class SearchIndex:
                 self.pending[kind] = set()
                 latest = _watermark(session, kind)  # one lookup in the updated_at index
                 mark = self.watermarks[kind]
-                if not refs and (latest is None or (mark is not None and latest <= mark)):
+                nothing_new = latest is None or (mark is not None and latest <= mark)
+                if not refs and nothing_new:
                     continue
-                rows = {row.id: row for row in _rows(session, kind, refs=refs)} if refs else {}
-                for row in _rows(session, kind, since=self.watermarks[kind]):
-                    rows[row.id] = row
+                changed_ids, reached, more = (
+                    ([], None, False) if nothing_new else _changed_since(session, kind, mark, SYNC_BATCH))
+                if more:
+                    log.warning("search index %s: more than %d rows changed elsewhere; catching up %d per "
+                                "search (run `precedent index build` after bulk changes)", kind, SYNC_BATCH,
+                                SYNC_BATCH)
+                rows = {row.id: row for row in _rows(session, kind, refs=set(refs) | set(changed_ids))}
                 keep, drop = [], [ref for ref in refs if ref not in rows]
                 for row in rows.values():
                     if kind == "incident" and row.status not in RESOLVED_STATUSES:
                         drop.append(row.id)  # reopened or not yet resolved: not a precedent
                     else:
                         keep.append(_document(kind, row))
-                    stamp = _as_utc(row.updated_at)
-                    if stamp is not None and (self.watermarks[kind] is None or stamp > self.watermarks[kind]):
-                        self.watermarks[kind] = stamp
-                if latest is not None and (self.watermarks[kind] is None or latest > self.watermarks[kind]):
-                    self.watermarks[kind] = latest  # every row up to it has been seen, indexable or not
+                # Every change up to ``reached`` has been applied (up to ``latest`` when none remain).
+                caught_up_to = reached if more else max(filter(None, (reached, latest)), default=None)
+                if caught_up_to is not None and (mark is None or caught_up_to > mark):
+                    self.watermarks[kind] = caught_up_to
                 drop = [ref for ref in drop if ref in retriever]
                 if drop:
                     retriever.remove(drop)

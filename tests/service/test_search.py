@@ -173,6 +173,29 @@ def test_other_processes_reopening_a_ticket_takes_it_out_of_the_results(app, cli
     assert vpn not in index.retrievers["incident"]  # gone from the index, not only hidden when rendered
 
 
+def test_catch_up_after_a_bulk_change_is_spread_over_searches_and_misses_nothing(app, client, store,
+                                                                               monkeypatch):
+    client.get("/api/v1/search?q=принтер")
+    index = next(iter(search._loaded.values()))
+    stamp = datetime(2030, 1, 1, tzinfo=UTC)
+    with store["factory"]() as session:
+        alpha = store["alpha"]
+        for i in range(7):  # an import elsewhere: seven resolved tickets, the last five sharing one updated_at
+            session.add(Ticket(client_id=alpha, subject=f"Сканер штрихкодов {i} не читает", status="resolved",
+                               resolution="Перенастроили", resolved_at=NOW,
+                               updated_at=stamp + timedelta(seconds=min(i, 2))))
+        session.commit()
+    monkeypatch.setattr(search, "SYNC_BATCH", 2)
+    before = len(index.retrievers["incident"])
+    seen = []
+    for _ in range(5):
+        index.last_sync = 0.0  # a second later each time; no signal reached this "process"
+        client.get("/api/v1/search", query_string={"q": "сканер штрихкодов"})
+        seen.append(len(index.retrievers["incident"]) - before)
+    # two rows per search at most, except that a group sharing one updated_at comes whole: 2, then all 7
+    assert seen[0] == 2 and seen[-1] == 7 and seen == sorted(seen)
+
+
 def test_knowledge_signal_removes_a_deleted_problem(app, client, store):
     client.get("/api/v1/search?q=vpn")
     with store["factory"]() as session:
