@@ -19,6 +19,7 @@ off a precision/coverage curve (see :func:`precision_coverage_curve` and docs/tr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -192,7 +193,9 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
     the one-hot signals are appended to the views of all learners but naive Bayes.  The logistic regression learns the blend on
     scores the bases produced for rows they did not see, so its probabilities are calibrated in the
     same out-of-fold way as :class:`CalibratedLinearClassifier`.  Classes with a single example work:
-    a fold model that never saw a class scores it lowest.
+    a fold model that never saw a class scores it lowest.  Rare classes: the blend's logits are corrected
+    by ``prior_correction_ * log(class share)``, chosen out-of-fold (see ``_choose_prior_correction``).
+    Missing signals: a ``signal_dropout`` share of training rows has its signals set to "none".
     """
 
     def __init__(self, meta_columns: Sequence[str] = (), bases: Sequence[str] = DEFAULT_STACK,
@@ -407,8 +410,6 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
             return 0.0
         logits = np.zeros((len(y), len(self.classes_)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        import warnings
-
         with warnings.catch_warnings():  # classes rarer than the number of folds are expected here
             warnings.simplefilter("ignore", UserWarning)
             for train_idx, test_idx in splitter.split(standardized, y):
@@ -451,7 +452,7 @@ def _log_prior(y, classes, sample_weight=None) -> np.ndarray:
     """Log of each class's (weighted) share of the training rows."""
     weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     totals = np.array([weights[y == label].sum() for label in classes])
-    return np.log(totals / totals.sum())
+    return np.log(np.maximum(totals, 1e-12) / totals.sum())  # a class weighted to zero stays finite
 
 
 #: Pipelines :func:`build_pipeline` can build; "stacked" is the production one.
