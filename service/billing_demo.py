@@ -62,7 +62,7 @@ def _monthly_hours(session: Session, client: Client) -> tuple[dict[str, Decimal]
     return {month: Decimal(per_month[month]) / 60 for month in sorted(per_month)}, average
 
 
-def _first_instant(session: Session, client: Client, months: list[str]) -> datetime:
+def _first_instant(session: Session, client: Client) -> datetime:
     """Start of the first month with any activity of the client: a ticket opened or work logged."""
     zone = client.zone
     candidates = [
@@ -70,7 +70,7 @@ def _first_instant(session: Session, client: Client, months: list[str]) -> datet
         session.scalar(select(func.min(TimeEntry.started_at)).join(Ticket, TimeEntry.ticket_id == Ticket.id)
                        .where(Ticket.client_id == client.id)),
     ]
-    starts = [datetime(int(months[0][:4]), int(months[0][5:7]), 1, tzinfo=zone)] if months else []
+    starts = []
     for instant in candidates:
         if instant is not None:
             local = instant.astimezone(zone)
@@ -240,7 +240,7 @@ def build_contracts(session: Session, *, seed: int = 6) -> dict:
         tier = client.sla_policy if client.sla_policy in TIER_COEFFICIENTS else "bronze"
         parse_terms(plan_kind, tier, terms)  # the demo must hold only valid contracts
         session.add(Contract(client_id=client.id, plan_kind=plan_kind, tier=tier,
-                             valid_from=_first_instant(session, client, list(hours_per_month)), terms=terms))
+                             valid_from=_first_instant(session, client), terms=terms))
         summary["project_work"][client.id]["operations"] = _record_commissioning(session, client, rng)
         summary["contracts"][client.id] = f"{plan_kind}/{tier}"
     session.flush()

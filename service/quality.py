@@ -20,9 +20,6 @@ from sqlalchemy.orm import Session
 
 from kb.models import SuggestionFeedback, Ticket, TriagePrediction
 
-#: Keys of the suggestion lists in a search.suggest result, by feedback kind.
-RESULT_LISTS = {"incident": "incidents", "article": "articles", "known_problem": "known_problems"}
-
 
 def parse_since(text: str) -> datetime:
     """A date or ISO 8601 instant (UTC when it has no offset); ValueError saying what is expected."""
@@ -41,16 +38,16 @@ def triage_quality(session: Session, *, since: datetime | None = None) -> dict[s
     """Accuracy of stored triage predictions against the group and priority the tickets have now.
 
     Only tickets an engineer has moved out of ``new`` count; a ticket's first prediction (the one made at
-    creation) is the one judged."""
+    creation) is the one judged, and ``since`` selects tickets by that first prediction."""
     query = (select(TriagePrediction, Ticket.group, Ticket.priority)
              .join(Ticket, Ticket.id == TriagePrediction.ticket_id)
              .where(Ticket.status != "new")
              .order_by(TriagePrediction.ticket_id, TriagePrediction.at, TriagePrediction.id))
-    if since is not None:
-        query = query.where(TriagePrediction.at >= since)
     first: dict[int, tuple[TriagePrediction, str | None, str | None]] = {}
     for prediction, group, priority in session.execute(query):
         first.setdefault(prediction.ticket_id, (prediction, group, priority))
+    if since is not None:
+        first = {ticket: row for ticket, row in first.items() if row[0].at >= since}
 
     def tally() -> dict[str, int]:
         return {"n": 0, "correct": 0}
@@ -97,7 +94,7 @@ def suggestion_quality(session: Session, *, k: int = 5) -> dict[str, Any]:
     for row in rows:
         verdicts[row.ticket_id][(row.kind, row.ref)] = row.useful
     kinds = {kind: {"judged": 0, "useful": 0, "useful_in_top_k": 0, "rejected_in_top_k": 0,
-                    "reciprocal_ranks": []} for kind in RESULT_LISTS}
+                    "reciprocal_ranks": []} for kind in search.SECTIONS}
     replayed = 0
     for ticket_id, judged in sorted(verdicts.items()):
         ticket = session.get(Ticket, ticket_id)
@@ -105,7 +102,7 @@ def suggestion_quality(session: Session, *, k: int = 5) -> dict[str, Any]:
             continue
         replayed += 1
         result = search.suggest_for_ticket(session, ticket=ticket, k=k)
-        for kind, key in RESULT_LISTS.items():
+        for kind, key in search.SECTIONS.items():
             ranked = [item["id"] for item in result.get(key, [])][:k]
             useful = {ref for (kind_, ref), ok in judged.items() if kind_ == kind and ok}
             rejected = {ref for (kind_, ref), ok in judged.items() if kind_ == kind and not ok}

@@ -71,7 +71,7 @@ evaluate.add_command(evaluate_retrieve)
 def triage_log(since_text: str | None) -> None:
     """Production accuracy of triage: what it predicted at ticket creation against what engineers kept."""
     from service import quality
-    from service.cli.common import echo_json, fail, settings, store_session
+    from service.cli.common import echo_json, fail, store_session
 
     since = None
     if since_text:
@@ -79,7 +79,7 @@ def triage_log(since_text: str | None) -> None:
             since = quality.parse_since(since_text)
         except ValueError as exc:
             fail(f"--{exc}")
-    with store_session(settings()) as session:
+    with store_session() as session:
         echo_json(quality.triage_quality(session, since=since))
 
 
@@ -88,11 +88,11 @@ def triage_log(since_text: str | None) -> None:
 def feedback(k: int) -> None:
     """Replay the tickets engineers judged suggestions for through the current search settings and index."""
     from service import quality, search
-    from service.cli.common import echo_json, fail, settings, store_session
+    from service.cli.common import echo_json, fail, store_session
 
     if not 1 <= k <= search.MAX_K:
         fail(f"--k must be between 1 and {search.MAX_K}")
-    with store_session(settings()) as session:
+    with store_session() as session:
         try:
             echo_json(quality.suggestion_quality(session, k=k))
         except search.SearchUnavailable as exc:

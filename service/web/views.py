@@ -165,12 +165,13 @@ def ticket_page(ticket_id: int):
         select(TriagePrediction).where(TriagePrediction.ticket_id == ticket_id)
         .order_by(TriagePrediction.at.desc()).limit(1)
     )
-    specialists = db.session().scalars(
-        select(Specialist).where(Specialist.active.is_(True)).order_by(Specialist.name)).all()
+    can_write = current_user().role in WRITER_ROLES
+    specialists = db.session().scalars(  # for the work-log form
+        select(Specialist).where(Specialist.active.is_(True)).order_by(Specialist.name)).all() if can_write else []
     return render_template("web/ticket.html", ticket=ticket, audit=audit, prediction=prediction,
                            suggestions=_suggestions_for(ticket),
                            actions=workflow.allowed_actions(ticket.status),
-                           can_write=current_user().role in WRITER_ROLES, specialists=specialists,
+                           can_write=can_write, specialists=specialists,
                            me=current_user().specialist_id, client_zone=ticket.client.zone.key)
 
 

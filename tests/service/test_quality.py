@@ -40,6 +40,8 @@ def test_triage_quality_judges_each_handled_tickets_first_prediction(db_session)
     assert report["priority"]["all"] == {"n": 2, "accuracy": 0.5}
     assert report["group_by_routing_model"] == {"v1": {"n": 2, "accuracy": 0.5}}
     assert quality.triage_quality(db_session, since=AT + timedelta(hours=1))["tickets"] == 0
+    # ``since`` selects by the first prediction: the re-triage a minute later does not bring a ticket in
+    assert quality.triage_quality(db_session, since=AT + timedelta(seconds=30))["tickets"] == 0
 
 
 def test_triage_log_cli(sqlite_url, monkeypatch):
