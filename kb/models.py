@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -33,6 +34,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 DEFAULT_TIMEZONE = "Europe/Moscow"
 #: Largest id an Integer primary key holds on every backend (PostgreSQL INTEGER).
 MAX_ID = 2**31 - 1
+#: Rows of the partial unique index ``uq_tickets_open_alert``: open tickets created from monitoring.
+OPEN_ALERT = text("channel = 'monitoring' AND alert_fingerprint IS NOT NULL "
+                  "AND status NOT IN ('resolved', 'closed')")
 
 
 class UTCDateTime(TypeDecorator):
@@ -112,12 +116,16 @@ class Client(Base):
     manager: Mapped[str | None] = mapped_column(String(200))
     manager_email: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(200))
+    #: Mail domains registered as the client's own ("vektor.ru"): e-mail intake matches a sender by them
+    #: (besides the domain of ``email``) and by the client's contacts, never by addresses tickets stored.
+    email_domains: Mapped[list] = mapped_column(JSON, default=list)
     field_engineer_id: Mapped[int | None] = mapped_column(ForeignKey("specialists.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     field_engineer: Mapped[Specialist | None] = relationship(foreign_keys=[field_engineer_id])
     nodes: Mapped[list[Node]] = relationship(back_populates="client", cascade="all, delete-orphan")
     contracts: Mapped[list[Contract]] = relationship(back_populates="client", cascade="all, delete-orphan")
+    contacts: Mapped[list[ClientContact]] = relationship(back_populates="client", cascade="all, delete-orphan")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -126,6 +134,20 @@ class Client(Base):
             return ZoneInfo(self.timezone or DEFAULT_TIMEZONE)
         except (ZoneInfoNotFoundError, ValueError):
             return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+class ClientContact(Base):
+    """A person registered as the client's contact: e-mail from this address becomes the client's ticket."""
+
+    __tablename__ = "client_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    #: Stored lower-case; one address belongs to one client.
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+
+    client: Mapped[Client] = relationship(back_populates="contacts")
 
 
 class Node(Base):
@@ -216,6 +238,10 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_client_status", "client_id", "status"),
         Index("ix_tickets_alert_fingerprint", "alert_fingerprint"),
+        # One open monitoring incident per client and alert: concurrent identical notifications cannot
+        # both create one (the loser of the race comments on the winner's ticket instead).
+        Index("uq_tickets_open_alert", "client_id", "alert_fingerprint", unique=True,
+              sqlite_where=OPEN_ALERT, postgresql_where=OPEN_ALERT),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -239,6 +265,8 @@ class Ticket(Base):
     fixed_price: Mapped[Decimal | None]
     #: Monitoring alerts: Alertmanager fingerprint, for de-duplication while open.
     alert_fingerprint: Mapped[str | None] = mapped_column(String(100))
+    #: The requester's own view of the urgency (a hint for triage and staff; priority is theirs to set).
+    urgency: Mapped[str | None] = mapped_column(String(20))
     #: Monitoring alerts: the alert's severity label.
     alert_severity: Mapped[str | None] = mapped_column(String(20))
 
@@ -499,7 +527,22 @@ class User(Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     specialist_id: Mapped[int | None] = mapped_column(ForeignKey("specialists.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The user's own address (a client user's tickets are requested from it).
+    email: Mapped[str | None] = mapped_column(String(200))
+    #: Bumped on logout and password change: a session cookie carrying an older version is void.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed login, by account or by address: recent ones rate-limit further attempts."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``user:<username>`` or ``ip:<address>``.
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ApiToken(Base):
