@@ -9,9 +9,10 @@ work; HTML is reduced to text.
   the client, the reply also resumes it ("client_replied").
 - A new message whose Message-ID was already ingested is reported as ``duplicate`` (the ticket's
   ``external_id`` is ``email:<Message-ID>``).
-- Otherwise the sender is matched to a client: first a requester already known by that address (the
-  most recent ticket), then the domain of a client's ``email``. No match, or a domain shared by several
-  clients, is an :class:`IntakeError` (nothing written).
+- Otherwise the sender is matched to a client by what the client registered: a contact's or a client
+  user's address, then the client's mail domains (``email_domains`` and the domain of its ``email``).
+  A requester address stored on some ticket is never evidence: anyone could have typed it. No match, or a
+  domain shared by several clients, is an :class:`IntakeError` (nothing written).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.config import Settings
-from kb.models import Client, Ticket
+from kb.models import Client, ClientContact, Ticket, User
 from service import workflow
 
 REFERENCE = re.compile(r"\[#(\d{1,9})\]")
@@ -141,28 +142,43 @@ def _domain(address: str | None) -> str | None:
 
 
 def match_client(session: Session, sender_email: str) -> Client:
-    """The client a sender belongs to: a known requester first, then the client's e-mail domain."""
-    known = session.scalar(select(Ticket).where(func.lower(Ticket.requester_email) == sender_email.lower())
-                           .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(1))
-    if known is not None:
-        return known.client
-    domain = _domain(sender_email)
-    clients = [c for c in session.scalars(select(Client).where(Client.email.is_not(None)).order_by(Client.id))
-               if _domain(c.email) == domain]
+    """The client a sender is registered with: a contact's or client user's address first, then one of the
+    client's mail domains. Never an address some ticket stored (anyone could have typed it there)."""
+    address = sender_email.strip().lower()
+    contact = session.scalar(select(ClientContact).where(func.lower(ClientContact.email) == address))
+    if contact is not None:
+        return contact.client
+    user = session.scalar(select(User).where(func.lower(User.email) == address, User.role == "client",
+                                             User.active.is_(True), User.client_id.is_not(None)))
+    if user is not None:
+        return session.get(Client, user.client_id)
+    domain = _domain(address)
+    clients = [c for c in session.scalars(select(Client).order_by(Client.id)) if domain in client_domains(c)]
     if len(clients) > 1:
         names = ", ".join(c.name for c in clients)
         raise IntakeError(f"the sender's domain {domain} belongs to several clients ({names})", "From")
     if not clients:
-        raise IntakeError(f"no client matches the sender {sender_email} (neither a known requester nor a "
-                          "client's e-mail domain)", "From")
+        raise IntakeError(f"no client matches the sender {sender_email} (neither a registered contact nor a "
+                          "client's mail domain)", "From")
     return clients[0]
 
 
-def _sender_belongs(ticket: Ticket, sender_email: str) -> bool:
+def client_domains(client: Client) -> set[str]:
+    """The mail domains registered as the client's: ``email_domains`` and the domain of its ``email``."""
+    domains = {str(d).strip().lower().lstrip("@") for d in (client.email_domains or []) if str(d).strip()}
+    own = _domain(client.email)
+    return domains | ({own} if own else set())
+
+
+def _sender_belongs(session: Session, ticket: Ticket, sender_email: str) -> bool:
+    """A reply is taken from the ticket's requester (set by staff or by this intake, never by a client user)
+    or from an address registered with the ticket's client."""
     if ticket.requester_email and ticket.requester_email.strip().lower() == sender_email:
         return True
-    domain = _domain(sender_email)
-    return domain is not None and domain in {_domain(ticket.client.email), _domain(ticket.requester_email)}
+    try:
+        return match_client(session, sender_email).id == ticket.client_id
+    except IntakeError:
+        return False
 
 
 def message_external_id(message: ParsedMessage) -> str | None:
@@ -193,7 +209,7 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
     effects = workflow.Effects()
     try:
         if ticket is not None:
-            if not _sender_belongs(ticket, message.sender_email):
+            if not _sender_belongs(session, ticket, message.sender_email):
                 raise IntakeError(f"the sender {message.sender_email} does not belong to the client of "
                                   f"ticket #{ticket.id}", "From")
             body = message.body or message.subject

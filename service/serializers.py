@@ -34,14 +34,15 @@ def ticket_summary(ticket: Ticket) -> dict:
     }
 
 
-def ticket_detail(ticket: Ticket) -> dict:
-    """A ticket with everything recorded on it."""
+def ticket_detail(ticket: Ticket, *, internal: bool) -> dict:
+    """A ticket with everything recorded on it; internal comments only when ``internal`` (staff)."""
     data = ticket_summary(ticket)
     data.update(
         {
             "requester_name": ticket.requester_name,
             "requester_email": ticket.requester_email,
             "description": ticket.description,
+            "urgency": ticket.urgency,
             "resolution": ticket.resolution,
             "billing_mode": ticket.billing_mode,
             "estimate_hours": money(ticket.estimate_hours),
@@ -62,6 +63,7 @@ def ticket_detail(ticket: Ticket) -> dict:
             "comments": [
                 {"id": c.id, "author": c.author, "body": c.body, "public": c.public, "created_at": iso(c.created_at)}
                 for c in ticket.comments
+                if internal or c.public
             ],
             "time_entries": [
                 {

@@ -8,8 +8,9 @@ from kb import vocab
 from kb.queries import directory as queries
 from service import db
 from service.api.tickets import choice_arg
-from service.auth import STAFF_ROLES, ensure_visible, require_roles, visible_client_id
+from service.auth import ensure_visible, visible_client_id
 from service.errors import ApiError
+from service.permissions import permit
 from service.serializers import client_summary, iso
 
 bp = Blueprint("directory", __name__, url_prefix="/api/v1")
@@ -53,7 +54,7 @@ def list_nodes(client_id: int):
 
 
 @bp.get("/specialists")
-@require_roles(*STAFF_ROLES)
+@permit("directory.specialists")
 def list_specialists():
     """Active specialists with skills, capacity and absences."""
     return jsonify({"items": [

@@ -8,16 +8,14 @@ from flask import Blueprint, jsonify, request
 from service import db, quality
 from service import search as search_service
 from service.api.tickets import int_arg
-from service.auth import require_roles
 from service.errors import ApiError
+from service.permissions import permit
 
 bp = Blueprint("quality", __name__, url_prefix="/api/v1/quality")
 
-READERS = ("manager", "analyst")
-
 
 @bp.get("/triage")
-@require_roles(*READERS)
+@permit("quality.read")
 def triage_quality():
     """Accuracy of triage at ticket creation against the handled tickets' group and priority; ``?since=``."""
     since_text = request.args.get("since")
@@ -29,7 +27,7 @@ def triage_quality():
 
 
 @bp.get("/suggestions")
-@require_roles(*READERS)
+@permit("quality.read")
 def suggestion_quality():
     """Engineers' verdicts on suggestions, replayed through the current search; ``?k=5``."""
     k = int_arg("k", 5, minimum=1, maximum=search_service.MAX_K)

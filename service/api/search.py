@@ -8,8 +8,9 @@ from kb.models import Article, Client, KnownProblem, SuggestionFeedback, Ticket
 from kb.queries import tickets as ticket_queries
 from service import db
 from service.api.tickets import int_arg
-from service.auth import STAFF_ROLES, current_user, require_roles
+from service.auth import current_user
 from service.errors import ApiError
+from service.permissions import permit
 from service.validation import boolean, json_body
 
 bp = Blueprint("search", __name__, url_prefix="/api/v1")
@@ -23,7 +24,7 @@ def _unavailable(exc: Exception) -> ApiError:
 
 
 @bp.get("/search")
-@require_roles(*STAFF_ROLES)
+@permit("search.run")
 def search():
     """Similar resolved incidents, articles and known problems for ?q= (optional ?client=, ?k=)."""
     from service import search as search_service
@@ -52,7 +53,7 @@ def _ticket_or_404(ticket_id: int) -> Ticket:
 
 
 @bp.get("/tickets/<int:ticket_id>/suggestions")
-@require_roles(*STAFF_ROLES)
+@permit("search.run")
 def ticket_suggestions(ticket_id: int):
     """Suggestions for a stored ticket (its own client and node kinds boost; itself excluded); ?k=."""
     from service import search as search_service
@@ -67,7 +68,7 @@ def ticket_suggestions(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/suggestions/<kind>/<int:ref>/feedback")
-@require_roles(*STAFF_ROLES)
+@permit("search.feedback")
 def suggestion_feedback(ticket_id: int, kind: str, ref: int):
     """Record whether a suggestion was useful for a ticket: body ``{"useful": true|false}``."""
     if kind not in FEEDBACK_KINDS:

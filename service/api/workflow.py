@@ -13,27 +13,14 @@ from kb import vocab
 from kb.models import Ticket
 from kb.queries import audit as audit_queries
 from service import db, workflow
-from service.auth import STAFF_ROLES, actor_name, current_user, ensure_visible, visible_client_id
+from service.api.tickets import ticket_view
+from service.auth import actor_name, current_user, ensure_visible
 from service.errors import ApiError
-from service.serializers import iso, ticket_detail
+from service.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
+from service.serializers import iso
 from service.validation import boolean, instant, integer, json_body, string
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1/tickets")
-
-#: Staff roles that may change tickets (analysts read only).
-WRITER_ROLES = ("engineer_l1", "engineer_l2", "manager")
-
-
-def _require_writer() -> None:
-    user = current_user()
-    if user is None or (user.role not in WRITER_ROLES and user.role != "client"):
-        raise ApiError(403, f"changing tickets needs one of the roles: {', '.join((*WRITER_ROLES, 'client'))}")
-
-
-def _require_staff_writer(what: str) -> None:
-    user = current_user()
-    if user is None or user.role not in WRITER_ROLES:
-        raise ApiError(403, f"{what} needs one of the roles: {', '.join(WRITER_ROLES)}")
 
 
 def _ticket(ticket_id: int):
@@ -55,6 +42,8 @@ def _call(function, **kwargs):
     except workflow.IllegalTransition as exc:
         raise ApiError(409, str(exc), field="action", current_status=exc.status, action=exc.action,
                        allowed_actions=list(exc.allowed)) from None
+    except workflow.DuplicateTicket as exc:
+        raise ApiError(409, str(exc), field=exc.field) from None
 
 
 def _reject_unknown(data: dict, allowed: tuple[str, ...]) -> None:
@@ -64,21 +53,13 @@ def _reject_unknown(data: dict, allowed: tuple[str, ...]) -> None:
 
 
 @bp.post("")
+@permit("ticket.create")
 def create_ticket():
-    """Create a ticket; priority and group come from triage when not given."""
-    _require_writer()
-    data = json_body()
-    _reject_unknown(data, workflow.CREATE_FIELDS)
-    limit = visible_client_id()
-    if limit is not None:
-        given = data.get("client_id")
-        if given is not None and given != limit:
-            raise ApiError(404, f"client {given} not found", field="client_id")
-        data = {**data, "client_id": limit}
-        # the portal's user is the requester unless the form names someone else
-        data.setdefault("channel", "portal")
-    ticket = _call(workflow.create_ticket, actor=actor_name(), **data)
-    response = jsonify(ticket_detail(ticket))
+    """Create a ticket; priority and group come from triage when not given (a client user gives only
+    subject, description, urgency and its own nodes)."""
+    fields = bind_ticket_create(current_user(), json_body())
+    ticket = _call(workflow.create_ticket, actor=actor_name(), **fields)
+    response = jsonify(ticket_view(ticket))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
     return response
@@ -98,32 +79,32 @@ def allowed_actions(ticket_id: int):
 
 
 @bp.post("/<int:ticket_id>/actions")
+@permit("ticket.act")
 def apply_action(ticket_id: int):
     """Apply a workflow action: ``{"action": "escalate", "reason": "...", ...}``."""
-    _require_writer()
     data = json_body()
     action = string(data, "action", required=True, max_length=40)
     if action not in workflow.TRANSITIONS:
         raise ApiError(422, f"action must be one of {', '.join(workflow.ACTIONS)}", field="action")
     ticket = _ticket(ticket_id)
-    if visible_client_id() is not None and action not in workflow.CLIENT_ACTIONS:
-        raise ApiError(403, f"a client user may only: {', '.join(sorted(workflow.CLIENT_ACTIONS))}",
+    if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
+        raise ApiError(403, f"a client user may only: {', '.join(sorted(CLIENT_TICKET_ACTIONS))}",
                        field="action")
     params = {k: v for k, v in data.items() if k != "action"}
     ticket = _call(workflow.apply_action, ticket_id=ticket.id, action=action, actor=actor_name(), **params)
-    return jsonify(ticket_detail(ticket))
+    return jsonify(ticket_view(ticket))
 
 
 @bp.post("/<int:ticket_id>/comments")
+@permit("ticket.comment")
 def add_comment(ticket_id: int):
     """Add a comment ``{"body": "...", "public": true}``; a client user's comment is always public."""
-    _require_writer()
     data = json_body()
     _reject_unknown(data, ("body", "public"))
     body = string(data, "body", required=True, max_length=100_000)
     public = boolean(data, "public", default=True)
     ticket = _ticket(ticket_id)
-    if visible_client_id() is not None:
+    if current_user().role == "client":
         public = True
     comment = _call(workflow.add_comment, ticket_id=ticket.id, body=body, public=public, actor=actor_name())
     return jsonify({"id": comment.id, "ticket_id": ticket.id, "author": comment.author, "body": comment.body,
@@ -131,10 +112,10 @@ def add_comment(ticket_id: int):
 
 
 @bp.post("/<int:ticket_id>/time-entries")
+@permit("ticket.log_work")
 def add_time_entry(ticket_id: int):
     """Record work: specialist_id, started_at (ISO 8601 with offset), minutes, on_site, off_hours_agreed,
     work_kind, note."""
-    _require_staff_writer("recording work")
     data = json_body()
     _reject_unknown(data, ("specialist_id", "started_at", "minutes", "on_site", "off_hours_agreed", "work_kind",
                            "note"))
@@ -158,28 +139,27 @@ def add_time_entry(ticket_id: int):
 
 
 @bp.patch("/<int:ticket_id>")
+@permit("ticket.update")
 def update_ticket(ticket_id: int):
     """Change priority and/or group ``{"priority": "high", "reason": "..."}``; SLA targets are recomputed."""
-    _require_staff_writer("changing priority or group")
     data = json_body()
     _reject_unknown(data, ("priority", "group", "reason"))
-    for name, allowed in (("priority", vocab.PRIORITIES), ("group", vocab.GROUPS)):
+    for name, choices in (("priority", vocab.PRIORITIES), ("group", vocab.GROUPS)):
         value = data.get(name)
-        if value is not None and value not in allowed:
-            raise ApiError(422, f"{name} must be one of {', '.join(allowed)}", field=name)
+        if value is not None and value not in choices:
+            raise ApiError(422, f"{name} must be one of {', '.join(choices)}", field=name)
     reason = string(data, "reason", max_length=2000)
     ticket = _ticket(ticket_id)
     ticket = _call(workflow.change_priority, ticket_id=ticket.id, actor=actor_name(), priority=data.get("priority"),
                    group=data.get("group"), reason=reason)
-    return jsonify(ticket_detail(ticket))
+    return jsonify(ticket_view(ticket))
 
 
 @bp.get("/<int:ticket_id>/history")
 def history(ticket_id: int):
     """The ticket's audit trail, oldest first (staff only)."""
     ticket = _ticket(ticket_id)
-    user = current_user()
-    if user is None or user.role not in STAFF_ROLES:
+    if not allowed(current_user().role, "ticket.read_internal"):
         raise ApiError(403, "the audit trail is visible to staff only")
     events = audit_queries.history(db.session(), entity="ticket", entity_id=ticket.id)
     return jsonify({"ticket_id": ticket.id, "items": [

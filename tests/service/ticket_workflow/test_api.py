@@ -152,11 +152,13 @@ def test_roles_and_client_boundary(app_world, client_for_role, client_user_clien
     analyst = client_for_role("analyst")
     assert create(analyst, app_world).status_code == 403
     portal = client_user_client(app_world.client_id)
-    mine = create(portal, app_world, client_id=None, priority=None, group="printers")
-    # priority comes from triage (rules only without a published model)
+    mine = portal.post("/api/v1/tickets", json={"subject": "Не печатает принтер", "urgency": "high"})
+    # priority and group come from triage (rules only without a published model)
     assert mine.status_code == 201, mine.json
     assert mine.json["client_id"] == app_world.client_id and mine.json["channel"] == "portal"
-    assert create(portal, app_world, client_id=app_world.other_client_id).status_code == 404
+    assert mine.json["urgency"] == "high"
+    foreign_client = portal.post("/api/v1/tickets", json={"subject": "x", "client_id": app_world.other_client_id})
+    assert foreign_client.status_code == 404
     foreign = create(client, app_world, client_id=app_world.other_client_id).json["id"]
     assert act(portal, foreign, "reopen").status_code == 404
     assert act(portal, mine.json["id"], "triage").status_code == 403

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from kb.models import Ticket
+from kb.models import Client, ClientContact, Ticket
 from service import workflow
 from service.cli import main
 from service.intake import IntakeError, html_to_text, ingest_email, parse_message
@@ -50,12 +50,29 @@ def test_reply_with_reference_comments_and_resumes_the_waiting_ticket(db_session
     assert ticket.reacted_at is not None  # set by the engineer's triage, not by the client's mail
 
 
-def test_known_requester_is_matched_even_from_another_domain(db_session, world, flow_settings):
+def test_a_registered_contact_is_matched_even_from_another_domain(db_session, world, flow_settings):
+    db_session.add(ClientContact(client_id=world.other_client_id, email="a.smirnova@romashka.ru"))
+    db_session.commit()
+    report = ingest_email(db_session, raw=raw("02_cp1251_alternative.eml"), now=MONDAY_10_MSK,
+                          settings=flow_settings)
+    assert report["client_id"] == world.other_client_id
+
+
+def test_a_registered_mail_domain_is_matched(db_session, world, flow_settings):
+    db_session.get(Client, world.client_id).email = None
+    db_session.get(Client, world.other_client_id).email_domains = ["romashka.ru"]
+    db_session.commit()
+    report = ingest_email(db_session, raw=raw("01_koi8r_plain.eml"), now=MONDAY_10_MSK, settings=flow_settings)
+    assert report["client_id"] == world.other_client_id
+
+
+def test_a_requester_address_stored_on_a_ticket_never_diverts_mail(db_session, world, flow_settings):
+    # another client's ticket names a Romashka employee as its requester: her mail still goes to Romashka
     new_ticket(db_session, world, flow_settings, client_id=world.other_client_id, group="network",
                requester_email="a.smirnova@romashka.ru")
     report = ingest_email(db_session, raw=raw("02_cp1251_alternative.eml"), now=MONDAY_10_MSK,
                           settings=flow_settings)
-    assert report["client_id"] == world.other_client_id
+    assert report["client_id"] == world.client_id
 
 
 @pytest.mark.parametrize(("name", "field"), [("05_unknown_sender.eml", "From"), ("06_foreign_reply.eml", "From")])

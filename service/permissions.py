@@ -1,0 +1,108 @@
+"""Who may do what: the one role × action table, and what a client user may set on a ticket.
+
+Every write route and every page that changes something names its action here (``@permit("...")`` or
+:func:`require`); ``docs/security.md`` shows the same table and ``tests/service/test_route_walk.py`` walks
+every route as every role against it. Reads of a client's data are further limited to the client user's own
+company by :func:`service.auth.ensure_visible`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from service.errors import ApiError
+
+ENGINEERS = ("engineer_l1", "engineer_l2")
+STAFF = (*ENGINEERS, "manager", "analyst")
+#: Staff who change tickets, knowledge and billing records (analysts only read).
+STAFF_WRITERS = (*ENGINEERS, "manager")
+
+#: action -> roles allowed to take it. Reads open to everyone are not listed; ``client`` is bound to its company.
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ticket.create": (*STAFF_WRITERS, "client"),
+    "ticket.act": (*STAFF_WRITERS, "client"),          # a client only the CLIENT_TICKET_ACTIONS below
+    "ticket.comment": (*STAFF_WRITERS, "client"),      # a client's comment is always public
+    "ticket.read_internal": STAFF,                     # internal comments, audit trail, triage details
+    "ticket.update": STAFF_WRITERS,                    # priority and group
+    "ticket.log_work": STAFF_WRITERS,
+    "ticket.stop_work": (*STAFF_WRITERS, "client"),    # the client's right; staff record it on the client's word
+    "billing.change_request": STAFF_WRITERS,
+    "billing.operation": STAFF_WRITERS,
+    "billing.contract": ("manager",),
+    "knowledge.read": STAFF,
+    "knowledge.edit": STAFF_WRITERS,
+    "knowledge.delete": ("engineer_l2", "manager"),
+    "search.run": STAFF,
+    "search.feedback": STAFF_WRITERS,
+    "triage.run": STAFF,                               # computes a prediction, stores nothing
+    "directory.specialists": STAFF,
+    "quality.read": ("manager", "analyst"),
+    "pages.staff": STAFF,
+    "pages.portal": ("client",),
+}
+
+#: Workflow actions a client user (or a requester by e-mail) may take; every other action is staff's.
+CLIENT_TICKET_ACTIONS = frozenset({"client_replied", "confirm", "reopen"})
+
+#: Ticket fields a client user may give on create: everything else (priority, group, type, channel, billing,
+#: requester, alert and external ids) is set by triage, staff or the intake itself.
+CLIENT_CREATE_FIELDS = ("client_id", "subject", "description", "urgency", "node_ids")
+
+
+def allowed(role: str | None, action: str) -> bool:
+    """Whether ``role`` may take ``action`` (an unknown action is refused to everyone)."""
+    return role is not None and role in ROLE_ACTIONS.get(action, ())
+
+
+def create_fields(role: str) -> tuple[str, ...]:
+    """The ticket fields ``role`` may give when it creates a ticket."""
+    from service.workflow import CREATE_FIELDS
+
+    return CLIENT_CREATE_FIELDS if role == "client" else CREATE_FIELDS
+
+
+def bind_ticket_create(user, data: dict) -> dict:
+    """The create fields ``user`` may give, checked against its role's allow-list (422 naming the first
+    field it may not set); a client user's ticket is its company's, from the portal, requested by itself."""
+    permitted = create_fields(user.role)
+    refused = sorted(set(data) - set(permitted))
+    if refused:
+        who = "triage or staff" if user.role == "client" else "nobody"
+        raise ApiError(422, f"{refused[0]!r} cannot be given here: it is set by {who} "
+                            f"(allowed: {', '.join(permitted)})", field=refused[0])
+    if user.role != "client":
+        return dict(data)
+    given = data.get("client_id")
+    if given is not None and given != user.client_id:
+        raise ApiError(404, f"client {given} not found", field="client_id")
+    return {**data, "client_id": user.client_id, "channel": "portal", "requester_name": user.username,
+            "requester_email": user.email}
+
+
+def require(action: str) -> None:
+    """403 unless the current user's role may take ``action``."""
+    from service.auth import current_user
+
+    user = current_user()
+    if not allowed(user.role if user is not None else None, action):
+        roles = ", ".join(ROLE_ACTIONS.get(action, ()))
+        raise ApiError(403, f"this action needs one of the roles: {roles}")
+
+
+def permit(action: str) -> Callable:
+    """Decorator: the view answers 403 unless the current user's role may take ``action``."""
+    if action not in ROLE_ACTIONS:
+        raise KeyError(f"unknown action {action!r}: add it to ROLE_ACTIONS")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            require(action)
+            return view(*args, **kwargs)
+
+        wrapped.precedent_action = action
+        return wrapped
+
+    return decorator
+
