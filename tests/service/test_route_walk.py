@@ -1,0 +1,181 @@
+"""Every route of the app's URL map, walked as every role and as a client user of another client.
+
+For each route and method: never a 500; a role the table of ``service.permissions`` does not allow gets
+403 on every write; a client user never reads another client's data (404 or 403, and none of its names
+in the answer) and never an internal comment, not even on its own tickets. A new route joins this walk
+by itself: a write route must name its action in the table or be listed in :data:`SELF_PROTECTED`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from kb.db import make_engine, make_session_factory
+from kb.models import Article, KnownProblem
+from service import workflow
+from service.auth import create_user, issue_token
+from service.permissions import ROLE_ACTIONS
+from tests.service.ticket_workflow.conftest import build_world
+from tests.service.web.test_views import PASSWORD, login
+
+#: Write routes outside the role table, each protecting itself otherwise.
+SELF_PROTECTED = {
+    "web.login": "anyone may try to log in (rate-limited)",
+    "web.logout": "ends the caller's own session",
+    "webhooks.alertmanager": "its own shared secret",
+}
+STAFF_ROLES = ("engineer_l1", "engineer_l2", "manager", "analyst")
+#: What must never reach a client user of the first client: the second client's names and every internal note.
+OTHER_CLIENT_MARKERS = ("АО Вектор", "vec-dc1", "ЧУЖАЯ-заявка-Вектора")
+INTERNAL_MARKERS = ("ВНУТРЕННЕЕ-Ромашки", "ВНУТРЕННЕЕ-Вектора")
+MONTH = "2026-11"
+#: A valid body for each write, so that a refusal comes from the boundary and not from validation.
+BODIES = {
+    "workflow.create_ticket": {"subject": "Не печатает принтер"},
+    "workflow.update_ticket": {"priority": "high"},
+    "workflow.apply_action": {"action": "triage"},
+    "workflow.add_comment": {"body": "Проверьте кабель"},
+    "workflow.add_time_entry": {"specialist_id": 1, "started_at": "2026-11-23T10:00:00+03:00", "minutes": 30},
+    "billing.create_contract": {"plan_kind": "unlimited", "valid_from": "2026-11-01T00:00:00+03:00", "terms": {}},
+    "billing.create_change_request": {"new_price": "100.00", "agreed_by": "Иванов"},
+    "billing.record_operation": {"kind": "workstation_setup", "quantity": 1},
+    "search.suggestion_feedback": {"useful": True},
+    "triage.triage": {"subject": "Не печатает принтер"},
+    "knowledge.create_article": {"title": "Принтер", "body": "Перезапустить спулер"},
+    "knowledge.update_article": {"title": "Принтер"},
+    "knowledge.create_known_problem": {"title": "Спулер", "symptoms": "не печатает"},
+    "knowledge.update_known_problem": {"title": "Спулер"},
+}
+FORMS = {
+    "web.ticket_action": {"action": "triage"},
+    "web.ticket_comment": {"body": "Проверьте кабель"},
+    "web.ticket_time_entry": {"specialist_id": "1", "started_at": "2026-11-23T10:00", "minutes": "30"},
+    "web.portal_new_ticket": {"subject": "Не печатает принтер"},
+}
+
+
+@dataclass
+class Ids:
+    client_id: int
+    ticket_id: int
+
+
+@pytest.fixture
+def store(app):
+    """Two clients, each with a ticket carrying a public and an internal comment; an article and a problem."""
+    session = make_session_factory(make_engine(app.config["DATABASE_URL"]))()
+    world = build_world(session)
+    ids = {}
+    for client_id, subject, note in ((world.client_id, "Не печатает принтер", INTERNAL_MARKERS[0]),
+                                     (world.other_client_id, OTHER_CLIENT_MARKERS[2], INTERNAL_MARKERS[1])):
+        ticket = workflow.create_ticket(session, actor="operator", client_id=client_id, subject=subject,
+                                        priority="standard", group="printers")
+        workflow.add_comment(session, ticket_id=ticket.id, body=note, public=False, actor="operator")
+        workflow.add_comment(session, ticket_id=ticket.id, body="Выехали к вам", actor="operator")
+        ids[client_id] = Ids(client_id, ticket.id)
+    session.add_all([Article(title="Спулер печати", body="Перезапустить службу"),
+                     KnownProblem(title="Спулер", symptoms="не печатает")])
+    session.commit()
+    yield session, ids[world.client_id], ids[world.other_client_id]
+    session.close()
+
+
+def callers(app, session, role: str, client_id: int | None):
+    """(API client with a bearer token, browser logged in with a session) of a new user with ``role``."""
+    username = f"{role}-{uuid.uuid4().hex[:6]}"
+    user = create_user(session, username=username, password=PASSWORD, role=role, client_id=client_id)
+    token = issue_token(session, user=user)
+    session.commit()
+    api = app.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    browser = app.test_client()
+    assert login(browser, username).status_code == 302
+    return api, browser
+
+
+def csrf(browser) -> str:
+    page = browser.get("/login").get_data(as_text=True)
+    found = re.search(r'name="csrf" value="([^"]+)"', page) or re.search(r'name="csrf-token" content="([^"]+)"',
+                                                                          page)
+    return found.group(1) if found else ""
+
+
+def path_for(rule, ids: Ids) -> str:
+    values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
+              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css"}
+    return re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def call(api, browser, rule, method: str, ids: Ids):
+    path = path_for(rule, ids)
+    if method == "GET":
+        caller = api if path.startswith("/api/") else browser
+        return caller.get(path, query_string={"month": MONTH})
+    if path.startswith("/api/"):
+        body = dict(BODIES.get(rule.endpoint, {}))
+        if rule.endpoint == "workflow.create_ticket":
+            body["client_id"] = ids.client_id  # the walked client's: another client's must be refused
+        return api.open(path, method=method, json=body)
+    form = {**FORMS.get(rule.endpoint, {}), "csrf": csrf(browser)}
+    return browser.open(path, method=method, data=form)
+
+
+def routes(app):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint == "web.logout":
+                continue  # walked last by nobody: it would end the walker's own session
+            yield rule, method
+
+
+def test_every_write_route_names_its_action_or_protects_itself(app):
+    for rule, method in routes(app):
+        if method == "GET":
+            continue
+        action = getattr(app.view_functions[rule.endpoint], "precedent_action", None)
+        assert action in ROLE_ACTIONS or rule.endpoint in SELF_PROTECTED, f"{method} {rule.rule} has no action"
+
+
+@pytest.mark.parametrize("role", [*STAFF_ROLES, "client"])
+def test_walk_every_route_as_every_role(app, store, role):
+    session, ours, theirs = store
+    api, browser = callers(app, session, role, ours.client_id if role == "client" else None)
+    problems = []
+    for rule, method in routes(app):
+        response = call(api, browser, rule, method, ours)
+        text = response.get_data(as_text=True)
+        where = f"{role} {method} {path_for(rule, ours)} -> {response.status_code}"
+        action = getattr(app.view_functions[rule.endpoint], "precedent_action", None)
+        if response.status_code == 500:
+            problems.append(f"{where}: server error")
+        if method != "GET" and action is not None and role not in ROLE_ACTIONS[action]:
+            if response.status_code != 403:
+                problems.append(f"{where}: a write the role table refuses {role}")
+        if role == "client":
+            leaked = [m for m in (*OTHER_CLIENT_MARKERS, *INTERNAL_MARKERS) if m in text]
+            if leaked:
+                problems.append(f"{where}: shows a client user {leaked}")
+    assert problems == []
+
+
+def test_walk_every_route_as_a_client_user_of_another_client(app, store):
+    session, ours, theirs = store
+    api, browser = callers(app, session, "client", ours.client_id)
+    problems = []
+    for rule, method in routes(app):
+        response = call(api, browser, rule, method, theirs)
+        text = response.get_data(as_text=True)
+        where = f"{method} {path_for(rule, theirs)} -> {response.status_code}"
+        names_theirs = bool({"client_id", "ticket_id", "ref"} & set(rule.arguments))
+        if response.status_code == 500:
+            problems.append(f"{where}: server error")
+        if names_theirs and response.status_code not in (403, 404):
+            problems.append(f"{where}: another client's object answered")
+        leaked = [m for m in (*OTHER_CLIENT_MARKERS, *INTERNAL_MARKERS) if m in text]
+        if leaked:
+            problems.append(f"{where}: shows {leaked}")
+    assert problems == []
