@@ -347,6 +347,7 @@ def build_clients(session: Session, ctx: DemoContext) -> None:
                      "sla_policy": spec["sla"], "calendar": spec["calendar"], "timezone": spec["tz"],
                      "country": "RU", "region": spec["region"], "manager": spec["manager"],
                      "manager_email": f"{manager_login}@{OUR_DOMAIN}", "email": f"it@{spec['domain']}",
+                     "email_domains": [spec["domain"]],
                      "field_engineer_id": ctx.specialist_by_name[spec["engineer"]],
                      "created_at": HISTORY_END - timedelta(days=HISTORY_DAYS + rng.randint(10, 400))})
         people = [tx.person(rng, spec["profile"]) for _ in range(rng.randint(25, 60))]
@@ -1007,13 +1008,13 @@ def build_users(session: Session, ctx: DemoContext) -> None:
             continue
         rows.append({"id": ctx.next_id("users"), "username": username, "password_hash": digest, "role": role,
                      "client_id": None, "specialist_id": ctx.specialist_by_name.get(specialist) if specialist else None,
-                     "active": True, "created_at": HISTORY_END})
+                     "active": True, "email": None, "created_at": HISTORY_END})
     for client in ctx.clients:
         if f"client-{client['key']}" in existing:
             continue
         rows.append({"id": ctx.next_id("users"), "username": f"client-{client['key']}", "password_hash": digest,
                      "role": "client", "client_id": client["id"], "specialist_id": None, "active": True,
-                     "created_at": HISTORY_END})
+                     "email": f"it@{client['domain']}", "created_at": HISTORY_END})
     _bulk(session, User, rows)
     ctx.counts["users"] = len(rows)
 
