@@ -9,6 +9,7 @@ by itself: a write route must name its action in the table or be listed in :data
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import uuid
 from dataclasses import dataclass
 
@@ -179,3 +180,15 @@ def test_walk_every_route_as_a_client_user_of_another_client(app, store):
         if leaked:
             problems.append(f"{where}: shows {leaked}")
     assert problems == []
+
+
+def test_docs_show_the_whole_role_table():
+    document = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w.]+)`[^|]*\|(.*)\|$", document, re.M)}
+    columns = ("engineer_l1", "engineer_l2", "manager", "analyst", "client")
+    assert set(ROLE_ACTIONS) - set(rows) == {"pages.portal"}  # shown in one row with pages.staff
+    for action, roles in ROLE_ACTIONS.items():
+        if action.startswith("pages."):
+            continue
+        marks = [cell.strip().startswith("✓") for cell in rows[action].split("|")]
+        assert dict(zip(columns, marks, strict=True)) == {r: r in roles for r in columns}, action
