@@ -82,6 +82,8 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _f("manager", "str", max_length=200),
         _f("manager_email", "email", max_length=200),
         _f("email", "email", max_length=200),
+        #: Mail domains of the client's own: e-mail intake takes their senders as the client's.
+        _f("email_domains", "list"),
         _f("field_engineer", "ref", target="specialist"),
     ),
     "nodes": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from service.cli.bill import bill
+from service.cli.clients import clients
 from service.cli.db import db
 from service.cli.demo import demo
 from service.cli.evaluate import evaluate
@@ -47,6 +48,7 @@ main.add_command(db)
 main.add_command(serve)
 main.add_command(evaluate)
 main.add_command(users)
+main.add_command(clients)
 main.add_command(bill)
 main.add_command(import_command)
 main.add_command(train)
