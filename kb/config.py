@@ -28,6 +28,9 @@ class Settings:
     secret_key: str = "dev-only-change-me"
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Largest request body accepted, in bytes (Flask's MAX_CONTENT_LENGTH): a bigger one is answered 413
+    #: before it is read. 16 MiB holds any ticket, article or import batch sent over the API.
+    max_request_bytes: int = 16 * 1024 * 1024
 
     # --- search (H-search: ml/embedders.py, ml/index.py, ml/retrieval.py, service/search.py, docs/search.md) ---
     #: Embedder: "use-multilingual-v3" (Russian + 15 languages), "all-MiniLM-L6-v2" (English) or a local

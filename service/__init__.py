@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(SECRET_KEY=settings.secret_key, DATABASE_URL=settings.resolved_database_url,
                             JSON_SORT_KEYS=False)
     app.json.ensure_ascii = False  # Russian text stays readable in API responses
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # a bigger body is a 413, never read
     if test_config:
         app.config.update(test_config)
     # One Settings object for everything the app runs (models, index, mail...), agreeing with the overrides.

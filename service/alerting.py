@@ -51,6 +51,8 @@ class Alert:
 
 
 def _instant(value: object, field: str, *, allow_zero: bool = False) -> datetime | None:
+    from service.validation import MAX_YEAR, MIN_YEAR, instant_in_range
+
     if not isinstance(value, str) or not value:
         raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time string", field)
     if allow_zero and value.startswith("0001-01-01"):
@@ -61,6 +63,9 @@ def _instant(value: object, field: str, *, allow_zero: bool = False) -> datetime
         raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time, got {value!r}", field) from None
     if parsed.tzinfo is None:
         raise workflow.WorkflowInputError(f"{field} must carry a UTC offset", field)
+    # 0001-01-01T00:00:00+14:00 is before year 1 in UTC: the conversion overflows.
+    if not instant_in_range(parsed):
+        raise workflow.WorkflowInputError(f"{field} must lie between the years {MIN_YEAR} and {MAX_YEAR}", field)
     return parsed.astimezone(UTC)
 
 

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from kb.models import AuditEvent, ChangeRequest, Client, Node, SlaEvent, Ticket, TimeEntry
 from kb.models import Contract as ContractRow
-from service.billing.contract import BillingInputError, Contract, month_value, parse_terms
+from service.billing.contract import (
+    MAX_MONEY,
+    BillingInputError,
+    Contract,
+    amount_problem,
+    month_value,
+    parse_terms,
+)
 from service.billing.engine import SIXTY, Invoice, compute_invoice, money
 from service.billing.usage import Usage, parse_usage
 
@@ -436,7 +443,15 @@ def stop_work(session: Session, *, ticket: Ticket, actor: str, now: datetime | N
 def add_change_request(session: Session, *, ticket: Ticket, new_price: Decimal, agreed_by: str, actor: str,
                        scope: str | None = None, deadline: datetime | None = None,
                        now: datetime | None = None) -> ChangeRequest:
-    """Record an agreed change of a fixed-price work and its new price (the only way the price changes)."""
+    """Record an agreed change of a fixed-price work and its new price (the only way the price changes).
+
+    An unstorable price (infinite, above ``MAX_MONEY``, fractions of a kopeck) raises BillingInputError
+    naming ``new_price``: once stored it would break every later invoice and work report of the client.
+    """
+    problem = (amount_problem(new_price, maximum=MAX_MONEY) if isinstance(new_price, Decimal)
+               else "must be a Decimal")
+    if problem is not None:
+        raise BillingInputError("new_price", problem)
     if ticket.billing_mode != "fixed":
         raise Conflict(f"ticket {ticket.id} is not fixed-price work (billing mode {ticket.billing_mode})",
                        "billing_mode")

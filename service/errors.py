@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 
 class ApiError(Exception):
@@ -40,6 +40,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return _render(error.status, error.message, error.to_dict())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error: RequestEntityTooLarge):
+        # Raised by Werkzeug as soon as Content-Length (or the bytes read so far) passes the limit: the rest
+        # of the body is never read.
+        message = f"the request body is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+        return _render(413, message, {"error": {"message": message, "field": "body"}})
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

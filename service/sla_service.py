@@ -20,6 +20,7 @@ from kb.config import Settings, load_settings
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, Ticket
 from kb.queries import audit
 from kb.vocab import OPEN_STATUSES
+from service.billing.contract import MAX_MONTH_YEAR, MIN_MONTH_YEAR
 from service.mail import MailError, send_mail
 from service.sla.calendar import BusinessCalendar, CalendarError
 from service.sla.clock import Pause, TicketClock, TicketTimes, ticket_clock
@@ -245,11 +246,19 @@ _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
 def parse_month(month: str) -> tuple[int, int]:
-    """(year, month) of 'YYYY-MM' or SlaReportError naming 'month'."""
+    """(year, month) of 'YYYY-MM' within the billing months' years, or SlaReportError naming 'month'.
+
+    The year bound keeps the month's bounds in any time zone inside the range of ``datetime``
+    ("0001-01" in Moscow starts before year 1 in UTC).
+    """
     match = _MONTH.fullmatch(month or "")
     if match is None:
         raise SlaReportError(f"month must be YYYY-MM, got {month!r}", "month")
-    return int(match[1]), int(match[2])
+    year = int(match[1])
+    if not MIN_MONTH_YEAR <= year <= MAX_MONTH_YEAR:
+        raise SlaReportError(f"month must be of the years {MIN_MONTH_YEAR}-{MAX_MONTH_YEAR}, got {month!r}",
+                             "month")
+    return year, int(match[2])
 
 
 def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -281,7 +281,10 @@ CREATE_FIELDS = ("client_id", "subject", "description", "requester_name", "reque
 
 def _check_string(fields: dict, name: str, *, required: bool = False, max_length: int | None = None,
                   required_message: str = "is required") -> str | None:
-    """A stripped string field (None when absent or blank), or WorkflowInputError naming it."""
+    """A stripped string field (None when absent or blank), or WorkflowInputError naming it; text that
+    cannot be stored (a NUL byte, a lone surrogate) is refused too."""
+    from service.validation import text_problem
+
     value = fields.get(name)
     if value is None:
         if required:
@@ -289,6 +292,9 @@ def _check_string(fields: dict, name: str, *, required: bool = False, max_length
         return None
     if not isinstance(value, str):
         raise WorkflowInputError(f"{name} must be a string", name)
+    problem = text_problem(value)
+    if problem is not None:
+        raise WorkflowInputError(f"{name} {problem}", name)
     value = value.strip()
     if required and not value:
         raise WorkflowInputError(f"{name} must not be empty", name)
@@ -308,6 +314,10 @@ def _check_choice(fields: dict, name: str, allowed: Sequence[str], default: str 
 
 
 def _check_decimal(fields: dict, name: str) -> Decimal | None:
+    """A storable amount of hours (``estimate_hours``) or money (``fixed_price``), or WorkflowInputError
+    naming it: "1e30" hours would be stored and break the ticket's balance from then on."""
+    from service.billing.contract import MAX_HOURS, MAX_MONEY, amount_problem
+
     value = fields.get(name)
     if value is None:
         return None
@@ -317,8 +327,9 @@ def _check_decimal(fields: dict, name: str) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise WorkflowInputError(f"{name} must be a decimal number, got {value!r}", name) from None
-    if not amount.is_finite() or amount < 0:
-        raise WorkflowInputError(f"{name} must be a finite amount >= 0", name)
+    problem = amount_problem(amount, maximum=MAX_HOURS if name.endswith("_hours") else MAX_MONEY)
+    if problem is not None:
+        raise WorkflowInputError(f"{name} {problem}", name)
     return amount
 
 

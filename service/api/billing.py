@@ -187,6 +187,9 @@ def create_change_request(ticket_id: int):
     except billing_service.Conflict as exc:
         session.rollback()
         raise ApiError(409, str(exc), field=exc.field) from None
+    except BillingInputError as exc:
+        session.rollback()
+        raise ApiError(422, exc.message, field=exc.field) from None
     session.commit()
     return jsonify(change_request_dict(change)), 201
 

@@ -17,7 +17,7 @@ from service.api.tickets import choice_arg, int_arg
 from service.auth import STAFF_ROLES, current_user, require_roles
 from service.errors import ApiError
 from service.serializers import iso
-from service.validation import choice, integer_list, json_body, string
+from service.validation import choice, integer_list, json_body, string, text_problem
 
 bp = Blueprint("knowledge", __name__, url_prefix="/api/v1")
 
@@ -74,7 +74,7 @@ def _store_changes(kind: str, item: Article | KnownProblem, changes: dict) -> No
 def list_articles():
     """Knowledge articles, newest first; ?group=, ?q= (substring), ?limit=, ?offset=."""
     rows, total = queries.list_articles(
-        db.session(), group=choice_arg("group", vocab.GROUPS), text=request.args.get("q") or None,
+        db.session(), group=choice_arg("group", vocab.GROUPS), text=_text_arg("q"),
         limit=int_arg("limit", 50, minimum=1, maximum=500), offset=int_arg("offset", 0))
     return jsonify({"total": total, "items": [article_dict(a) for a in rows]})
 
@@ -84,6 +84,15 @@ def list_articles():
 def get_article(article_id: int):
     """One knowledge article."""
     return jsonify(article_dict(_article_or_404(article_id)))
+
+
+def _text_arg(name: str) -> str | None:
+    """A free-text query argument, or a 400 naming it when the database cannot compare it (a NUL byte)."""
+    raw = request.args.get(name) or None
+    problem = text_problem(raw) if raw is not None else None
+    if problem is not None:
+        raise ApiError(400, f"{name} {problem}", field=name)
+    return raw
 
 
 def _article_or_404(article_id: int) -> Article:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from kb import vocab
+from kb.models import MAX_ID
 from kb.queries import tickets as ticket_queries
 from service import db
 from service.auth import ensure_visible, visible_client_id
@@ -14,8 +15,12 @@ from service.serializers import ticket_detail, ticket_summary
 bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
 
 
-def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum: int | None = None) -> int | None:
-    """An integer query argument, or a 400 naming it."""
+def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """An integer query argument within ``minimum``..``maximum``, or a 400 naming it.
+
+    The default maximum is the id range: an id or offset beyond it matches nothing, and a value past
+    2**63 cannot even be bound as a database parameter.
+    """
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -23,9 +28,8 @@ def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum:
         value = int(raw)
     except ValueError:
         raise ApiError(400, f"{name} must be an integer, got {raw!r}", field=name) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ApiError(400, f"{name} must be {bound}", field=name)
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}", field=name)
     return value
 
 

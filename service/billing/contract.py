@@ -42,6 +42,19 @@ STANDARD_PREPAID_HOURS = (10, 15, 30, 50)
 #: Plans whose recurring fee the prepayment discount applies to.
 PREPAYMENT_DISCOUNT_PLANS = ("subscription", "package", "unlimited")
 
+#: Largest amount of money accepted (a price, a rate, a fee). kb.models.Money is Numeric(14, 2); this bound
+#: leaves room for an invoice's sums of many amounts, and SQLite, which stores it as a double, keeps every
+#: kopeck of it.
+MAX_MONEY = Decimal("1000000000.00")
+#: Largest number of hours accepted for one ticket (Ticket.estimate_hours is Numeric(8, 2)).
+MAX_HOURS = Decimal("10000.00")
+#: Decimal places of stored money (kopecks) and hours (hundredths): more would be rounded away silently.
+AMOUNT_PLACES = 2
+
+#: Years of the billing months (YYYY-MM) accepted: month arithmetic and time-zone conversion stay far inside
+#: the range of ``datetime``.
+MIN_MONTH_YEAR, MAX_MONTH_YEAR = 2000, 2100
+
 
 class BillingInputError(ValueError):
     """A contract or usage document is invalid; ``field`` is the path of the offending value."""
@@ -177,8 +190,9 @@ def _check_keys(data: dict, path: str, allowed: set[str]) -> None:
 
 
 def decimal_value(value: Any, path: str, *, minimum: Decimal | None = Decimal("0"),
-                  maximum: Decimal | None = None, positive: bool = False) -> Decimal:
-    """A Decimal from a string, an int or a Decimal (a float is refused: it has lost precision)."""
+                  maximum: Decimal = MAX_MONEY, positive: bool = False) -> Decimal:
+    """A Decimal from a string, an int or a Decimal (a float is refused: it has lost precision), at most
+    ``maximum`` (by default ``MAX_MONEY``: "1e400" would overflow every invoice computed from it)."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise BillingInputError(path, 'must be a decimal number written as a string, e.g. "1500.00"')
     try:
@@ -191,9 +205,22 @@ def decimal_value(value: Any, path: str, *, minimum: Decimal | None = Decimal("0
         raise BillingInputError(path, "must be greater than 0")
     if minimum is not None and amount < minimum:
         raise BillingInputError(path, f"must be >= {minimum}")
-    if maximum is not None and amount > maximum:
+    if amount > maximum:
         raise BillingInputError(path, f"must be <= {maximum}")
     return amount
+
+
+def amount_problem(amount: Decimal, *, maximum: Decimal, minimum: Decimal = Decimal("0"),
+                   places: int = AMOUNT_PLACES) -> str | None:
+    """Why ``amount`` cannot be stored as money or hours (not finite, out of range, too many decimal
+    places), as a phrase to follow the field's name; None when it can."""
+    if not amount.is_finite():
+        return "must be a finite number"
+    if not minimum <= amount <= maximum:
+        return f"must be between {minimum} and {maximum}"
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        return f"must have at most {places} decimal places"
+    return None
 
 
 def int_value(value: Any, path: str, *, minimum: int = 0) -> int:
@@ -220,12 +247,15 @@ def str_value(value: Any, path: str, *, allowed: tuple[str, ...] | None = None) 
 
 
 def month_value(value: Any, path: str) -> str:
-    """A month written YYYY-MM."""
+    """A month written YYYY-MM, of a year from ``MIN_MONTH_YEAR`` to ``MAX_MONTH_YEAR``."""
     text = str_value(value, path)
     parts = text.split("-")
     if len(parts) != 2 or len(parts[0]) != 4 or len(parts[1]) != 2 or not all(p.isdigit() for p in parts) \
             or not 1 <= int(parts[1]) <= 12:
         raise BillingInputError(path, f"must be a month written YYYY-MM, got {text!r}")
+    if not MIN_MONTH_YEAR <= int(parts[0]) <= MAX_MONTH_YEAR:
+        raise BillingInputError(path, f"must be a month of the years {MIN_MONTH_YEAR}-{MAX_MONTH_YEAR}, "
+                                      f"got {text!r}")
     return text
 
 
