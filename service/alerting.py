@@ -6,11 +6,12 @@ label of the ``alertmanager_node_labels`` setting (default ``node``, ``host``, `
 whose value -- as given, without a ``:port`` suffix or URL scheme, or its short host name -- equals a
 node's name or its ``attributes`` ``hostname``/``fqdn``/``ip``/``address`` (case-insensitive). Then:
 
-- firing, no open ticket with that fingerprint: a new incident on the node's client (channel
+- firing, no open monitoring incident with that fingerprint on that node: a new incident on the node's client (channel
   "monitoring", ``alert_fingerprint``, ``alert_severity`` from ``labels.severity``; triage sets priority
   and group, so a critical alert on a critical node is "highest");
-- firing, an open ticket with that fingerprint exists: a comment on it instead (de-duplication);
-- resolved: a comment on the open ticket (none: ignored);
+- firing, such an incident is open: an internal comment on it instead (de-duplication per node and
+  client, only among tickets monitoring created: a fingerprint typed into another ticket absorbs nothing);
+- resolved: a comment on that incident (none: ignored);
 - no node, or several nodes of different clients: reported as ``unmatched``, nothing written.
 
 The whole notification is validated first and written in one transaction.
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb import vocab
@@ -162,8 +164,16 @@ def match_node(nodes: list[Node], labels: dict[str, str], label_names: tuple[str
     return None, f"no node matches the labels {tried}"
 
 
-def _open_ticket(session: Session, fingerprint: str) -> Ticket | None:
-    return session.scalar(select(Ticket).where(Ticket.alert_fingerprint == fingerprint,
+def _open_incident(session: Session, fingerprint: str, node: Node | None) -> Ticket | None:
+    """The open incident monitoring created for this alert on this node (and so this client), if any.
+
+    Only tickets created from monitoring count: a fingerprint copied into any other ticket absorbs nothing.
+    """
+    if node is None:
+        return None
+    return session.scalar(select(Ticket).where(Ticket.channel == "monitoring", Ticket.alert_fingerprint == fingerprint,
+                                               Ticket.client_id == node.client_id,
+                                               Ticket.nodes.any(Node.id == node.id),
                                                Ticket.status.in_(vocab.OPEN_STATUSES))
                           .order_by(Ticket.id.desc()).limit(1))
 
@@ -181,11 +191,30 @@ def _describe(alert: Alert, node: Node) -> tuple[str, str]:
     return subject[:500], "\n".join(lines).strip()
 
 
+#: Attempts of a notification that lost a race for the same incident (the retry comments on the winner's).
+_ATTEMPTS = 3
+
+
 def ingest_alertmanager(session: Session, *, payload: object, now: datetime | None = None,
                         settings: Settings | None = None) -> dict[str, Any]:
-    """Apply one Alertmanager notification: create or comment incidents, commit once; a per-alert report."""
+    """Apply one Alertmanager notification: create or comment incidents, commit once; a per-alert report.
+
+    Identical notifications arriving together create one incident: the unique index of open monitoring
+    incidents refuses the second, which is then applied again and finds the first.
+    """
     now, settings = workflow.utc_now(now), workflow.resolve_settings(settings)
     alerts = parse_notification(payload)
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return _apply_alerts(session, alerts, now=now, settings=settings)
+        except IntegrityError:
+            session.rollback()
+            if attempt == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply_alerts(session: Session, alerts: list[Alert], *, now: datetime, settings: Settings) -> dict[str, Any]:
     effects = workflow.Effects()
     results = []
     try:
@@ -193,7 +222,7 @@ def ingest_alertmanager(session: Session, *, payload: object, now: datetime | No
         for alert in alerts:
             node, how = match_node(nodes, alert.labels, tuple(settings.alertmanager_node_labels))
             result: dict[str, Any] = {"fingerprint": alert.fingerprint, "status": alert.status, "match": how}
-            existing = _open_ticket(session, alert.fingerprint)
+            existing = _open_incident(session, alert.fingerprint, node)
             if alert.status == "resolved":
                 if existing is None:
                     result["outcome"] = "ignored"

@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kb import vocab
@@ -39,9 +39,8 @@ log = logging.getLogger(__name__)
 STATUSES = vocab.STATUSES
 #: Statuses in which somebody works the ticket; "client_replied" returns to the one it left.
 WORKING_STATUSES = ("in_progress", "escalated", "with_specialists")
-#: Actions a client user (or the requester by e-mail) may take; every other action needs staff.
-CLIENT_ACTIONS = frozenset({"client_replied", "confirm", "reopen"})
-#: Largest id a ticket can have (a 32-bit INTEGER column); larger ids are simply not found.
+#: Actions whose reason is addressed to the requester (the question asked, the note on the resolution).
+REQUESTER_REASONS = frozenset({"request_info", "resolve"})
 #: Sentinel target: back to the working status the ticket had before it waited for the client.
 PREVIOUS_WORKING_STATUS = "<previous working status>"
 
@@ -98,6 +97,14 @@ class TicketNotFound(WorkflowError, LookupError):
     def __init__(self, ticket_id: int):
         super().__init__(f"ticket {ticket_id} not found")
         self.ticket_id = ticket_id
+
+
+class DuplicateTicket(WorkflowError):
+    """A ticket with that external id exists already (HTTP 409); ``field`` names the key."""
+
+    def __init__(self, message: str, field: str = "external_id"):
+        super().__init__(message)
+        self.field = field
 
 
 class IllegalTransition(WorkflowError):
@@ -272,10 +279,10 @@ def _mail_facts(ticket: Ticket) -> dict[str, Any]:
 
 # --- creation -------------------------------------------------------------------------------------
 
-_STRING_FIELDS = {"subject": 500, "description": 100_000, "requester_name": 200, "requester_email": 200,
+_STRING_FIELDS = {"urgency": 20, "subject": 500, "description": 100_000, "requester_name": 200, "requester_email": 200,
                   "alert_fingerprint": 100, "alert_severity": 20, "external_id": 100}
-CREATE_FIELDS = ("client_id", "subject", "description", "requester_name", "requester_email", "channel", "type",
-                 "priority", "group", "node_ids", "billing_mode", "estimate_hours", "fixed_price",
+CREATE_FIELDS = ("client_id", "subject", "description", "urgency", "requester_name", "requester_email", "channel",
+                 "type", "priority", "group", "node_ids", "billing_mode", "estimate_hours", "fixed_price",
                  "alert_fingerprint", "alert_severity", "external_id")
 
 
@@ -380,6 +387,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     channel = _check_choice(fields, "channel", vocab.CHANNELS, "portal")
     ticket_type = _check_choice(fields, "type", vocab.TICKET_TYPES, "incident")
     priority = _check_choice(fields, "priority", vocab.PRIORITIES, None)
+    urgency = _check_choice(fields, "urgency", vocab.PRIORITIES, None)
     group = _check_choice(fields, "group", vocab.GROUPS, None)
     billing_mode = _check_choice(fields, "billing_mode", vocab.BILLING_MODES, "included")
     estimate_hours = _check_decimal(fields, "estimate_hours")
@@ -393,13 +401,13 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
         raise WorkflowInputError("node_ids must be a list of integers", "node_ids")
     node_ids = list(dict.fromkeys(node_ids))
     nodes = get_nodes(session, node_ids=[i for i in node_ids if 0 < i <= MAX_ID]) if node_ids else []
+    # another client's node answers exactly like one that does not exist
+    nodes = [n for n in nodes if n.client_id == client.id]
     missing = sorted(set(node_ids) - {n.id for n in nodes})
     if missing:
         raise WorkflowInputError(f"nodes not found: {', '.join(map(str, missing))}", "node_ids")
-    if any(n.client_id != client.id for n in nodes):
-        raise WorkflowInputError("every node must belong to the ticket's client", "node_ids")
     if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
-        raise WorkflowInputError(f"a ticket with external_id {external_id!r} exists", "external_id")
+        raise DuplicateTicket(f"a ticket with external_id {external_id!r} exists")
 
     triage_result, triaged_by = None, "caller"
     if priority is None or group is None:
@@ -416,7 +424,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     ticket = Ticket(
         client=client, client_id=client.id, subject=subject, description=description,
         requester_name=requester_name, requester_email=requester_email, channel=channel, type=ticket_type,
-        priority=priority, group=group, status="new", billing_mode=billing_mode, estimate_hours=estimate_hours,
+        priority=priority, urgency=urgency, group=group, status="new", billing_mode=billing_mode, estimate_hours=estimate_hours,
         fixed_price=fixed_price, alert_fingerprint=alert_fingerprint, alert_severity=alert_severity,
         external_id=external_id, created_at=now, updated_at=now,
     )
@@ -446,10 +454,17 @@ def create_ticket(session: Session, *, actor: str, now: datetime | None = None, 
     now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
     try:
         ticket = stage_ticket(session, actor=actor, now=now, settings=settings, effects=effects, fields=fields)
+        commit_and_notify(session, effects)
+    except IntegrityError:
+        session.rollback()
+        # a concurrent create took the same external id between our check and our commit
+        external_id = fields.get("external_id")
+        if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id.strip())):
+            raise DuplicateTicket(f"a ticket with external_id {external_id.strip()!r} exists") from None
+        raise
     except Exception:
         session.rollback()
         raise
-    commit_and_notify(session, effects)
     return ticket
 
 
@@ -520,6 +535,17 @@ def _close_open_pause(ticket: Ticket, now: datetime) -> bool:
     return closed
 
 
+def _check_no_newer_incident(session: Session, ticket: Ticket) -> None:
+    """A monitoring incident cannot be reopened while a newer open one tracks the same alert of its client."""
+    if ticket.channel != "monitoring" or not ticket.alert_fingerprint:
+        return
+    newer = session.scalar(select(Ticket.id).where(
+        Ticket.id != ticket.id, Ticket.channel == "monitoring", Ticket.client_id == ticket.client_id,
+        Ticket.alert_fingerprint == ticket.alert_fingerprint, Ticket.status.in_(vocab.OPEN_STATUSES)))
+    if newer is not None:
+        raise WorkflowInputError(f"open incident #{newer} tracks the same alert now: add to it instead", "action")
+
+
 def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, now: datetime,
                   settings: Settings, effects: Effects, params: dict[str, Any]) -> None:
     """Check and apply one action to ``ticket`` in the session (no commit)."""
@@ -583,6 +609,7 @@ def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, n
         if actor.startswith("system:"):
             details["automatic"] = True
     elif action == "reopen":
+        _check_no_newer_incident(session, ticket)
         details["previous_resolution"] = (ticket.resolution or "")[:500]
         ticket.resolved_at = None
         ticket.closed_at = None
@@ -606,8 +633,10 @@ def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, n
     _audit(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=reason, **details)
     effects.changes.append({"ticket_id": ticket.id, "action": action, "from_status": from_status,
                             "to_status": to_status})
-    # the requester reads the question or note in the status mail itself (one message, not two)
-    _mail_status(effects, settings, ticket, from_status=from_status, reason=reason or comment_text, actor=actor)
+    # the requester reads the question or note in the status mail itself (one message, not two); a staff
+    # reason of an internal step (triage, escalation...) is an internal note and stays in the audit trail
+    told = reason if action in REQUESTER_REASONS or not is_engineer(actor) else None
+    _mail_status(effects, settings, ticket, from_status=from_status, reason=told or comment_text, actor=actor)
 
 
 def apply_action(session: Session, *, ticket_id: int, action: str, actor: str, now: datetime | None = None,
@@ -656,13 +685,10 @@ def add_comment(session: Session, *, ticket_id: int, body: str, actor: str, auth
     now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
     try:
         ticket = _load_ticket(session, ticket_id)
-        if not isinstance(body, str) or not body.strip():
-            raise WorkflowInputError("body must be a non-empty string", "body")
-        if len(body) > 100_000:
-            raise WorkflowInputError("body must have at most 100000 characters", "body")
+        body = _check_string({"body": body}, "body", required=True, max_length=100_000)
         if not isinstance(public, bool):
             raise WorkflowInputError("public must be true or false", "public")
-        comment = stage_comment(session, ticket, author=author or actor, body=body.strip(), public=public,
+        comment = stage_comment(session, ticket, author=author or actor, body=body, public=public,
                                  actor=actor, now=now, settings=settings, effects=effects)
     except Exception:
         session.rollback()
@@ -688,6 +714,7 @@ def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_i
             raise WorkflowInputError("started_at must not be in the future", "started_at")
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
             raise WorkflowInputError("minutes must be an integer between 1 and 1440", "minutes")
+        note = _check_string({"note": note}, "note", max_length=10_000)
         work_kind = work_kind or ticket.billing_mode
         if work_kind not in vocab.BILLING_MODES:
             raise WorkflowInputError(f"work_kind must be one of {', '.join(vocab.BILLING_MODES)}", "work_kind")
@@ -864,7 +891,7 @@ def transition_table() -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "ACTIONS", "TRANSITIONS", "IllegalTransition", "TicketNotFound", "WorkflowInputError", "add_comment",
+    "ACTIONS", "TRANSITIONS", "DuplicateTicket", "IllegalTransition", "TicketNotFound", "WorkflowInputError", "add_comment",
     "add_time_entry", "allowed_actions", "apply_action", "autoclose_resolved", "change_priority",
     "create_ticket", "flag_time_box_expired", "next_status", "time_box_expired",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from kb.models import Client, Ticket
 from kb.models import Contract as ContractRow
 from service import billing_service, db
-from service.auth import current_user, ensure_visible, require_roles
+from service.auth import current_user, ensure_visible
 from service.billing.contract import (
     PLAN_KINDS,
     TIER_COEFFICIENTS,
@@ -25,15 +25,12 @@ from service.billing.contract import (
 )
 from service.billing.engine import compute_invoice, invoice_to_dict, work_report
 from service.errors import ApiError
+from service.permissions import permit
 from service.serializers import iso, money
 from service.validation import choice, instant, integer, json_body, string
 from service.validation import money as money_field
 
 bp = Blueprint("billing", __name__, url_prefix="/api/v1")
-
-#: Who may record agreed changes, operations and contracts (a client user may not set its own prices).
-STAFF_WRITERS = ("engineer_l1", "engineer_l2", "manager")
-
 
 def _actor() -> str:
     return current_user().username
@@ -103,7 +100,7 @@ def list_contracts(client_id: int):
 
 
 @bp.post("/clients/<int:client_id>/contracts")
-@require_roles("manager")
+@permit("billing.contract")
 def create_contract(client_id: int):
     """Add a contract: {plan_kind, tier, valid_from, valid_to?, terms} with terms as in docs/billing.md."""
     session = db.session()
@@ -139,6 +136,7 @@ def get_balance(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/stop-work")
+@permit("ticket.stop_work")
 def stop_work(ticket_id: int):
     """Stop the ticket's hourly work (the client's right): what was spent is billed, nothing after."""
     ticket = _ticket(ticket_id)
@@ -171,7 +169,7 @@ def list_change_requests(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/change-requests")
-@require_roles(*STAFF_WRITERS)
+@permit("billing.change_request")
 def create_change_request(ticket_id: int):
     """Record an agreed change: {new_price, agreed_by, scope?, deadline?}; the ticket's price becomes new_price."""
     ticket = _ticket(ticket_id)
@@ -198,7 +196,7 @@ def create_change_request(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/operations")
-@require_roles(*STAFF_WRITERS)
+@permit("billing.operation")
 def record_operation(ticket_id: int):
     """Record typical operations done on a visit: {kind, quantity, visit?: YYYY-MM-DD}."""
     ticket = _ticket(ticket_id)

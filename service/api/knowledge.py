@@ -14,15 +14,15 @@ from kb.queries import audit
 from kb.queries import knowledge as queries
 from service import db, signals
 from service.api.tickets import choice_arg, int_arg
-from service.auth import STAFF_ROLES, current_user, require_roles
+from service.auth import current_user
 from service.errors import ApiError
+from service.permissions import permit
 from service.serializers import iso
 from service.validation import choice, integer_list, json_body, string, text_problem
 
 bp = Blueprint("knowledge", __name__, url_prefix="/api/v1")
 
 PROBLEM_STATUSES = ("open", "known", "fixed")
-EDITORS = ("engineer_l1", "engineer_l2", "manager")
 
 
 def article_dict(article: Article) -> dict:
@@ -70,7 +70,7 @@ def _store_changes(kind: str, item: Article | KnownProblem, changes: dict) -> No
 
 
 @bp.get("/articles")
-@require_roles(*STAFF_ROLES)
+@permit("knowledge.read")
 def list_articles():
     """Knowledge articles, newest first; ?group=, ?q= (substring), ?limit=, ?offset=."""
     rows, total = queries.list_articles(
@@ -80,7 +80,7 @@ def list_articles():
 
 
 @bp.get("/articles/<int:article_id>")
-@require_roles(*STAFF_ROLES)
+@permit("knowledge.read")
 def get_article(article_id: int):
     """One knowledge article."""
     return jsonify(article_dict(_article_or_404(article_id)))
@@ -112,7 +112,7 @@ def _article_fields(data: dict, *, partial: bool) -> dict:
 
 
 @bp.post("/articles")
-@require_roles(*EDITORS)
+@permit("knowledge.edit")
 def create_article():
     """Write a new knowledge article: {"title", "body", "group"?}."""
     article = Article(**_article_fields(json_body(), partial=False))
@@ -121,7 +121,7 @@ def create_article():
 
 
 @bp.patch("/articles/<int:article_id>")
-@require_roles(*EDITORS)
+@permit("knowledge.edit")
 def update_article(article_id: int):
     """Edit an article's title, body or group."""
     changes = _article_fields(json_body(), partial=True)
@@ -131,7 +131,7 @@ def update_article(article_id: int):
 
 
 @bp.delete("/articles/<int:article_id>")
-@require_roles("engineer_l2", "manager")
+@permit("knowledge.delete")
 def delete_article(article_id: int):
     """Delete an article (it leaves the search index too)."""
     article = _article_or_404(article_id)
@@ -175,7 +175,7 @@ def _problem_fields(data: dict, *, partial: bool) -> dict:
 
 
 @bp.get("/known-problems")
-@require_roles(*STAFF_ROLES)
+@permit("knowledge.read")
 def list_known_problems():
     """Known problems with their linked incidents; ?status=open|known|fixed."""
     rows, total = queries.list_known_problems(
@@ -185,14 +185,14 @@ def list_known_problems():
 
 
 @bp.get("/known-problems/<int:problem_id>")
-@require_roles(*STAFF_ROLES)
+@permit("knowledge.read")
 def get_known_problem(problem_id: int):
     """One known problem."""
     return jsonify(problem_dict(_problem_or_404(problem_id)))
 
 
 @bp.post("/known-problems")
-@require_roles(*EDITORS)
+@permit("knowledge.edit")
 def create_known_problem():
     """Record a known problem: {"title", "symptoms", "cause", "workaround", "group", "status", "incident_ids"}."""
     problem = KnownProblem(**_problem_fields(json_body(), partial=False))
@@ -201,7 +201,7 @@ def create_known_problem():
 
 
 @bp.patch("/known-problems/<int:problem_id>")
-@require_roles(*EDITORS)
+@permit("knowledge.edit")
 def update_known_problem(problem_id: int):
     """Edit a known problem or its linked incidents."""
     data = json_body()

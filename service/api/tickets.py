@@ -8,8 +8,9 @@ from kb import vocab
 from kb.models import MAX_ID
 from kb.queries import tickets as ticket_queries
 from service import db
-from service.auth import ensure_visible, visible_client_id
+from service.auth import current_user, ensure_visible, visible_client_id
 from service.errors import ApiError
+from service.permissions import allowed
 from service.serializers import ticket_detail, ticket_summary
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
@@ -43,6 +44,12 @@ def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
     return raw
 
 
+def ticket_view(ticket) -> dict:
+    """The ticket as the current user may read it: internal comments only for staff."""
+    user = current_user()
+    return ticket_detail(ticket, internal=allowed(user.role if user else None, "ticket.read_internal"))
+
+
 @bp.get("")
 def list_tickets():
     """Tickets, newest first, filtered by client, status, group and priority."""
@@ -71,4 +78,4 @@ def get_ticket(ticket_id: int):
     if ticket is None:
         raise ApiError(404, f"ticket {ticket_id} not found", field="id")
     ensure_visible(ticket.client_id, f"ticket {ticket_id}")
-    return jsonify(ticket_detail(ticket))
+    return jsonify(ticket_view(ticket))

@@ -6,8 +6,8 @@ from flask import Blueprint, jsonify
 
 from kb import vocab
 from service import db
-from service.auth import STAFF_ROLES, require_roles
 from service.errors import ApiError
+from service.permissions import permit
 from service.triage import TriageInputError, triage_request
 from service.validation import choice, integer, integer_list, json_body, string
 
@@ -17,7 +17,7 @@ ALERT_SEVERITIES = ("critical", "warning", "info", "none")
 
 
 @bp.post("/triage")
-@require_roles(*STAFF_ROLES)
+@permit("triage.run")
 def triage():
     """Triage ``{"subject", "description", "client_id"?, "channel"?, "node_ids"?, "alert_severity"?}``."""
     data = json_body()

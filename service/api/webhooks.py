@@ -40,7 +40,10 @@ def alertmanager():
     _check_secret(settings.alertmanager_token)
     if not request.is_json:
         raise ApiError(415, "send the Alertmanager JSON with Content-Type: application/json")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # "[" * 100000: the decoder recurses once per level
+        raise ApiError(400, "the body is nested too deeply", field="payload") from None
     if payload is None:
         raise ApiError(400, "the body is not valid JSON", field="payload")
     try:

@@ -148,6 +148,10 @@ def test_deeply_nested_json_is_a_400(hostile):
             ("POST", f"/api/v1/clients/{ids['client']}/contracts"),
             ("POST", f"/api/v1/tickets/{ids['a']}/suggestions/article/{ids['article']}/feedback")]
     assert _refusals(hostile, [(method, url, deep, "body") for method, url in urls]) == []
+    webhook = hostile.app.test_client().post("/api/v1/webhooks/alertmanager", data=deep,
+                                             content_type="application/json",
+                                             headers={"Authorization": "Bearer s3cret"})
+    assert webhook.status_code == 400 and webhook.json["error"]["field"] == "payload"
     assert _stored_state(hostile) == before
 
 
@@ -202,6 +206,22 @@ def _logged_in_portal(world):
     return browser
 
 
+def _logged_in_staff(world):
+    """A browser session of a first-line engineer, logged in through the login form."""
+    from kb.db import make_engine, make_session_factory
+    from service.auth import create_user
+
+    engine = make_engine(world.app.config["DATABASE_URL"])
+    with make_session_factory(engine)() as session:
+        create_user(session, username="anna", password="correct horse battery", role="engineer_l1")
+        session.commit()
+    engine.dispose()
+    browser = world.app.test_client()
+    assert browser.post("/login", data={"username": "anna", "password": "correct horse battery",
+                                        "csrf": _csrf_of(browser, "/login")}).status_code == 302
+    return browser
+
+
 def _csrf_of(browser, path: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', browser.get(path).get_data(as_text=True)).group(1)
 
@@ -215,6 +235,15 @@ def test_text_fields_of_web_forms_refuse_nul_bytes(hostile):
     response = portal.post("/portal/new", data={"subject": "МФУ", "description": "не\x00печатает",
                                                 "csrf": _csrf_of(portal, "/portal/new")})
     assert response.status_code == 422 and "description" in response.get_data(as_text=True)
+    ticket = hostile.ids["a"]
+    staff = _logged_in_staff(hostile)
+    comment = staff.post(f"/tickets/{ticket}/comment", data={"body": "к\x00оммент", "csrf": _csrf_of(staff, "/queue")},
+                         follow_redirects=True)
+    assert comment.status_code == 200 and "body must not contain NUL" in comment.get_data(as_text=True)
+    work = staff.post(f"/tickets/{ticket}/time", data={"specialist_id": "1", "started_at": "0001-01-01T00:00",
+                                                       "minutes": "30", "csrf": _csrf_of(staff, "/queue")},
+                      follow_redirects=True)
+    assert work.status_code == 200 and "started_at" in work.get_data(as_text=True)
     assert _stored_state(hostile) == before
 
 

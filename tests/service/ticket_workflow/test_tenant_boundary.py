@@ -3,6 +3,8 @@ client, role checks of write routes, and no existence hints across clients."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import func, select
 
@@ -129,3 +131,15 @@ def test_a_duplicate_external_id_is_a_conflict(client, app_world):
     assert create(client, app_world, external_id="GLPI-7").status_code == 201
     again = create(client, app_world, external_id="GLPI-7")
     assert again.status_code == 409 and again.json["error"]["field"] == "external_id"
+
+
+def test_mail_to_the_requester_carries_no_internal_note(app, client, app_world, smtp_inbox):
+    inbox, port = smtp_inbox
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], smtp_host="127.0.0.1", smtp_port=port)
+    ticket_id = staff_ticket_with_comments(client, app_world)
+    act(client, ticket_id, "triage", reason="Клиент опять сам сломал драйвер")
+    act(client, ticket_id, "take")
+    act(client, ticket_id, "request_info", reason="Какая модель картриджа?")
+    mails = "\n".join(message.get_content() for _, message in inbox.messages)
+    assert "Какая модель картриджа?" in mails and "Заберём принтер в ремонт" in mails
+    assert "Клиент опять" not in mails
