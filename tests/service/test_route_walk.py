@@ -9,9 +9,9 @@ by itself: a write route must name its action in the table or be listed in :data
 from __future__ import annotations
 
 import re
-from pathlib import Path
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
