@@ -21,7 +21,7 @@ install: $(STAMP)
 
 ## Build the demo knowledge base, SLA state, search index and models, then serve on http://127.0.0.1:8000
 demo: install
-	$(BIN)/precedent db upgrade
+	$(BIN)/precedent db upgrade  # also creates var/secret_key, the random session key, once
 	$(BIN)/precedent demo build --replace
 	$(BIN)/precedent sla check --now 2026-11-20T15:00:00+00:00  # the demo history ends then: a stable snapshot with met, at-risk and breached tickets
 	$(BIN)/precedent index build

@@ -24,13 +24,28 @@ class Settings:
     database_url: str = ""
 
     # --- service ---
-    #: Flask secret key for session cookies (set a real one in production).
+    #: "development" or "production". Production mode (this, a non-loopback ``host``, or running under
+    #: gunicorn) refuses to start with the default ``secret_key`` and turns secure session cookies on.
+    env: str = "development"
+    #: Flask secret key for session cookies. When left at this default, ``<var_dir>/secret_key`` is used if
+    #: it exists (``precedent db upgrade`` creates it); production mode refuses to start with the default.
     secret_key: str = "dev-only-change-me"
+    #: Bind address of ``precedent serve``; anything but a loopback address means production mode.
     host: str = "127.0.0.1"
     port: int = 8000
     #: Largest request body accepted, in bytes (Flask's MAX_CONTENT_LENGTH): a bigger one is answered 413
     #: before it is read. 16 MiB holds any ticket, article or import batch sent over the API.
     max_request_bytes: int = 16 * 1024 * 1024
+    #: Send the session cookie over HTTPS only: "auto" (on in production mode), "on" or "off".
+    session_cookie_secure: str = "auto"
+    #: Bearer token that may read /metrics (besides loopback clients and staff API tokens); empty: none.
+    metrics_token: str = ""
+    #: Login rate limit: failures counted within this many seconds...
+    login_failure_window_seconds: int = 900
+    #: ...per account name (then even the right password is refused until the window moves on)...
+    login_max_account_failures: int = 10
+    #: ...and per client address.
+    login_max_address_failures: int = 30
 
     # --- search (H-search: ml/embedders.py, ml/index.py, ml/retrieval.py, service/search.py, docs/search.md) ---
     #: Embedder: "use-multilingual-v3" (Russian + 15 languages), "all-MiniLM-L6-v2" (English) or a local

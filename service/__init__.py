@@ -24,12 +24,16 @@ class _IdConverter(IntegerConverter):
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Application factory; ``test_config`` overrides settings (e.g. DATABASE_URL, VAR_DIR) for tests."""
+    """Application factory; ``test_config`` overrides settings (e.g. DATABASE_URL, VAR_DIR) for tests.
+
+    Raises RuntimeError in production mode (PRECEDENT_ENV=production, a non-loopback PRECEDENT_HOST or
+    running under gunicorn) when the secret key is the default one (see auth.configure_sessions).
+    """
     settings = load_settings()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.url_map.converters["int"] = _IdConverter  # before any route is added
-    app.config.from_mapping(SECRET_KEY=settings.secret_key, DATABASE_URL=settings.resolved_database_url,
-                            JSON_SORT_KEYS=False)
+    # SECRET_KEY is set by auth.configure_sessions below, once VAR_DIR (and its secret_key file) is known.
+    app.config.from_mapping(DATABASE_URL=settings.resolved_database_url, JSON_SORT_KEYS=False)
     app.json.ensure_ascii = False  # Russian text stays readable in API responses
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # a bigger body is a 413, never read
     if test_config:
@@ -58,6 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from service.web import billing_views, views
 
+    auth.configure_sessions(app, app.config["SETTINGS"])
+    auth.install_log_redaction()
     db.init_app(app)
     errors.register_error_handlers(app)
     auth.init_app(app)

@@ -1,24 +1,37 @@
-"""Authentication and authorisation: API tokens, logins, roles, and the client-user data boundary.
+"""Authentication and authorisation: API tokens, logins, sessions, roles, and the client-user data boundary.
 
 Every route under ``/api/v1`` needs a Bearer token (or a logged-in browser session) unless its view is
-marked :func:`public` (health, metrics, webhooks that carry their own secret). Passwords are stored as
-salted scrypt hashes and tokens as SHA-256 digests; neither is ever stored or logged in clear.
+marked :func:`public` (health, metrics, webhooks that carry their own secret). A browser session may change
+something through the API only with the session's CSRF token in the ``X-CSRF-Token`` header. Passwords are
+stored as salted scrypt hashes and tokens as SHA-256 digests; neither is ever stored or logged in clear.
+Logins are rate-limited per account and per address; logout ends the session on the server (a per-user
+session version), and production mode refuses to start with the default secret key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import os
+import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 
 from flask import Flask, current_app, g, request, session
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb import vocab
-from kb.models import ApiToken, User
+from kb.config import Settings
+from kb.models import ApiToken, LoginFailure, User, utcnow
 from service import db
 from service.errors import ApiError
 
@@ -33,6 +46,14 @@ def hash_password(password: str) -> str:
 def check_password(user: User, password: str) -> bool:
     """Whether ``password`` matches the user's stored hash."""
     return check_password_hash(user.password_hash, password)
+
+
+#: A scrypt hash (same parameters as :func:`hash_password`) of a random password nobody knows: checked
+#: when the username is unknown so that the answer takes as long as for a real account.
+DUMMY_PASSWORD_HASH = (
+    "scrypt:32768:8:1$TtJH3pmHBsJXbROC$5a2b03d64d269478922262fb11ffdc30ad0598ff61b41ab428f0fc3572f35f66"
+    "2a92a0176ac61c211e6f878fd1affd56388666a267ad09a8638537aecbebc210"
+)
 
 
 def token_digest(token: str) -> str:
@@ -123,9 +144,105 @@ def require_roles(*roles: str) -> Callable:
     return decorator
 
 
+# --- logins: rate limit, constant-time answer for unknown users -------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The outcome of :func:`attempt_login`: the user on success, or the seconds to wait when limited."""
+
+    user: User | None
+    retry_after: int | None = None
+
+
+def _failure_keys(username: str, address: str) -> tuple[str, str]:
+    # The column holds 300 characters; a longer name is cut, which only merges absurd names' counters.
+    return f"user:{username}"[:300], f"ip:{address}"[:300]
+
+
+def _seconds_limited(session: Session, key: str, limit: int, window: timedelta, now: datetime) -> int | None:
+    """Seconds until ``key`` has fewer than ``limit`` failures inside the window, or None if it has now."""
+    recent = session.scalars(
+        select(LoginFailure.at).where(LoginFailure.key == key, LoginFailure.at > now - window)
+        .order_by(LoginFailure.at.desc()).limit(limit)
+    ).all()
+    if len(recent) < limit:
+        return None
+    # The limit lifts when the limit-th most recent failure leaves the window.
+    return max(1, math.ceil((recent[-1] + window - now).total_seconds()))
+
+
+def attempt_login(session: Session, *, username: str, password: str, address: str, settings: Settings,
+                  now: datetime | None = None) -> LoginAttempt:
+    """Check a login against the rate limit and the password; record or clear failures (no commit).
+
+    While the account or the address has too many recent failures even the right password is refused and
+    nothing is hashed. An unknown username costs one scrypt check like a known one, and counts the same.
+    """
+    now = now or utcnow()
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    account_key, address_key = _failure_keys(username, address)
+    waits = [_seconds_limited(session, account_key, settings.login_max_account_failures, window, now),
+             _seconds_limited(session, address_key, settings.login_max_address_failures, window, now)]
+    if any(wait is not None for wait in waits):
+        return LoginAttempt(user=None, retry_after=max(wait for wait in waits if wait is not None))
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        check_password_hash(DUMMY_PASSWORD_HASH, password)
+        ok = False
+    else:
+        ok = check_password(user, password) and user.active
+    if ok:
+        session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+        return LoginAttempt(user=user)
+    # Old rows are pruned here, so the table holds at most one window of failures.
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - window))
+    session.add_all([LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)])
+    return LoginAttempt(user=None)
+
+
+# --- browser sessions: server-side logout, CSRF token ----------------------------------------------
+
+#: Header carrying the session's CSRF token on state-changing API calls made with a browser session.
+CSRF_HEADER = "X-CSRF-Token"
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def start_session(user: User) -> None:
+    """Log ``user`` in on this browser: a fresh session bound to the user's current session version."""
+    session.clear()
+    session["user_id"] = user.id
+    session["session_version"] = user.session_version
+
+
+def end_session(db_session: Session) -> None:
+    """Log out: void every cookie of the current session user (bump the session version; no commit)."""
+    user = current_user()
+    if user is not None and g.get("auth_method") == "session":
+        db_session.execute(update(User).where(User.id == user.id)
+                           .values(session_version=User.session_version + 1))
+    session.clear()
+
+
+def csrf_token() -> str:
+    """The session's anti-CSRF token: a hidden ``csrf`` field of every form, the ``X-CSRF-Token`` header."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def csrf_matches(given: str | None) -> bool:
+    """Whether ``given`` equals the session's CSRF token (constant time; False when the session has none)."""
+    expected = session.get("csrf")
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _load_user() -> None:
     """Resolve the request's user from a Bearer token or the browser session."""
     g.user = None
+    g.auth_method = None
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -134,17 +251,147 @@ def _load_user() -> None:
         user = user_for_token(db.session(), token.strip())
         if user is None:
             raise ApiError(401, "unknown or revoked API token", field="Authorization")
-        g.user = user
+        g.user, g.auth_method = user, "token"
         return
     user_id = session.get("user_id")
     if user_id is not None:
         user = db.session().get(User, user_id)
-        if user is not None and user.active:
-            g.user = user
+        # A cookie from before the user's last logout carries an older version: it is void.
+        if user is not None and user.active and session.get("session_version") == user.session_version:
+            g.user, g.auth_method = user, "session"
+        else:
+            session.clear()
+
+
+def _check_api_csrf() -> None:
+    """A state-changing API call made with a browser session must carry the session's CSRF token."""
+    if (request.method in _UNSAFE_METHODS and request.path.startswith("/api/")
+            and g.auth_method == "session" and not csrf_matches(request.headers.get(CSRF_HEADER))):
+        raise ApiError(403, f"a browser session must send its CSRF token in the {CSRF_HEADER} header "
+                            "(or use 'Authorization: Bearer <token>')", field=CSRF_HEADER)
+
+
+# --- production checks and session cookie settings -------------------------------------------------
+
+DEFAULT_SECRET_KEY = Settings.secret_key
+SECRET_KEY_FILE = "secret_key"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or an empty bind: reachable from elsewhere
+
+
+def _under_gunicorn() -> bool:
+    # gunicorn's master sets SERVER_SOFTWARE for its workers; the app cannot see gunicorn's -b address.
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
+
+
+def production_mode(settings: Settings) -> bool:
+    """PRECEDENT_ENV=production, a bind host other than a loopback address, or running under gunicorn.
+
+    gunicorn counts as production because it is the production server (README) and its bind address is
+    not visible to the app; ``precedent serve`` decides by its --host / PRECEDENT_HOST.
+    """
+    return (settings.env.strip().lower() == "production" or not _is_loopback(settings.host)
+            or _under_gunicorn())
+
+
+def configured_secret_key(settings: Settings) -> str:
+    """PRECEDENT_SECRET_KEY if set, else the key in ``<var_dir>/secret_key`` if present, else the default."""
+    if settings.secret_key != DEFAULT_SECRET_KEY:
+        return settings.secret_key
+    path = settings.var_dir / SECRET_KEY_FILE
+    if path.is_file():
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    return DEFAULT_SECRET_KEY
+
+
+def create_secret_key_file(var_dir: Path) -> Path | None:
+    """Write a random key to ``<var_dir>/secret_key`` (mode 0600) unless it exists; the path if created."""
+    path = var_dir / SECRET_KEY_FILE
+    var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    return path
+
+
+def _cookie_secure(settings: Settings) -> bool:
+    value = settings.session_cookie_secure.strip().lower()
+    if value == "auto":
+        return production_mode(settings)
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"PRECEDENT_SESSION_COOKIE_SECURE: expected auto, on or off, not {value!r}")
+
+
+def configure_sessions(app: Flask, settings: Settings) -> None:
+    """Set the secret key and cookie flags; in production mode refuse to run with the default key."""
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = configured_secret_key(settings)
+    if production_mode(settings) and app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        raise RuntimeError(
+            "refusing to start in production mode (PRECEDENT_ENV=production, a non-loopback bind host or "
+            "gunicorn) with the default secret key: set PRECEDENT_SECRET_KEY or run `precedent db upgrade` to create "
+            f"{settings.var_dir / SECRET_KEY_FILE}")
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=_cookie_secure(settings))
+
+
+# --- no secrets in access logs ---------------------------------------------------------------------
+
+# A query parameter whose name says it is a secret (token, access_token, secret, password, api_key).
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])(?:[\w.-]*token|secret|password|api_key)=)[^&;\s\"]*")
+REDACTED = "[redacted]"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the values of secret-looking query parameters replaced by ``[redacted]``."""
+    return _SECRET_QUERY.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Redacts secret query parameters in access-log records (werkzeug: tuple args; gunicorn: dict atoms)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg)
+        if isinstance(record.args, dict):
+            for name, value in record.args.items():  # in place: gunicorn's atoms are a dict subclass
+                if isinstance(value, str):
+                    record.args[name] = redact_secrets(value)
+        elif isinstance(record.args, tuple):
+            record.args = tuple(redact_secrets(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+#: Loggers that write one line per request, with the query string.
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
+_REDACT_FILTER = RedactSecretsFilter()
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to the access loggers (once, however many apps are created)."""
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactSecretsFilter) for existing in logger.filters):
+            logger.addFilter(_REDACT_FILTER)
 
 
 def init_app(app: Flask) -> None:
-    """Authenticate every request; refuse anonymous calls to non-public API routes."""
+    """Authenticate every request; refuse anonymous calls to non-public API routes and CSRF-less writes."""
 
     @app.before_request
     def _authenticate():
@@ -154,5 +401,6 @@ def init_app(app: Flask) -> None:
         _load_user()
         if request.path.startswith("/api/") and g.user is None:
             raise ApiError(401, "authentication required: send 'Authorization: Bearer <token>'")
+        _check_api_csrf()
         return None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import re
 import time
@@ -16,7 +18,9 @@ from prometheus_client import (
     multiprocess,
 )
 
-from service.auth import public
+from service import db
+from service.auth import STAFF_ROLES, public, user_for_token
+from service.errors import ApiError
 
 bp = Blueprint("meta", __name__)
 
@@ -48,10 +52,44 @@ def init_metrics(app: Flask) -> None:
         return response
 
 
+#: Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever its socket address.
+_PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _from_loopback() -> bool:
+    """Whether the request came straight from this host (not relayed by a proxy on it)."""
+    if any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _check_metrics_access() -> None:
+    """Metrics are for loopback scrapers, the PRECEDENT_METRICS_TOKEN bearer and staff API tokens."""
+    if _from_loopback():
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "metrics need 'Authorization: Bearer <token>' (or a scrape from loopback)",
+                       field="Authorization")
+    expected = current_app.config["SETTINGS"].metrics_token
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    user = user_for_token(db.session(), token)
+    if user is None:
+        raise ApiError(401, "unknown or revoked token", field="Authorization")
+    if user.role not in STAFF_ROLES:
+        raise ApiError(403, "metrics are for staff")
+
+
 @bp.get("/metrics")
-@public
+@public  # guarded by _check_metrics_access: also a scraper's own token, not only users' tokens
 def metrics():
     """Prometheus exposition; under gunicorn set PROMETHEUS_MULTIPROC_DIR to aggregate the workers."""
+    _check_metrics_access()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

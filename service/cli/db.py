@@ -16,10 +16,21 @@ def db() -> None:
 @db.command()
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (creates the SQLite file on first use)."""
-    url = settings().resolved_database_url
+    """Apply migrations up to REVISION (creates the SQLite file on first use).
+
+    Without PRECEDENT_SECRET_KEY it also creates ``<var_dir>/secret_key`` (random, mode 0600) once, the
+    session key the service then reads; several hosts behind one address must share PRECEDENT_SECRET_KEY.
+    """
+    from service.auth import DEFAULT_SECRET_KEY, create_secret_key_file
+
+    config = settings()
+    url = config.resolved_database_url
     migrate.upgrade(url, revision)
     click.echo(f"database at revision {migrate.current_revision(url)}")
+    if config.secret_key == DEFAULT_SECRET_KEY:
+        created = create_secret_key_file(config.var_dir)
+        if created is not None:
+            click.echo(f"created the session key file {created} (set PRECEDENT_SECRET_KEY to use another key)")
 
 
 @db.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 from functools import wraps
 from zoneinfo import ZoneInfo
@@ -15,35 +14,37 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlalchemy import func, select
 
 from kb import vocab
-from kb.models import AuditEvent, Client, SlaEvent, Specialist, Ticket, TriagePrediction, User, utcnow
+from kb.models import AuditEvent, Client, SlaEvent, Specialist, Ticket, TriagePrediction, utcnow
 from kb.queries import tickets as ticket_queries
 from service import db, workflow
-from service.auth import STAFF_ROLES, actor_name, check_password, current_user, public, visible_client_id
+from service.auth import (
+    STAFF_ROLES,
+    actor_name,
+    attempt_login,
+    csrf_matches,
+    csrf_token,
+    current_user,
+    end_session,
+    public,
+    start_session,
+    visible_client_id,
+)
 
 bp = Blueprint("web", __name__)
 
 PAGE_SIZE = 50
 
 
-def csrf_token() -> str:
-    """The session's anti-CSRF token, embedded in every form."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
-
-
 @bp.before_app_request
 def _check_csrf():
-    if request.method == "POST" and request.blueprint == "web":
-        expected = session.get("csrf")
-        if not expected or not secrets.compare_digest(request.form.get("csrf", ""), expected):
-            abort(400, "the form expired; reload the page and try again")
+    """Every form of the web UI posts the session's token (auth.csrf_token) in its hidden ``csrf`` field."""
+    if request.method == "POST" and request.blueprint == "web" and not csrf_matches(request.form.get("csrf")):
+        abort(400, "the form expired; reload the page and try again")
 
 
 @bp.app_context_processor
@@ -82,12 +83,17 @@ def login():
     """Log in with a username and password."""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        user = db.session().scalar(select(User).where(User.username == username))
-        if user is None or not user.active or not check_password(user, request.form.get("password", "")):
+        attempt = attempt_login(db.session(), username=username, password=request.form.get("password", ""),
+                                address=request.remote_addr or "unknown", settings=current_app.config["SETTINGS"])
+        db.session().commit()  # failures are recorded (or cleared) whatever the answer
+        if attempt.retry_after is not None:
+            flash(f"Слишком много неудачных попыток входа. Повторите через {(attempt.retry_after + 59) // 60} мин.")
+            page = render_template("web/login.html", username=username)
+            return page, 429, {"Retry-After": str(attempt.retry_after)}
+        if attempt.user is None:
             flash("Неверное имя пользователя или пароль.")
             return render_template("web/login.html", username=username), 401
-        session.clear()
-        session["user_id"] = user.id
+        start_session(attempt.user)
         target = request.args.get("next", "")
         return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
     return render_template("web/login.html", username="")
@@ -95,7 +101,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    """Log out and void this user's session cookies everywhere (they carry an older session version)."""
+    end_session(db.session())
+    db.session().commit()
     return redirect(url_for("web.login"))
 
 
