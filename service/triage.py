@@ -102,6 +102,12 @@ def _search_index_exists(settings: Settings) -> bool:
     return (settings.index_dir / "incident" / "manifest.json").exists()
 
 
+def forget_neighbours() -> None:
+    """Drop the cached neighbours of every store: for a store emptied under a running process while it
+    keeps its URL (a test database truncated between tests)."""
+    _neighbours.clear()
+
+
 def incident_neighbours(session: Session, *, refresh_seconds: int = 300) -> IncidentNeighbours:
     """TF-IDF neighbours over the store's resolved incidents, rebuilt when they changed (checked at
     most every ``refresh_seconds``, so a busy desk does not re-fit on every triage)."""

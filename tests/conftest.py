@@ -74,6 +74,9 @@ def database_url(request, tmp_path):
         engine = make_engine(url)
         _truncate_all(engine)
         engine.dispose()
+        from service.triage import forget_neighbours
+
+        forget_neighbours()  # the emptied database keeps its URL: nothing cached for it may survive
         yield url
 
 
