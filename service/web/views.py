@@ -34,6 +34,8 @@ from service.auth import (
     start_session,
     visible_client_id,
 )
+from service.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
+from service.validation import instant_in_range
 
 bp = Blueprint("web", __name__)
 
@@ -254,12 +256,12 @@ def portal_ticket(ticket_id: int):
     if ticket is None or ticket.client_id != visible_client_id():
         abort(404)
     return render_template("web/portal_ticket.html", ticket=ticket,
-                           allowed=set(workflow.allowed_actions(ticket.status)) & workflow.CLIENT_ACTIONS)
+                           allowed=set(workflow.allowed_actions(ticket.status)) & CLIENT_TICKET_ACTIONS)
 
 
 # --- writes: every form goes through the same workflow use cases as the API ------------------------
 
-WRITER_ROLES = ("engineer_l1", "engineer_l2", "manager")
+WRITER_ROLES = STAFF_WRITERS
 #: Form fields each action may carry (empty fields are left out).
 ACTION_FORM_FIELDS = ("priority", "group", "resolution", "comment", "reason")
 
@@ -284,11 +286,12 @@ def _own_ticket(ticket_id: int) -> Ticket:
 
 @bp.post("/tickets/<int:ticket_id>/action")
 @login_required(*WRITER_ROLES, "client")
+@permit("ticket.act")
 def ticket_action(ticket_id: int):
     """Apply a workflow action from the ticket page (client users: only confirm, reopen, reply)."""
     ticket = _own_ticket(ticket_id)
     action = request.form.get("action", "")
-    if current_user().role == "client" and action not in workflow.CLIENT_ACTIONS:
+    if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
         abort(403)
     allowed = workflow.ACTION_PARAMS.get(action, ())
     params = {name: request.form[name].strip() for name in ACTION_FORM_FIELDS
@@ -300,6 +303,7 @@ def ticket_action(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/comment")
 @login_required(*WRITER_ROLES, "client")
+@permit("ticket.comment")
 def ticket_comment(ticket_id: int):
     """Add a comment; client users' comments are always public."""
     ticket = _own_ticket(ticket_id)
@@ -310,6 +314,7 @@ def ticket_comment(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/time")
 @login_required(*WRITER_ROLES)
+@permit("ticket.log_work")
 def ticket_time_entry(ticket_id: int):
     """Log work from the ticket page; the start is a local time of the client's time zone."""
     ticket = _own_ticket(ticket_id)
@@ -338,6 +343,8 @@ def _time_entry_fields(form, zone: ZoneInfo) -> dict:
         raise ValueError(f"started_at: a date and time is required (YYYY-MM-DDTHH:MM), got {text!r}") from None
     if started_at.tzinfo is None:
         started_at = started_at.replace(tzinfo=zone)
+    if not instant_in_range(started_at):
+        raise ValueError(f"started_at: {text!r} is not a plausible date and time")
     return {"specialist_id": whole_number("specialist_id"), "started_at": started_at,
             "minutes": whole_number("minutes"), "on_site": form.get("on_site") == "on",
             "off_hours_agreed": form.get("off_hours_agreed") == "on",
@@ -351,14 +358,14 @@ def _ticket_url(ticket_id: int) -> str:
 
 @bp.route("/portal/new", methods=["GET", "POST"])
 @login_required("client")
+@permit("ticket.create")
 def portal_new_ticket():
     """The client portal's request form; triage sets priority and group."""
     form = {"subject": request.form.get("subject", "").strip(), "description": request.form.get("description", "").strip()}
     if request.method == "POST":
         try:
-            ticket = workflow.create_ticket(
-                db.session(), actor=actor_name(), client_id=visible_client_id(), channel="portal",
-                requester_name=current_user().username, **form)
+            ticket = workflow.create_ticket(db.session(), actor=actor_name(),
+                                            **bind_ticket_create(current_user(), form))
         except workflow.WorkflowInputError as exc:
             flash(f"Заявка не создана: {exc}")
             return render_template("web/portal_new.html", form=form), 422
