@@ -21,7 +21,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
 from pathlib import Path
 
 from flask import Flask, current_app, g, request, session
@@ -34,8 +33,9 @@ from kb.config import Settings
 from kb.models import ApiToken, LoginFailure, User, utcnow
 from service import db
 from service.errors import ApiError
+from service.permissions import STAFF
 
-STAFF_ROLES = ("engineer_l1", "engineer_l2", "manager", "analyst")
+STAFF_ROLES = STAFF  # the role table's staff roles (service/permissions.py)
 
 
 def hash_password(password: str) -> str:
@@ -126,22 +126,6 @@ def ensure_visible(client_id: int, what: str = "object") -> None:
     limit = visible_client_id()
     if limit is not None and limit != client_id:
         raise ApiError(404, f"{what} not found")
-
-
-def require_roles(*roles: str) -> Callable:
-    """Restrict a view to the given roles (403 otherwise)."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            user = current_user()
-            if user is None or user.role not in roles:
-                raise ApiError(403, f"this action needs one of the roles: {', '.join(roles)}")
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 # --- logins: rate limit, constant-time answer for unknown users -------------------------------------

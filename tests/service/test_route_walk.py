@@ -20,6 +20,7 @@ from kb.models import Article, KnownProblem
 from service import workflow
 from service.auth import create_user, issue_token
 from service.permissions import ROLE_ACTIONS
+from service.permissions import STAFF as STAFF_ROLES
 from tests.service.ticket_workflow.conftest import build_world
 from tests.service.web.test_views import PASSWORD, login
 
@@ -29,7 +30,6 @@ SELF_PROTECTED = {
     "web.logout": "ends the caller's own session",
     "webhooks.alertmanager": "its own shared secret",
 }
-STAFF_ROLES = ("engineer_l1", "engineer_l2", "manager", "analyst")
 #: What must never reach a client user of the first client: the second client's names and every internal note.
 OTHER_CLIENT_MARKERS = ("АО Вектор", "vec-dc1", "ЧУЖАЯ-заявка-Вектора")
 INTERNAL_MARKERS = ("ВНУТРЕННЕЕ-Ромашки", "ВНУТРЕННЕЕ-Вектора")
