@@ -82,6 +82,14 @@ def create_user(
     return user
 
 
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password and void every session cookie it has (no commit)."""
+    if len(password) < 8:
+        raise ValueError("password must have at least 8 characters")
+    user.password_hash = hash_password(password)
+    user.session_version = (user.session_version or 0) + 1
+
+
 def issue_token(session: Session, *, user: User, name: str | None = None) -> str:
     """Create an API token for ``user`` and return it in clear, the only time it is visible (no commit)."""
     token = secrets.token_urlsafe(32)

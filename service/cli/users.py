@@ -8,7 +8,7 @@ from sqlalchemy import select
 from kb import vocab
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import User
-from service.auth import create_user, issue_token
+from service.auth import create_user, issue_token, set_password
 from service.cli.common import echo_json, fail, settings
 
 
@@ -49,3 +49,19 @@ def token(username: str, name: str | None) -> None:
         if user is None:
             fail(f"username: no user {username!r}")
         echo_json({"username": username, "token": issue_token(session, user=user, name=name)})
+
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def password(username: str, password: str) -> None:
+    """Set USERNAME's password; its browser sessions end everywhere (API tokens stay valid)."""
+    with transaction(_sessions()) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            fail(f"username: no user {username!r}")
+        try:
+            set_password(user, password)
+        except ValueError as exc:
+            fail(f"password: {exc}")
+        click.echo(f"password of {username} changed; its sessions are ended")

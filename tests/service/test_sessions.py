@@ -265,6 +265,19 @@ def test_logout_ends_the_users_other_sessions_too(app):
     assert _login(other, "eng").status_code == 302 and other.get("/queue").status_code == 200
 
 
+def test_a_password_change_ends_the_users_sessions(app, monkeypatch):
+    from service.cli import main
+
+    web = _logged_in(app)
+    monkeypatch.setenv("PRECEDENT_DATABASE_URL", app.config["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["users", "password", "eng", "--password", "another horse battery"])
+    assert result.exit_code == 0, result.output
+    assert web.get("/queue").status_code == 302
+    assert _login(web, "eng", "another horse battery").status_code == 302
+    short = CliRunner().invoke(main, ["users", "password", "eng", "--password", "short"])
+    assert short.exit_code == 2 and "at least 8 characters" in short.output
+
+
 # --- 10. CSRF on API writes made with a browser session --------------------------------------------
 
 
