@@ -1,13 +1,14 @@
 """``precedent demo build``: the seeded demo knowledge base.
 
-The generator is repository content (``data/demo``), not part of the installed distribution, so it is
-loaded from the folder named by ``PRECEDENT_DEMO_DIR`` or, by default, from ``data/demo`` of the checkout
-that this code runs from (an editable install, as ``make demo`` does).
+The generator is repository content (the ``data.demo`` package), not part of the installed distribution.
+It is imported as ``data.demo`` from the checkout whose ``data/demo`` folder ``PRECEDENT_DEMO_DIR`` names
+or, by default, from the checkout that this code runs from (an editable install, as ``make demo`` does):
+that checkout's root is put on ``sys.path`` (once, at the end) for the import.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from kb import migrate
 from kb.db import make_engine, make_session_factory
 from service.cli.common import echo_json, fail, settings
 
-_MODULE_NAME = "precedent_demo_generator"
+PACKAGE = "data.demo"
 
 
 def demo_folder(configured: str = "") -> Path:
@@ -30,21 +31,22 @@ def demo_folder(configured: str = "") -> Path:
 
 
 def load_generator(folder: Path) -> ModuleType:
-    """Import the generator package from ``folder`` (once per process and folder); ValueError if it is not there."""
-    loaded = sys.modules.get(_MODULE_NAME)
-    if loaded is not None and list(getattr(loaded, "__path__", [])) == [str(folder)]:
-        return loaded
-    entry = folder / "__init__.py"
-    if not entry.is_file():
-        raise ValueError(f"PRECEDENT_DEMO_DIR: no demo generator at {folder} (expected {entry.name} there)")
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, entry, submodule_search_locations=[str(folder)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_MODULE_NAME]
-        raise
+    """Import the ``data.demo`` package that lives in ``folder`` (``<checkout>/data/demo``).
+
+    ValueError (naming ``PRECEDENT_DEMO_DIR``) when ``folder`` is not such a package, or when ``data.demo``
+    is already imported from another folder in this process.
+    """
+    folder = folder.resolve()
+    if folder.parts[-2:] != ("data", "demo") or not (folder / "__init__.py").is_file():
+        raise ValueError(f"PRECEDENT_DEMO_DIR: no demo generator at {folder} "
+                         "(expected the data/demo package of a checkout, with __init__.py)")
+    root = str(folder.parent.parent)
+    if root not in sys.path:
+        sys.path.append(root)
+    module = importlib.import_module(PACKAGE)
+    loaded_from = Path(module.__file__).resolve().parent
+    if loaded_from != folder:
+        raise ValueError(f"PRECEDENT_DEMO_DIR: {PACKAGE} is imported from {loaded_from}, not from {folder}")
     return module
 
 

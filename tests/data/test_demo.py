@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from collections import Counter
 from datetime import UTC
 
@@ -170,7 +171,7 @@ def test_refuses_a_non_empty_database_and_replaces_with_flag(sqlite_url):
         _build(sqlite_url, seed=3, tickets=50)
     engine = make_engine(sqlite_url)
     with make_session_factory(engine)() as session:
-        from service.auth import create_user
+        from service.platform.auth import create_user
 
         create_user(session, username="someone", password="long enough pw", role="analyst")
         session.commit()
@@ -235,6 +236,22 @@ def test_cli_names_a_missing_generator_folder(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["demo", "build", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
     assert result.exit_code == 2 and "PRECEDENT_DEMO_DIR" in result.output
 
+
+
+def test_cli_imports_the_generator_as_the_data_demo_package(tmp_path, monkeypatch):
+    import data.demo
+    from service.cli.demo import demo_folder, load_generator
+
+    assert load_generator(demo_folder()) is data.demo
+    other = tmp_path / "checkout" / "data" / "demo"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    monkeypatch.setenv("PRECEDENT_DEMO_DIR", str(other))
+    monkeypatch.setattr(sys, "path", [*sys.path])  # the checkout root it appends goes with the test
+    from service.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "build", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
+    assert result.exit_code == 2 and "PRECEDENT_DEMO_DIR" in result.output and "imported from" in result.output
 
 def test_a_failing_contracts_step_is_reported_and_keeps_the_knowledge_base(sqlite_url, monkeypatch):
     import service.billing_demo
