@@ -24,7 +24,7 @@ from service.billing.contract import (
     TIER_COEFFICIENTS,
     parse_terms,
 )
-from service.billing_service import (
+from service.billing.service import (
     OPERATION_ACTION,
     SERVER_KINDS,
     STOP_WORK_ACTION,

@@ -39,7 +39,10 @@ from kb.models import (
     node_dependencies,
     ticket_nodes,
 )
+from service.platform.auth import hash_password
+from service.sla.policies import get_policy
 
+from . import contracts as demo_contracts
 from . import text as tx
 from .scenarios import ALERTS, SCENARIOS, SOFTWARE
 
@@ -660,18 +663,8 @@ def _work_minutes(group: str, ticket_type: str, priority: str, rng: random.Rando
     return int(round(minutes / 5) * 5) or 5
 
 
-#: Bronze targets in working hours (reaction, resolution) per priority: used when the SLA engine's policies
-#: (service.sla.policies) are not importable, so that the generator still runs on its own.
-_BRONZE = {"low": (40, 80), "standard": (8, 32), "high": (2, 16), "highest": (1, 8)}
-
-
 def _targets(policy_key: str, priority: str) -> tuple[float, float | None, float, str | None]:
     """(reaction, work start or None, resolution) hours and the policy's own calendar, from the SLA policies."""
-    try:
-        from service.sla.policies import get_policy
-    except ImportError:
-        reaction, resolution = _BRONZE[priority]
-        return reaction, None, resolution, None
     policy = get_policy(policy_key)
     return (policy.target_hours("reaction", priority), policy.target_hours("work_start", priority),
             policy.target_hours("resolution", priority), policy.calendar)
@@ -995,11 +988,6 @@ def demo_usernames() -> list[str]:
 
 def build_users(session: Session, ctx: DemoContext) -> None:
     """Demo logins (password ``demo-password``): staff of every role and one client user per client."""
-    try:
-        from service.auth import hash_password
-    except ImportError:  # the generator also runs without the service package
-        ctx.counts["users"] = 0
-        return
     digest = hash_password(DEMO_PASSWORD)  # one hash shared by all demo logins: scrypt is slow on purpose
     existing = set(session.scalars(select(User.username)))
     rows = []
@@ -1020,13 +1008,8 @@ def build_users(session: Session, ctx: DemoContext) -> None:
 
 
 def build_contracts(session: Session, ctx: DemoContext) -> None:
-    """Contracts and project work (H-bill's ``service.billing_demo.build_contracts``), when billing is present."""
-    try:
-        from service.billing_demo import build_contracts as billing_contracts
-    except ImportError:
-        ctx.counts["contracts"] = 0
-        return
-    summary = billing_contracts(session, seed=ctx.rng.randrange(2**31))
+    """Contracts and project work (:func:`data.demo.contracts.build_contracts`), billing's step."""
+    summary = demo_contracts.build_contracts(session, seed=ctx.rng.randrange(2**31))
     session.flush()
     # Tickets it turned into project work got updated_at = now from the ORM; put back the history's own
     # last-change instant (same rule as build_tickets) so that a seed keeps giving identical rows.

@@ -254,12 +254,12 @@ def test_cli_imports_the_generator_as_the_data_demo_package(tmp_path, monkeypatc
     assert result.exit_code == 2 and "PRECEDENT_DEMO_DIR" in result.output and "imported from" in result.output
 
 def test_a_failing_contracts_step_is_reported_and_keeps_the_knowledge_base(sqlite_url, monkeypatch):
-    import service.billing_demo
+    from data.demo import contracts
 
     def broken(session, *, seed):
         raise ValueError("terms are invalid")
 
-    monkeypatch.setattr(service.billing_demo, "build_contracts", broken)
+    monkeypatch.setattr(contracts, "build_contracts", broken)
     counts = _build(sqlite_url, seed=2, tickets=40)
     assert counts["contracts"] == 0 and "terms are invalid" in counts["contracts_error"]
     engine = make_engine(sqlite_url)

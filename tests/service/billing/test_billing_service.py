@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from kb.models import AuditEvent, Client, Contract, Ticket, TimeEntry
-from service import billing_service
 from service.billing import compute_invoice
+from service.billing import service as billing_service
 from tests.service.billing.store import EXPECTED_TOTAL, MSK, msk, seed_month
 
 
@@ -163,7 +163,7 @@ def test_usage_document_round_trips_through_the_pure_engine(db_session):
 
 
 def test_demo_contracts_cover_every_plan_and_bill(db_session):
-    from service.billing_demo import PLAN_CYCLE, build_contracts
+    from data.demo.contracts import PLAN_CYCLE, build_contracts
 
     ids = seed_month(db_session)
     for name in ["Астра", "Вереск", "Гвоздика"]:
