@@ -29,7 +29,7 @@ def store_invoices(url: str) -> dict:
 
     from kb.db import make_engine, make_session_factory
     from kb.models import Client, Contract, TimeEntry
-    from service import billing_service
+    from service.billing import service as billing_service
 
     session = make_session_factory(make_engine(url))()
     first, last = session.execute(select(func.min(TimeEntry.started_at), func.max(TimeEntry.started_at))).one()

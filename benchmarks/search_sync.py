@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from kb.db import make_engine
 from kb.models import Ticket
-from service import search
+from service.search import service as search
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kb.config import load_settings
 from kb.db import make_engine, make_session_factory
 from kb.models import Base, Client, Ticket
-from service import sla_service
+from service.config import load_settings
+from service.sla import service as sla_service
 
 
 def main() -> None:

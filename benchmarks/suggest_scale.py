@@ -87,7 +87,7 @@ def fill_from_demo(session, n: int, seed: int, n_queries: int) -> list[str]:
 
 def time_queries(session, queries: list[str]) -> dict:
     """p50/p95 of suggest() over the queries, one at a time."""
-    from service import search
+    from service.search import service as search
 
     millis = []
     for text in queries:
@@ -104,7 +104,7 @@ def query_only(settings, url: str, args) -> None:
 
     from kb.db import make_engine, make_session_factory
     from kb.models import Ticket
-    from service import search
+    from service.search import service as search
 
     began = time.perf_counter()
     search.get_index(make_session_factory(make_engine(url))(), settings)
@@ -129,9 +129,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from kb import migrate
-    from kb.config import load_settings
     from kb.db import make_engine, make_session_factory
-    from service import search
+    from service.config import load_settings
+    from service.search import service as search
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="precedent-suggest-"))
     url = f"sqlite:///{workdir / 'precedent.sqlite3'}"

@@ -21,8 +21,9 @@ from sqlalchemy.orm import selectinload
 
 def main(n: int = 300, seed: int = 0) -> dict:
     from kb.models import Ticket, User
-    from service import create_app, db
-    from service.auth import create_user, issue_token
+    from service import create_app
+    from service.platform import db
+    from service.platform.auth import create_user, issue_token
 
     app = create_app()
     with app.app_context():

@@ -21,11 +21,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kb.config import load_settings
 from kb.db import make_engine, make_session_factory
 from kb.migrate import upgrade
 from kb.models import Client, Node, Specialist
-from service import alerting, workflow
+from service.config import load_settings
+from service.tickets import alertmanager as alerting
+from service.tickets import workflow
 
 
 def _summary(samples: list[float]) -> dict:
@@ -76,7 +77,7 @@ def main() -> None:
                         session, ticket_id=t.id, action=a, actor="bench", now=now + timedelta(minutes=1),
                         settings=settings, **p))
             # warm-up: the first triage call imports the classifiers' modules; keep that out of the timings
-            from service.triage import triage_request
+            from service.triage.service import triage_request
 
             triage_request(session, subject="warm-up", client_id=client.id, settings=settings)
             payload = {"version": "4", "status": "firing", "alerts": [{

@@ -9,8 +9,8 @@ from flask import Flask
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from kb.config import load_settings
 from kb.models import MAX_ID
+from service.config import load_settings
 
 
 class _IdConverter(IntegerConverter):
@@ -45,7 +45,6 @@ def create_app(test_config: dict | None = None) -> Flask:
             overrides["var_dir"] = Path(app.config["VAR_DIR"])
         app.config["SETTINGS"] = replace(settings, **overrides)
 
-    from service import auth, db, errors, sla_scheduler
     from service.api import (
         billing,
         directory,
@@ -60,7 +59,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         webhooks,
         workflow,
     )
-    from service.web import billing_views, views
+    from service.platform import auth, db, errors
+    from service.sla import scheduler as sla_scheduler
+    from service.web import billing as billing_views
+    from service.web import views
 
     auth.configure_sessions(app, app.config["SETTINGS"])
     auth.install_log_redaction()

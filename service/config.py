@@ -193,3 +193,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             except ValueError as exc:
                 raise ValueError(f"{name}: cannot parse {environ[name]!r}: {exc}") from None
     return replace(Settings(**values), **overrides)
+
+
+def current_settings(settings: Settings | None = None) -> Settings:
+    """``settings`` if given, else the running app's (``create_app`` reconciles it with its overrides), else
+    the environment's."""
+    if settings is not None:
+        return settings
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "SETTINGS" in current_app.config:
+        return current_app.config["SETTINGS"]
+    return load_settings()

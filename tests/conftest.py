@@ -74,7 +74,7 @@ def database_url(request, tmp_path):
         engine = make_engine(url)
         _truncate_all(engine)
         engine.dispose()
-        from service.triage import forget_neighbours
+        from service.triage.service import forget_neighbours
 
         forget_neighbours()  # the emptied database keeps its URL: nothing cached for it may survive
         yield url
@@ -100,7 +100,7 @@ def app(sqlite_url, tmp_path):
 
 def _authenticated_client(app, *, role: str, client_id: int | None = None):
     """A test client carrying a real API token of a new user with ``role``."""
-    from service.auth import create_user, issue_token
+    from service.platform.auth import create_user, issue_token
 
     factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
     with factory() as session:

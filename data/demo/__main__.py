@@ -11,8 +11,8 @@ import sys
 import time
 
 from kb import migrate
-from kb.config import load_settings
 from kb.db import make_engine, make_session_factory
+from service.config import load_settings
 
 from . import DEFAULT_SEED, DEFAULT_TICKETS, DemoError, build_demo
 

@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from kb.models import Client, Ticket
 from kb.models import Contract as ContractRow
-from service import billing_service, db
-from service.auth import current_user, ensure_visible
+from service.billing import service as billing_service
 from service.billing.contract import (
     PLAN_KINDS,
     TIER_COEFFICIENTS,
@@ -24,11 +23,13 @@ from service.billing.contract import (
     parse_terms,
 )
 from service.billing.engine import compute_invoice, invoice_to_dict, work_report
-from service.errors import ApiError
-from service.permissions import permit
-from service.serializers import iso, money
-from service.validation import choice, instant, integer, json_body, string
-from service.validation import money as money_field
+from service.platform import db
+from service.platform.auth import current_user, ensure_visible
+from service.platform.errors import ApiError
+from service.platform.permissions import permit
+from service.platform.serializers import iso, money
+from service.platform.validation import choice, instant, integer, json_body, string
+from service.platform.validation import money as money_field
 
 bp = Blueprint("billing", __name__, url_prefix="/api/v1")
 

@@ -6,12 +6,12 @@ from flask import Blueprint, jsonify
 
 from kb import vocab
 from kb.queries import directory as queries
-from service import db
 from service.api.tickets import choice_arg
-from service.auth import ensure_visible, visible_client_id
-from service.errors import ApiError
-from service.permissions import permit
-from service.serializers import client_summary, iso
+from service.platform import db
+from service.platform.auth import ensure_visible, visible_client_id
+from service.platform.errors import ApiError
+from service.platform.permissions import permit
+from service.platform.serializers import client_summary, iso
 
 bp = Blueprint("directory", __name__, url_prefix="/api/v1")
 

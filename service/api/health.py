@@ -4,8 +4,8 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import db
-from service.auth import public
+from service.platform import db
+from service.platform.auth import public
 
 bp = Blueprint("health", __name__)
 

@@ -12,13 +12,13 @@ from kb import vocab
 from kb.models import Article, KnownProblem, Ticket
 from kb.queries import audit
 from kb.queries import knowledge as queries
-from service import db, signals
 from service.api.tickets import choice_arg, int_arg
-from service.auth import current_user
-from service.errors import ApiError
-from service.permissions import permit
-from service.serializers import iso
-from service.validation import choice, integer_list, json_body, string, text_problem
+from service.platform import db, signals
+from service.platform.auth import current_user
+from service.platform.errors import ApiError
+from service.platform.permissions import permit
+from service.platform.serializers import iso
+from service.platform.validation import choice, integer_list, json_body, string, text_problem
 
 bp = Blueprint("knowledge", __name__, url_prefix="/api/v1")
 

@@ -18,9 +18,9 @@ from prometheus_client import (
     multiprocess,
 )
 
-from service import db
-from service.auth import STAFF_ROLES, public, user_for_token
-from service.errors import ApiError
+from service.platform import db
+from service.platform.auth import STAFF_ROLES, public, user_for_token
+from service.platform.errors import ApiError
 
 bp = Blueprint("meta", __name__)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from service import db, quality
-from service import search as search_service
 from service.api.tickets import int_arg
-from service.errors import ApiError
-from service.permissions import permit
+from service.platform import db
+from service.platform.errors import ApiError
+from service.platform.permissions import permit
+from service.search import service as search_service
+from service.triage import quality
 
 bp = Blueprint("quality", __name__, url_prefix="/api/v1/quality")
 

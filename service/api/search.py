@@ -6,12 +6,12 @@ from flask import Blueprint, jsonify, request
 
 from kb.models import Article, Client, KnownProblem, SuggestionFeedback, Ticket
 from kb.queries import tickets as ticket_queries
-from service import db
 from service.api.tickets import int_arg
-from service.auth import current_user
-from service.errors import ApiError
-from service.permissions import permit
-from service.validation import boolean, json_body
+from service.platform import db
+from service.platform.auth import current_user
+from service.platform.errors import ApiError
+from service.platform.permissions import permit
+from service.platform.validation import boolean, json_body
 
 bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
@@ -27,7 +27,7 @@ def _unavailable(exc: Exception) -> ApiError:
 @permit("search.run")
 def search():
     """Similar resolved incidents, articles and known problems for ?q= (optional ?client=, ?k=)."""
-    from service import search as search_service
+    from service.search import service as search_service
 
     query = (request.args.get("q") or "").strip()
     if not query:
@@ -56,7 +56,7 @@ def _ticket_or_404(ticket_id: int) -> Ticket:
 @permit("search.run")
 def ticket_suggestions(ticket_id: int):
     """Suggestions for a stored ticket (its own client and node kinds boost; itself excluded); ?k=."""
-    from service import search as search_service
+    from service.search import service as search_service
 
     ticket = _ticket_or_404(ticket_id)
     k = int_arg("k", 5, minimum=1, maximum=search_service.MAX_K)

@@ -11,10 +11,11 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from kb.models import Client, Ticket
 from kb.vocab import PRIORITIES
-from service import db, sla_service
-from service.auth import ensure_visible
-from service.errors import ApiError
-from service.serializers import iso
+from service.platform import db
+from service.platform.auth import ensure_visible
+from service.platform.errors import ApiError
+from service.platform.serializers import iso
+from service.sla import service as sla_service
 from service.sla.policies import POLICIES, TARGETS
 from service.web.views import login_required
 

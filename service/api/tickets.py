@@ -7,11 +7,11 @@ from flask import Blueprint, jsonify, request
 from kb import vocab
 from kb.models import MAX_ID
 from kb.queries import tickets as ticket_queries
-from service import db
-from service.auth import current_user, ensure_visible, visible_client_id
-from service.errors import ApiError
-from service.permissions import allowed
-from service.serializers import ticket_detail, ticket_summary
+from service.platform import db
+from service.platform.auth import current_user, ensure_visible, visible_client_id
+from service.platform.errors import ApiError
+from service.platform.permissions import allowed
+from service.platform.serializers import ticket_detail, ticket_summary
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from kb import vocab
-from service import db
-from service.errors import ApiError
-from service.permissions import permit
-from service.triage import TriageInputError, triage_request
-from service.validation import choice, integer, integer_list, json_body, string
+from service.platform import db
+from service.platform.errors import ApiError
+from service.platform.permissions import permit
+from service.platform.validation import choice, integer, integer_list, json_body, string
+from service.triage.service import TriageInputError, triage_request
 
 bp = Blueprint("triage", __name__, url_prefix="/api/v1")
 

@@ -13,10 +13,11 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
-from service import db, workflow
-from service.alerting import ingest_alertmanager
-from service.auth import public
-from service.errors import ApiError
+from service.platform import db
+from service.platform.auth import public
+from service.platform.errors import ApiError
+from service.tickets import workflow
+from service.tickets.alertmanager import ingest_alertmanager
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks")
 

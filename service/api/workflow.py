@@ -12,13 +12,14 @@ from flask import Blueprint, jsonify
 from kb import vocab
 from kb.models import Ticket
 from kb.queries import audit as audit_queries
-from service import db, workflow
 from service.api.tickets import ticket_view
-from service.auth import actor_name, current_user, ensure_visible
-from service.errors import ApiError
-from service.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
-from service.serializers import iso
-from service.validation import boolean, instant, integer, json_body, string
+from service.platform import db
+from service.platform.auth import actor_name, current_user, ensure_visible
+from service.platform.errors import ApiError
+from service.platform.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
+from service.platform.serializers import iso
+from service.platform.validation import boolean, instant, integer, json_body, string
+from service.tickets import workflow
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1/tickets")
 

@@ -69,7 +69,7 @@ def bill(contract_path: str | None, usage_path: str | None, client_id: int | Non
     except BillingInputError as exc:
         fail(str(exc))
 
-    from service import billing_service
+    from service.billing import service as billing_service
 
     with store_session() as session:
         try:

@@ -8,8 +8,8 @@ import click
 from sqlalchemy import select
 
 from kb.models import Client, ClientContact
-from service import contacts
 from service.cli.common import echo_json, fail, store_session
+from service.directory import contacts
 
 
 def _actor() -> str:

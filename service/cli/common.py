@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from kb.config import Settings, load_settings
+from service.config import Settings, load_settings
 
 
 def settings() -> Settings:

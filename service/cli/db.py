@@ -21,7 +21,7 @@ def upgrade(revision: str) -> None:
     Without PRECEDENT_SECRET_KEY it also creates ``<var_dir>/secret_key`` (random, mode 0600) once, the
     session key the service then reads; several hosts behind one address must share PRECEDENT_SECRET_KEY.
     """
-    from service.auth import DEFAULT_SECRET_KEY, create_secret_key_file
+    from service.platform.auth import DEFAULT_SECRET_KEY, create_secret_key_file
 
     config = settings()
     url = config.resolved_database_url

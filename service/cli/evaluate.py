@@ -70,8 +70,8 @@ evaluate.add_command(evaluate_retrieve)
               help="Only predictions made at or after this instant (YYYY-MM-DD or ISO 8601; UTC when no offset).")
 def triage_log(since_text: str | None) -> None:
     """Production accuracy of triage: what it predicted at ticket creation against what engineers kept."""
-    from service import quality
     from service.cli.common import echo_json, fail, store_session
+    from service.triage import quality
 
     since = None
     if since_text:
@@ -87,8 +87,9 @@ def triage_log(since_text: str | None) -> None:
 @click.option("--k", type=int, default=5, show_default=True, help="How many suggestions per kind count as shown.")
 def feedback(k: int) -> None:
     """Replay the tickets engineers judged suggestions for through the current search settings and index."""
-    from service import quality, search
     from service.cli.common import echo_json, fail, store_session
+    from service.search import service as search
+    from service.triage import quality
 
     if not 1 <= k <= search.MAX_K:
         fail(f"--k must be between 1 and {search.MAX_K}")

@@ -18,7 +18,7 @@ from service.cli.common import echo_json, fail, read_csv_frame, settings, store_
 def suggest(text: str, client_id: int | None, k: int, as_json: bool) -> None:
     """Similar resolved incidents, knowledge articles and known problems for TEXT."""
     from kb.models import Client
-    from service import search
+    from service.search import service as search
 
     if not text.strip():
         fail("TEXT must not be empty")
@@ -58,7 +58,7 @@ def index() -> None:
 @index.command("build")
 def index_build() -> None:
     """Index every resolved incident, article and known problem of the store; prints a JSON summary."""
-    from service import search
+    from service.search import service as search
 
     config = settings()
     started = time.perf_counter()
@@ -81,7 +81,7 @@ def index_build() -> None:
 def index_status() -> None:
     """Print the manifests of the persisted index."""
     from ml.retrieval import HybridRetriever, IndexMismatchError
-    from service.search import KINDS
+    from service.search.service import KINDS
 
     config = settings()
     out = {}
@@ -109,7 +109,7 @@ def evaluate_retrieve(corpus_path: Path, id_column: str, text_columns: str, quer
                       query_column: str, relevant_column: str, k: int) -> None:
     """Index CORPUS with the service's retriever, run every query and print recall@1/5/10, MRR and timings."""
     from ml.retrieval_evaluation import EvaluationInputError, evaluate_retrieval
-    from service import search
+    from service.search import service as search
 
     if k < 1:
         fail("--k must be at least 1")

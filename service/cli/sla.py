@@ -89,7 +89,7 @@ def due(policy: str | None, priority: str | None, opened: str | None, calendar_n
               help="Also send the previous month's reports that are due (Gold and up).")
 def check(now_text: str | None, reports: bool) -> None:
     """Recompute SLA state of open tickets, record at-risk/breached events with penalties, notify; print counts."""
-    from service import sla_service
+    from service.sla import service as sla_service
 
     now = parse_instant(now_text, "--now") if now_text else datetime.now(UTC)
     config = settings()
@@ -107,8 +107,8 @@ def check(now_text: str | None, reports: bool) -> None:
 @click.option("--html", "as_html", is_flag=True, help="Print the printable HTML page instead of JSON.")
 def report(client_id: int | None, month: str | None, send: bool, as_html: bool) -> None:
     """Print a client's monthly SLA report (JSON), optionally e-mail it."""
-    from service import sla_service
-    from service.mail import MailError
+    from service.platform.mail import MailError
+    from service.sla import service as sla_service
 
     if client_id is None:
         fail("--client: required")

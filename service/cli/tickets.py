@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from service import workflow
 from service.cli.common import echo_json, fail, settings, store_session
+from service.tickets import workflow
 
 
 def _now(value: str | None) -> datetime | None:
@@ -98,7 +98,7 @@ def intake_email(paths: tuple[Path, ...]) -> None:
     once handled (refused ones flagged), so running this from cron takes each message once.
     Prints one JSON report; exits 2 if any message was refused (the others are still ingested).
     """
-    from service.intake import ingest_email
+    from service.tickets.email_intake import ingest_email
 
     sources: list = []
     for path in paths:

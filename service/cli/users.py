@@ -8,8 +8,8 @@ from sqlalchemy import select
 from kb import vocab
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import User
-from service.auth import create_user, issue_token, set_password
 from service.cli.common import echo_json, fail, settings
+from service.platform.auth import create_user, issue_token, set_password
 
 
 def _sessions():

@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb import vocab
-from kb.config import Settings
 from kb.models import ApiToken, LoginFailure, User, utcnow
-from service import db
-from service.errors import ApiError
-from service.permissions import STAFF
+from service.config import Settings
+from service.platform import db
+from service.platform.errors import ApiError
+from service.platform.permissions import STAFF
 
 STAFF_ROLES = STAFF  # the role table's staff roles (service/permissions.py)
 

@@ -12,7 +12,7 @@ import smtplib
 from collections.abc import Iterable
 from email.message import EmailMessage
 
-from kb.config import Settings
+from service.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from service.errors import ApiError
+from service.platform.errors import ApiError
 
 ENGINEERS = ("engineer_l1", "engineer_l2")
 STAFF = (*ENGINEERS, "manager", "analyst")
@@ -57,7 +57,7 @@ def allowed(role: str | None, action: str) -> bool:
 
 def create_fields(role: str) -> tuple[str, ...]:
     """The ticket fields ``role`` may give when it creates a ticket."""
-    from service.workflow import CREATE_FIELDS
+    from service.tickets.workflow import CREATE_FIELDS
 
     return CLIENT_CREATE_FIELDS if role == "client" else CREATE_FIELDS
 
@@ -82,7 +82,7 @@ def bind_ticket_create(user, data: dict) -> dict:
 
 def require(action: str) -> None:
     """403 unless the current user's role may take ``action``."""
-    from service.auth import current_user
+    from service.platform.auth import current_user
 
     user = current_user()
     if not allowed(user.role if user is not None else None, action):

@@ -17,7 +17,7 @@ from flask import request
 
 from kb.models import MAX_ID
 from service.billing.contract import MAX_MONEY, amount_problem
-from service.errors import ApiError
+from service.platform.errors import ApiError
 
 _MISSING = object()
 

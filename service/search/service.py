@@ -22,12 +22,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.config import Settings, load_settings
 from kb.models import Article, Client, KnownProblem, Ticket
 from ml.embedders import CachedEmbedder, Embedder, make_embedder
 from ml.lexical import shared_terms
 from ml.retrieval import Document, FusionConfig, HybridRetriever, IndexMismatchError
-from service.settings import current_settings
+from service.config import Settings, current_settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +329,7 @@ def _on_knowledge_changed(sender, kind: str | None = None, ref: int | None = Non
 
 def connect_signals() -> None:
     """Subscribe to ticket and knowledge changes (idempotent; done on import)."""
-    from service import signals
+    from service.platform import signals
 
     signals.ticket_changed.connect(_on_ticket_changed, weak=False)
     signals.ticket_created.connect(_on_ticket_changed, weak=False)

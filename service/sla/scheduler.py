@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from kb.config import Settings
 from kb.db import make_engine, make_session_factory
+from service.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class SlaScheduler:
         """One check (and due monthly reports) when this process holds the lease; errors are logged,
         never raised into the thread."""
         from kb.queries import leases
-        from service import sla_service
+        from service.sla import service as sla_service
 
         sessions = make_session_factory(make_engine(self.database_url))
         with sessions() as session:

@@ -16,12 +16,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.config import Settings, load_settings
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, Ticket
 from kb.queries import audit
 from kb.vocab import OPEN_STATUSES
 from service.billing.contract import MAX_MONTH_YEAR, MIN_MONTH_YEAR
-from service.mail import MailError, send_mail
+from service.config import Settings, load_settings
+from service.platform.mail import MailError, send_mail
 from service.sla.calendar import BusinessCalendar, CalendarError
 from service.sla.clock import Pause, TicketClock, TicketTimes, ticket_clock
 from service.sla.penalties import PenaltyTerms, PenaltyTermsError, breach_penalty, penalty_terms
@@ -320,7 +320,7 @@ def previous_month(instant: datetime, zone: ZoneInfo) -> str:
     return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
-_TEMPLATES = Path(__file__).parent / "web" / "templates"
+_TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 PRIORITY_TITLES = {"low": "низкий", "standard": "стандартный", "high": "высокий", "highest": "наивысший"}
 TARGET_TITLES = {"reaction": "Реакция", "work_start": "Начало работ", "resolution": "Решение"}
 

@@ -29,9 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.config import Settings
 from kb.models import Node, Ticket
-from service import workflow
+from service.config import Settings
+from service.tickets import workflow
 
 ACTOR = "system:alertmanager"
 #: Alertmanager writes this for an alert that has not ended.
@@ -53,7 +53,7 @@ class Alert:
 
 
 def _instant(value: object, field: str, *, allow_zero: bool = False) -> datetime | None:
-    from service.validation import MAX_YEAR, MIN_YEAR, instant_in_range
+    from service.platform.validation import MAX_YEAR, MIN_YEAR, instant_in_range
 
     if not isinstance(value, str) or not value:
         raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time string", field)

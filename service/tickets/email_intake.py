@@ -29,9 +29,9 @@ from html.parser import HTMLParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.config import Settings
 from kb.models import Client, ClientContact, Ticket, User
-from service import workflow
+from service.config import Settings
+from service.tickets import workflow
 
 REFERENCE = re.compile(r"\[#(\d{1,9})\]")
 ACTOR_PREFIX = "client:"

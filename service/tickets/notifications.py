@@ -16,12 +16,12 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-from kb.config import Settings
-from service.mail import MailError, send_mail
+from service.config import Settings
+from service.platform.mail import MailError, send_mail
 
 log = logging.getLogger(__name__)
 
-BUILTIN_TEMPLATES = Path(__file__).parent / "web" / "templates" / "mail"
+BUILTIN_TEMPLATES = Path(__file__).parent.parent / "web" / "templates" / "mail"
 
 STATUS_LABELS = {
     "new": "новая",

@@ -26,13 +26,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.config import Settings
 from kb.models import MAX_ID, Assignment, AuditEvent, Client, Comment, SlaPause, Specialist, Ticket, TimeEntry
 from kb.queries import audit
 from kb.queries.directory import get_nodes
-from service import signals
-from service.settings import current_settings
-from service.sla_service import client_calendar, client_policy, refresh_ticket_sla, staff_recipients
+from service.config import Settings, current_settings
+from service.platform import signals
+from service.sla.service import client_calendar, client_policy, refresh_ticket_sla, staff_recipients
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +247,7 @@ def _mail_status(effects: Effects, settings: Settings, ticket: Ticket, *, from_s
                  reason: str | None, actor: str) -> None:
     if not (settings.workflow_notify_requester and ticket.requester_email):
         return
-    from service.notifications import notify_status_change
+    from service.tickets.notifications import notify_status_change
 
     facts = _mail_facts(ticket)
     effects.mails.append(lambda: notify_status_change(settings, facts, from_status=from_status,
@@ -260,7 +259,7 @@ def _mail_comment(effects: Effects, settings: Settings, ticket: Ticket, comment:
         return
     if comment.author.strip().lower() == ticket.requester_email.strip().lower():
         return  # the requester wrote it: no echo
-    from service.notifications import notify_comment
+    from service.tickets.notifications import notify_comment
 
     facts = _mail_facts(ticket)
     author, body = comment.author, comment.body
@@ -290,7 +289,7 @@ def _check_string(fields: dict, name: str, *, required: bool = False, max_length
                   required_message: str = "is required") -> str | None:
     """A stripped string field (None when absent or blank), or WorkflowInputError naming it; text that
     cannot be stored (a NUL byte, a lone surrogate) is refused too."""
-    from service.validation import text_problem
+    from service.platform.validation import text_problem
 
     value = fields.get(name)
     if value is None:
@@ -351,7 +350,7 @@ def _check_email(value: str | None, name: str) -> str | None:
 
 def _triage(session: Session, *, subject: str, description: str, client_id: int, channel: str,
             node_ids: list[int], alert_severity: str | None, settings: Settings) -> dict[str, Any] | None:
-    from service.triage import TriageInputError, triage_request
+    from service.triage.service import TriageInputError, triage_request
 
     try:
         return triage_request(session, subject=subject, description=description, client_id=client_id,
@@ -432,7 +431,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     session.add(ticket)
     session.flush()
     if triage_result is not None:
-        from service.triage import record_prediction
+        from service.triage.service import record_prediction
 
         record_prediction(session, ticket=ticket, result=triage_result)
     _refresh_sla(session, ticket, now, settings)
@@ -866,7 +865,7 @@ def _mail_time_box_expired(effects: Effects, settings: Settings, ticket: Ticket,
     """Tell the first-line assignee and the client's manager that the ticket should go to the second line."""
     if not recipients:
         return
-    from service.mail import send_mail
+    from service.platform.mail import send_mail
 
     subject = f"Время первой линии истекло: заявка #{ticket.id} — {client.name}"
     body = (f"Заявка #{ticket.id}: {ticket.subject}\n"

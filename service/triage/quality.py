@@ -87,7 +87,7 @@ def suggestion_quality(session: Session, *, k: int = 5) -> dict[str, Any]:
     today), ``mrr_useful`` (mean reciprocal rank of the first useful one, per ticket that has one) and
     ``rejected_in_top_k`` (suggestions judged not useful that still show). An engineer's latest verdict
     on a (ticket, suggestion) pair counts."""
-    from service import search
+    from service.search import service as search
 
     verdicts: dict[int, dict[tuple[str, int], bool]] = defaultdict(dict)
     rows = session.scalars(select(SuggestionFeedback).order_by(SuggestionFeedback.at, SuggestionFeedback.id))

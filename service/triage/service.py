@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.config import Settings
 from kb.models import Assignment, Client, Node, Ticket, TriagePrediction
 from kb.queries.directory import get_nodes, list_specialists
 from ml.classify import ticket_frame
@@ -27,7 +26,7 @@ from ml.ranking import Candidate, IncidentNeighbours, RankingContext, rank_speci
 from ml.registry import ModelError, PublishedModels
 from ml.rules import NodeSignal, apply_priority_rules, priority_rules
 from ml.training import PRIORITY_MODEL, ROUTING_MODEL, signals_for
-from service.settings import current_settings
+from service.config import Settings, current_settings
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, gr
     source = "none"
     if use_search:
         try:
-            from service import search
+            from service.search import service as search
         except ImportError:
             search = None
         if search is not None and hasattr(search, "suggest"):

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from kb.models import Client
 from kb.models import Contract as ContractRow
-from service import billing_service, db
-from service.auth import visible_client_id
+from service.billing import service as billing_service
 from service.billing.contract import BillingInputError, month_value
 from service.billing.engine import compute_invoice, invoice_to_dict, work_report
+from service.platform import db
+from service.platform.auth import visible_client_id
 from service.web.views import login_required
 
 bp = Blueprint("billing_web", __name__)

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from kb import vocab
 from kb.models import AuditEvent, Client, SlaEvent, Specialist, Ticket, TriagePrediction, utcnow
 from kb.queries import tickets as ticket_queries
-from service import db, workflow
-from service.auth import (
+from service.platform import db
+from service.platform.auth import (
     STAFF_ROLES,
     actor_name,
     attempt_login,
@@ -34,8 +34,9 @@ from service.auth import (
     start_session,
     visible_client_id,
 )
-from service.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
-from service.validation import instant_in_range
+from service.platform.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
+from service.platform.validation import instant_in_range
+from service.tickets import workflow
 
 bp = Blueprint("web", __name__)
 
@@ -150,7 +151,7 @@ def queue():
 
 def _suggestions_for(ticket: Ticket) -> dict | None:
     """Suggestions from the search index, or None when no usable index exists."""
-    from service import search
+    from service.search import service as search
 
     try:
         return search.suggest(db.session(), text=f"{ticket.subject}\n{ticket.description}",
@@ -192,7 +193,7 @@ def search_page():
     query = request.args.get("q", "").strip()
     results, error = None, None
     if query:
-        from service import search
+        from service.search import service as search
 
         try:
             results = search.suggest(db.session(), text=query, client_id=None, k=10)
@@ -224,7 +225,8 @@ def sla_dashboard():
 @login_required("manager", "analyst")
 def quality_page():
     """Triage accuracy against what engineers kept; on request, suggestion feedback replayed through search."""
-    from service import quality, search
+    from service.search import service as search
+    from service.triage import quality
 
     replay, error = None, None
     if request.args.get("replay"):

@@ -191,7 +191,7 @@ def test_a_nul_byte_in_a_search_text_is_a_400(hostile):
 def _logged_in_portal(world):
     """A browser session of a client user of the seeded client, logged in through the login form."""
     from kb.db import make_engine, make_session_factory
-    from service.auth import create_user
+    from service.platform.auth import create_user
 
     engine = make_engine(world.app.config["DATABASE_URL"])
     with make_session_factory(engine)() as session:
@@ -209,7 +209,7 @@ def _logged_in_portal(world):
 def _logged_in_staff(world):
     """A browser session of a first-line engineer, logged in through the login form."""
     from kb.db import make_engine, make_session_factory
-    from service.auth import create_user
+    from service.platform.auth import create_user
 
     engine = make_engine(world.app.config["DATABASE_URL"])
     with make_session_factory(engine)() as session:
@@ -328,7 +328,7 @@ def test_the_service_layer_refuses_an_unstorable_change_request(hostile):
 
     from kb.db import make_engine, make_session_factory
     from kb.models import Ticket
-    from service import billing_service
+    from service.billing import service as billing_service
     from service.billing.contract import BillingInputError
 
     before = _stored_state(hostile)
@@ -346,7 +346,7 @@ def test_the_service_layer_refuses_an_unstorable_change_request(hostile):
 
 
 def test_a_body_over_the_size_limit_is_a_413_before_it_is_parsed(hostile):
-    from kb.config import load_settings
+    from service.config import load_settings
 
     assert load_settings().max_request_bytes == 16 * 1024 * 1024
     assert load_settings({"PRECEDENT_MAX_REQUEST_BYTES": "1024"}).max_request_bytes == 1024

@@ -6,7 +6,7 @@ import pytest
 
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import AuditEvent, Client, Node, Skill, Specialist, Ticket
-from service import signals
+from service.platform import signals
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kb.models import Client, Ticket, TriagePrediction
-from service import quality
+from service.triage import quality
 
 AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

@@ -17,10 +17,10 @@ import pytest
 
 from kb.db import make_engine, make_session_factory
 from kb.models import Article, KnownProblem
-from service import workflow
-from service.auth import create_user, issue_token
-from service.permissions import ROLE_ACTIONS
-from service.permissions import STAFF as STAFF_ROLES
+from service.platform.auth import create_user, issue_token
+from service.platform.permissions import ROLE_ACTIONS
+from service.platform.permissions import STAFF as STAFF_ROLES
+from service.tickets import workflow
 from tests.service.ticket_workflow.conftest import build_world
 from tests.service.web.test_views import PASSWORD, login
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from kb.db import make_engine, make_session_factory
 from kb.models import Article, Client, KnownProblem, Node, SuggestionFeedback, Ticket
-from service import search, signals
+from service.platform import signals
+from service.search import service as search
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

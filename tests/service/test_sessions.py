@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from kb.config import Settings, load_settings
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import AuditEvent, Client, LoginFailure, Ticket, User
-from service.auth import create_user, issue_token
+from service.config import Settings, load_settings
+from service.platform.auth import create_user, issue_token
 
 PASSWORD = "correct horse battery"
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}  # an address that is not this host
@@ -197,8 +197,8 @@ def test_one_address_is_limited_across_accounts(app):
 
 
 def test_unknown_users_cost_a_password_hash_and_count_the_same(app, monkeypatch):
-    import service.auth as auth
-    from service.auth import DUMMY_PASSWORD_HASH
+    import service.platform.auth as auth
+    from service.platform.auth import DUMMY_PASSWORD_HASH
 
     checked = []
     real = auth.check_password_hash
@@ -386,7 +386,7 @@ def test_the_gunicorn_access_log_redacts_query_tokens(app, caplog):
 
 
 def test_redaction_keeps_other_parameters():
-    from service.auth import redact_secrets
+    from service.platform.auth import redact_secrets
 
     assert redact_secrets("GET /x?page=2&access_token=abc&password=p HTTP/1.1") == \
         "GET /x?page=2&access_token=[redacted]&password=[redacted] HTTP/1.1"

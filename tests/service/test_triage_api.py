@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kb.config import load_settings
 from kb.db import make_engine, make_session_factory
 from kb.models import Assignment, Client, Node, Skill, Specialist, Ticket, TriagePrediction
 from ml import registry
 from ml.training import signals_for, train_model
-from service.triage import TriageInputError, record_prediction, triage_request
+from service.config import load_settings
+from service.triage.service import TriageInputError, record_prediction, triage_request
 from tests.ml.ticket_samples import make_tickets
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Moscow

@@ -196,7 +196,7 @@ def test_operations_and_contracts_endpoints(client, client_for_role, ids):
 
 
 def test_printable_invoice_and_work_report(app, ids):
-    from service.auth import create_user
+    from service.platform.auth import create_user
 
     with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
         create_user(session, username="boss", password="correct horse", role="manager")

@@ -17,8 +17,8 @@ def test_a_database_without_the_schema_asks_for_db_upgrade(tmp_path, monkeypatch
 
 def test_the_message_hides_a_database_password(tmp_path, monkeypatch):
     monkeypatch.setenv("PRECEDENT_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    from kb.config import load_settings
     from service.cli import common
+    from service.config import load_settings
 
     monkeypatch.setattr(common, "settings", lambda: load_settings().__class__(
         database_url="postgresql+psycopg://precedent:s3cret@127.0.0.1:1/none"))

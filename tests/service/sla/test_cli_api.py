@@ -140,8 +140,8 @@ def test_scheduler_is_off_in_tests_and_runs_when_enabled(app, sqlite_url):
 
 
 def test_only_the_lease_holder_among_several_schedulers_runs_a_round(sqlite_url):
-    from kb.config import load_settings
-    from service.sla_scheduler import SlaScheduler
+    from service.config import load_settings
+    from service.sla.scheduler import SlaScheduler
 
     seed(sqlite_url)
     first, second = (SlaScheduler(sqlite_url, load_settings()) for _ in range(2))

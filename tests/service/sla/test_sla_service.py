@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from kb.config import load_settings
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, SlaPause, Specialist, Ticket
-from service import sla_service
+from service.config import load_settings
+from service.sla import service as sla_service
 from tests.smtp_server import smtp_server
 
 MSK = timezone(timedelta(hours=3))

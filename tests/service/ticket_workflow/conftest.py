@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from kb import migrate
-from kb.config import load_settings
 from kb.db import make_engine, make_session_factory
 from kb.models import Client, Node, Specialist
-from service import workflow
+from service.config import load_settings
+from service.tickets import workflow
 
 EML_DIR = Path(__file__).parent / "eml"
 #: Monday 2026-11-23 10:00 in Moscow: inside the 10x5 calendar.

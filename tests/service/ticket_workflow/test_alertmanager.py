@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from service.alerting import label_candidates
+from service.tickets.alertmanager import label_candidates
 
 URL = "/api/v1/webhooks/alertmanager"
 AUTH = {"Authorization": "Bearer s3cret"}
@@ -127,7 +127,7 @@ def test_label_candidates():
 
 
 def test_ingest_on_both_backends(db_session, world, flow_settings):
-    from service.alerting import ingest_alertmanager
+    from service.tickets.alertmanager import ingest_alertmanager
 
     body = notification(instance="srv-1c.romashka.local:9100")
     first = ingest_alertmanager(db_session, payload=body, settings=flow_settings)

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from kb.models import Client, ClientContact, Ticket
-from service import workflow
 from service.cli import main
-from service.intake import IntakeError, html_to_text, ingest_email, parse_message
+from service.tickets import workflow
+from service.tickets.email_intake import IntakeError, html_to_text, ingest_email, parse_message
 
 from .conftest import EML_DIR, MONDAY_10_MSK, build_world, new_ticket
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb.queries import audit
-from service import workflow
+from service.tickets import workflow
 
 from .conftest import MONDAY_10_MSK, action_params, new_ticket
 

@@ -39,7 +39,7 @@ def test_client_user_never_reads_internal_comments(client, client_user_client, a
 
 
 def test_portal_page_hides_internal_comments(app, client, app_world, app_session):
-    from service.auth import create_user
+    from service.platform.auth import create_user
 
     ticket_id = staff_ticket_with_comments(client, app_world)
     create_user(app_session, username="portal-user", password="correct horse battery", role="client",

@@ -8,7 +8,7 @@ import pytest
 
 from kb import vocab
 from kb.queries import audit
-from service import workflow
+from service.tickets import workflow
 
 from .conftest import MONDAY_10_MSK, action_params, drive, new_ticket
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from kb.models import Client, Specialist, Ticket, TriagePrediction
 from kb.queries import audit
-from service import workflow
 from service.cli import main
+from service.tickets import workflow
 
 from .conftest import MONDAY_10_MSK, drive, new_ticket
 

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import Client, Ticket
-from service.auth import create_user
+from service.platform.auth import create_user
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import Client, Comment, Ticket
-from service.auth import create_user
+from service.platform.auth import create_user
 
 PASSWORD = "correct horse battery"
 
@@ -119,7 +119,7 @@ def test_client_creates_a_ticket_and_cannot_take_staff_actions(app, seeded):
 def test_pages_say_search_is_unavailable_when_the_index_is_for_another_model(app, seeded):
     from dataclasses import replace
 
-    from service import search
+    from service.search import service as search
 
     settings = app.config["SETTINGS"]
     with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
