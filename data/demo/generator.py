@@ -169,6 +169,9 @@ SPECIALISTS = [
 #: Groups worked mostly on site.
 ON_SITE_SHARE = {"printers": 0.5, "cabling": 0.9, "retail": 0.45, "workstations": 0.25, "servers": 0.1,
                  "network": 0.2, "telephony": 0.2}
+#: Why the SLA clock of a ticket was paused (waiting for the client).
+PAUSE_REASONS = ["Ожидание ответа клиента", "Ожидание доступа от клиента", "Ожидание поставки запчасти",
+                 "Клиент просил отложить", "Ждём пользователя на месте"]
 #: Misrouting noise: a ticket's group is sometimes a neighbouring one (real desks disagree too).
 NEIGHBOUR_GROUPS = {"workstations": ["printers", "mail", "security"], "network": ["security", "cabling", "servers"],
                     "servers": ["backup", "network"], "1c": ["servers", "retail"], "telephony": ["network"],
@@ -365,17 +368,153 @@ def _ip(rng: random.Random, subnet: int) -> str:
     return f"10.{subnet}.{rng.randint(0, 3)}.{rng.randint(10, 250)}"
 
 
-def _node_adder(ctx: DemoContext, client: dict, nodes: list[dict]):
-    """A function that appends one node row of ``client`` to ``nodes``."""
+@dataclass
+class _Site:
+    """One client's infrastructure while its nodes are drawn: ``add`` appends a node row to ``nodes``."""
 
-    def add(kind: str, name: str, attributes: dict, criticality: str, monitored: bool, region=None) -> dict:
-        node = {"id": ctx.next_id("nodes"), "external_id": f"DEMO-ND-{client['prefix']}-{name}",
-                "client_id": client["id"], "kind": kind, "name": name, "attributes": attributes,
+    ctx: DemoContext
+    client: dict
+    subnet: int
+    plan: dict[str, int]
+    nodes: list[dict] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return self.client["prefix"]
+
+    @property
+    def offices(self) -> list[str]:
+        return self.client.get("offices", [])
+
+    def ip(self) -> str:
+        return _ip(self.ctx.rng, self.subnet)
+
+    def add(self, kind: str, name: str, attributes: dict, criticality: str, monitored: bool, region=None) -> dict:
+        node = {"id": self.ctx.next_id("nodes"), "external_id": f"DEMO-ND-{self.prefix}-{name}",
+                "client_id": self.client["id"], "kind": kind, "name": name, "attributes": attributes,
                 "criticality": criticality, "monitored": monitored, "region": region}
-        nodes.append(node)
+        self.nodes.append(node)
         return node
 
-    return add
+
+def _core_nodes(site: _Site, rng: random.Random) -> None:
+    """Servers by role, virtualization hosts, storage, the network and the VPN gateways."""
+    plan, prefix, subnet, offices = site.plan, site.prefix, site.subnet, site.offices
+    for number in range(plan.get("server", 0)):
+        suffix, role, os_name = SERVER_ROLES[number % len(SERVER_ROLES)]
+        site.add("server", f"{prefix}-{suffix}", {"os": os_name, "model": rng.choice(MODELS["server"]),
+                                                  "ip": site.ip(), "role": role},
+                 "critical" if suffix in ("DC01", "APP1C") else "high", True)
+    for number in range(plan.get("virtualization_host", 0)):
+        site.add("virtualization_host", f"{prefix}-HV{number + 1:02d}",
+                 {"os": rng.choice(OS_BY_KIND["virtualization_host"]), "model": rng.choice(MODELS["virtualization_host"]),
+                  "ip": site.ip(), "role": "Хост виртуализации"}, "critical", True)
+    for number in range(plan.get("storage", 0)):
+        site.add("storage", f"{prefix}-NAS{number + 1:02d}", {"model": rng.choice(MODELS["storage"]),
+                                                               "ip": site.ip(), "role": "СХД / NAS"}, "high", True)
+    for number in range(plan.get("network_device", 0)):
+        model = rng.choice(MODELS["network_device"])
+        if number == plan["network_device"] - 1:
+            model = "Ubiquiti UniFi AP AC Pro"  # every office has Wi-Fi
+        label = "AP" if "UniFi" in model else ("GW" if number == 0 else "SW")
+        site.add("network_device", f"{prefix}-{label}{number + 1:02d}",
+                 {"model": model, "ip": f"10.{subnet}.0.{number + 1}",
+                  "role": "Точка доступа Wi-Fi" if label == "AP" else ("Маршрутизатор / шлюз" if label == "GW" else "Коммутатор доступа")},
+                 "critical" if label == "GW" else "medium", label != "AP")
+    for number in range(plan.get("vpn_gateway", 0)):
+        region = offices[number - 1] if 0 < number <= len(offices) else None
+        site.add("vpn_gateway", f"{prefix}-ASA{number + 1:02d}",
+                 {"model": rng.choice(MODELS["vpn_gateway"]), "ip": f"10.{subnet + (number if region else 0)}.0.254",
+                  "role": f"VPN-шлюз{(' офиса ' + region) if region else ' (AnyConnect, site-to-site)'}"},
+                 "critical", True, region)
+
+
+def _service_nodes(site: _Site, rng: random.Random) -> None:
+    """1C bases, mail, backup, the PBX and the website."""
+    plan, prefix = site.plan, site.prefix
+    for number in range(plan.get("1c_base", 0)):
+        code, title = BASES_1C[number if site.client["profile"] != "clinic" or number == 0 else 4]
+        site.add("1c_base", code, {"configuration": title, "platform": "8.3.24", "dbms": "MS SQL Server 2019",
+                                   "server": f"{prefix}-APP1C", "role": title}, "critical" if number == 0 else "high", True)
+    for number in range(plan.get("mail", 0)):
+        site.add("mail", f"{prefix}-MAIL{number + 1:02d}", {"product": rng.choice(MODELS["mail"]), "ip": site.ip(),
+                                                             "role": "Почтовый сервер"}, "high", True)
+    for number in range(plan.get("backup", 0)):
+        site.add("backup", f"{prefix}-BKP{number + 1:02d}", {"product": rng.choice(MODELS["backup"]),
+                                                              "ip": site.ip(), "role": "Резервное копирование"},
+                 "high", True)
+    for number in range(plan.get("pbx", 0)):
+        site.add("pbx", f"{prefix}-PBX{number + 1:02d}", {"os": rng.choice(OS_BY_KIND["pbx"]), "model": rng.choice(MODELS["pbx"]),
+                                                           "ip": site.ip(), "role": "IP-АТС Asterisk"}, "high", True)
+    for _ in range(plan.get("website", 0)):
+        site.add("website", f"www.{site.client['domain']}", {"stack": rng.choice(MODELS["website"]),
+                                                             "os": rng.choice(OS_BY_KIND["website"]), "role": "Сайт компании"},
+                 "medium", True)
+
+
+def _office_nodes(site: _Site, rng: random.Random) -> None:
+    """Printers and cameras (some in the regional offices), then the workstations."""
+    plan, prefix, offices = site.plan, site.prefix, site.offices
+    for number in range(plan.get("printer", 0)):
+        region = rng.choice(offices) if offices and rng.random() < 0.4 else None
+        site.add("printer", f"{prefix}-MFP{number + 1:02d}", {"model": rng.choice(MODELS["printer"]),
+                                                               "ip": site.ip(), "role": "МФУ отдела"},
+                 "low", False, region)
+    for number in range(plan.get("camera", 0)):
+        region = rng.choice(offices) if offices and rng.random() < 0.5 else None
+        model = rng.choice(MODELS["camera"])
+        site.add("camera", f"{prefix}-{'NVR' if 'NVR' in model else 'CAM'}{number + 1:02d}",
+                 {"model": model, "ip": site.ip(), "role": "Видеонаблюдение"}, "low", rng.random() < 0.5, region)
+    _retail_nodes(site, rng)
+    for number in range(plan["workstation"]):
+        region = rng.choice(offices) if offices and rng.random() < 0.35 else None
+        site.add("workstation", f"{prefix}-WS{number + 1:03d}",
+                 {"os": rng.choice(OS_BY_KIND["workstation"]), "model": rng.choice(MODELS["workstation"]),
+                  "ip": site.ip(), "role": "Рабочее место"}, "low", False, region)
+
+
+def _retail_nodes(site: _Site, rng: random.Random) -> None:
+    """Fiscal registers, scales, label printers and barcode scanners, one set per store."""
+    offices = site.offices
+    stores = (["Екатеринбург"] + offices) if offices else [None]
+    for number in range(site.plan.get("retail_device", 0)):
+        code, device, models = RETAIL_DEVICES[number % len(RETAIL_DEVICES)]
+        region = stores[(number // len(RETAIL_DEVICES)) % len(stores)]
+        city = tx.translit(region)[:3].upper() if region else "MSK"
+        site.add("retail_device", f"{site.prefix}-{city}-{code}{number // len(RETAIL_DEVICES) + 1:02d}",
+                 {"device": device, "model": rng.choice(models), "ip": site.ip() if device != "scanner" else None,
+                  "role": {"fiscal": "Фискальный регистратор", "scales": "Весы с печатью этикеток",
+                           "label": "Принтер этикеток", "scanner": "Сканер штрихкода"}[device]},
+                 "high" if device == "fiscal" else "medium", device == "fiscal",
+                 region if region != "Екатеринбург" else None)
+
+
+def _dependency_links(nodes: list[dict], rng: random.Random) -> list[dict]:
+    """Depends-on links: 1C base -> 1C server -> host -> storage, devices -> DC, services -> gateway, ..."""
+    by_kind: dict[str, list[dict]] = {}
+    for node in nodes:
+        by_kind.setdefault(node["kind"], []).append(node)
+    servers = {n["name"].rsplit("-", 1)[-1]: n for n in by_kind.get("server", [])}
+    hosts = by_kind.get("virtualization_host", [])
+    links = []
+    for node in nodes:
+        targets = []
+        if node["kind"] == "server" and hosts:
+            targets.append(rng.choice(hosts))
+        if node["kind"] == "virtualization_host" and by_kind.get("storage"):
+            targets.append(by_kind["storage"][0])
+        if node["kind"] == "1c_base" and "APP1C" in servers:
+            targets.append(servers["APP1C"])
+        if node["kind"] in ("workstation", "printer") and "DC01" in servers and rng.random() < 0.3:
+            targets.append(servers["DC01"])
+        if node["kind"] == "retail_device" and by_kind.get("1c_base"):
+            targets.append(by_kind["1c_base"][-1])
+        if node["kind"] == "backup" and "FS01" in servers:
+            targets.append(servers["FS01"])
+        if node["kind"] in ("mail", "pbx", "website") and by_kind.get("network_device"):
+            targets.append(by_kind["network_device"][0])
+        links.extend({"node_id": node["id"], "depends_on_id": target["id"]} for target in targets)
+    return links
 
 
 def build_nodes(session: Session, ctx: DemoContext) -> None:
@@ -383,111 +522,15 @@ def build_nodes(session: Session, ctx: DemoContext) -> None:
     rng = ctx.rng
     rows, links = [], []
     for index, client in enumerate(ctx.clients):
-        subnet = 10 + index * 10
-        prefix = client["prefix"]
-        offices = client.get("offices", [])
         plan = dict(PROFILES[client["profile"]])
-        fixed = sum(plan.values())
-        plan["workstation"] = max(client["nodes"] - fixed, 8)
-        nodes: list[dict] = []
-        add = _node_adder(ctx, client, nodes)
-
-        for number in range(plan.get("server", 0)):
-            suffix, role, os_name = SERVER_ROLES[number % len(SERVER_ROLES)]
-            add("server", f"{prefix}-{suffix}", {"os": os_name, "model": rng.choice(MODELS["server"]),
-                                                 "ip": _ip(rng, subnet), "role": role},
-                "critical" if suffix in ("DC01", "APP1C") else "high", True)
-        for number in range(plan.get("virtualization_host", 0)):
-            add("virtualization_host", f"{prefix}-HV{number + 1:02d}",
-                {"os": rng.choice(OS_BY_KIND["virtualization_host"]), "model": rng.choice(MODELS["virtualization_host"]),
-                 "ip": _ip(rng, subnet), "role": "Хост виртуализации"}, "critical", True)
-        for number in range(plan.get("storage", 0)):
-            add("storage", f"{prefix}-NAS{number + 1:02d}", {"model": rng.choice(MODELS["storage"]),
-                                                              "ip": _ip(rng, subnet), "role": "СХД / NAS"}, "high", True)
-        for number in range(plan.get("network_device", 0)):
-            model = rng.choice(MODELS["network_device"])
-            if number == plan["network_device"] - 1:
-                model = "Ubiquiti UniFi AP AC Pro"  # every office has Wi-Fi
-            label = "AP" if "UniFi" in model else ("GW" if number == 0 else "SW")
-            add("network_device", f"{prefix}-{label}{number + 1:02d}",
-                {"model": model, "ip": f"10.{subnet}.0.{number + 1}",
-                 "role": "Точка доступа Wi-Fi" if label == "AP" else ("Маршрутизатор / шлюз" if label == "GW" else "Коммутатор доступа")},
-                "critical" if label == "GW" else "medium", label != "AP")
-        for number in range(plan.get("vpn_gateway", 0)):
-            region = offices[number - 1] if 0 < number <= len(offices) else None
-            add("vpn_gateway", f"{prefix}-ASA{number + 1:02d}",
-                {"model": rng.choice(MODELS["vpn_gateway"]), "ip": f"10.{subnet + (number if region else 0)}.0.254",
-                 "role": f"VPN-шлюз{(' офиса ' + region) if region else ' (AnyConnect, site-to-site)'}"},
-                "critical", True, region)
-        for number in range(plan.get("1c_base", 0)):
-            code, title = BASES_1C[number if client["profile"] != "clinic" or number == 0 else 4]
-            add("1c_base", code, {"configuration": title, "platform": "8.3.24", "dbms": "MS SQL Server 2019",
-                                  "server": f"{prefix}-APP1C", "role": title}, "critical" if number == 0 else "high", True)
-        for number in range(plan.get("mail", 0)):
-            add("mail", f"{prefix}-MAIL{number + 1:02d}", {"product": rng.choice(MODELS["mail"]), "ip": _ip(rng, subnet),
-                                                            "role": "Почтовый сервер"}, "high", True)
-        for number in range(plan.get("backup", 0)):
-            add("backup", f"{prefix}-BKP{number + 1:02d}", {"product": rng.choice(MODELS["backup"]),
-                                                             "ip": _ip(rng, subnet), "role": "Резервное копирование"},
-                "high", True)
-        for number in range(plan.get("pbx", 0)):
-            add("pbx", f"{prefix}-PBX{number + 1:02d}", {"os": rng.choice(OS_BY_KIND["pbx"]), "model": rng.choice(MODELS["pbx"]),
-                                                          "ip": _ip(rng, subnet), "role": "IP-АТС Asterisk"}, "high", True)
-        for _ in range(plan.get("website", 0)):
-            add("website", f"www.{client['domain']}", {"stack": rng.choice(MODELS["website"]),
-                                                       "os": rng.choice(OS_BY_KIND["website"]), "role": "Сайт компании"},
-                "medium", True)
-        for number in range(plan.get("printer", 0)):
-            region = rng.choice(offices) if offices and rng.random() < 0.4 else None
-            add("printer", f"{prefix}-MFP{number + 1:02d}", {"model": rng.choice(MODELS["printer"]),
-                                                              "ip": _ip(rng, subnet), "role": "МФУ отдела"},
-                "low", False, region)
-        for number in range(plan.get("camera", 0)):
-            region = rng.choice(offices) if offices and rng.random() < 0.5 else None
-            model = rng.choice(MODELS["camera"])
-            add("camera", f"{prefix}-{'NVR' if 'NVR' in model else 'CAM'}{number + 1:02d}",
-                {"model": model, "ip": _ip(rng, subnet), "role": "Видеонаблюдение"}, "low", rng.random() < 0.5, region)
-        stores = (["Екатеринбург"] + offices) if offices else [None]
-        for number in range(plan.get("retail_device", 0)):
-            code, device, models = RETAIL_DEVICES[number % len(RETAIL_DEVICES)]
-            region = stores[(number // len(RETAIL_DEVICES)) % len(stores)]
-            city = tx.translit(region)[:3].upper() if region else "MSK"
-            add("retail_device", f"{prefix}-{city}-{code}{number // len(RETAIL_DEVICES) + 1:02d}",
-                {"device": device, "model": rng.choice(models), "ip": _ip(rng, subnet) if device != "scanner" else None,
-                 "role": {"fiscal": "Фискальный регистратор", "scales": "Весы с печатью этикеток",
-                          "label": "Принтер этикеток", "scanner": "Сканер штрихкода"}[device]},
-                "high" if device == "fiscal" else "medium", device == "fiscal",
-                region if region != "Екатеринбург" else None)
-        for number in range(plan["workstation"]):
-            region = rng.choice(offices) if offices and rng.random() < 0.35 else None
-            add("workstation", f"{prefix}-WS{number + 1:03d}",
-                {"os": rng.choice(OS_BY_KIND["workstation"]), "model": rng.choice(MODELS["workstation"]),
-                 "ip": _ip(rng, subnet), "role": "Рабочее место"}, "low", False, region)
-        by_kind: dict[str, list[dict]] = {}
-        for node in nodes:
-            by_kind.setdefault(node["kind"], []).append(node)
-        servers = {n["name"].rsplit("-", 1)[-1]: n for n in by_kind.get("server", [])}
-        hosts = by_kind.get("virtualization_host", [])
-        for node in nodes:
-            targets = []
-            if node["kind"] == "server" and hosts:
-                targets.append(rng.choice(hosts))
-            if node["kind"] == "virtualization_host" and by_kind.get("storage"):
-                targets.append(by_kind["storage"][0])
-            if node["kind"] == "1c_base" and "APP1C" in servers:
-                targets.append(servers["APP1C"])
-            if node["kind"] in ("workstation", "printer") and "DC01" in servers and rng.random() < 0.3:
-                targets.append(servers["DC01"])
-            if node["kind"] == "retail_device" and by_kind.get("1c_base"):
-                targets.append(by_kind["1c_base"][-1])
-            if node["kind"] == "backup" and "FS01" in servers:
-                targets.append(servers["FS01"])
-            if node["kind"] in ("mail", "pbx", "website") and by_kind.get("network_device"):
-                targets.append(by_kind["network_device"][0])
-            for target in targets:
-                links.append({"node_id": node["id"], "depends_on_id": target["id"]})
-        rows.extend(nodes)
-        ctx.nodes_by_client[client["id"]] = nodes
+        plan["workstation"] = max(client["nodes"] - sum(plan.values()), 8)
+        site = _Site(ctx, client, subnet=10 + index * 10, plan=plan)
+        _core_nodes(site, rng)
+        _service_nodes(site, rng)
+        _office_nodes(site, rng)
+        links.extend(_dependency_links(site.nodes, rng))
+        rows.extend(site.nodes)
+        ctx.nodes_by_client[client["id"]] = site.nodes
     _bulk(session, Node, rows)
     _bulk(session, node_dependencies, links)
     ctx.counts.update(nodes=len(rows), node_links=len(links))
@@ -565,17 +608,20 @@ def _pick_specialist(ctx: DemoContext, group: str, rng: random.Random, *, line: 
     return rng.choices(candidates, weights=[s["skills"].get(group, 1) ** 2 for s in candidates])[0]
 
 
-def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: dict, channel: str, priority: str,
-             rng: random.Random) -> tuple[str, str]:
-    """Subject and description of one ticket, in the requester's own voice."""
+def _slots(ctx: DemoContext, client: dict, scenario: dict, node: dict, rng: random.Random) -> dict:
+    """The values a scenario's phrases are filled with (node, IP, the user's PC, an error code, ...)."""
     workstation = node if node["kind"] == "workstation" else _pick_node(ctx, client, ["workstation"], rng, None)
-    slots = {"node": node["name"], "ip": node["attributes"].get("ip") or "-", "ws": workstation["name"],
-             "code": rng.choice(scenario["codes"]) if scenario["codes"] else "", "n": rng.randint(2, 15),
-             "user": rng.choice(client["people"])["short"], "soft": rng.choice(SOFTWARE),
-             "model": node["attributes"].get("model", ""), "ext": rng.randint(100, 599),
-             "mob": f"{rng.randint(10, 99)} {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}",
-             "anydesk": f"{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
-             "date": f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}", "room": rng.randint(101, 512)}
+    return {"node": node["name"], "ip": node["attributes"].get("ip") or "-", "ws": workstation["name"],
+            "code": rng.choice(scenario["codes"]) if scenario["codes"] else "", "n": rng.randint(2, 15),
+            "user": rng.choice(client["people"])["short"], "soft": rng.choice(SOFTWARE),
+            "model": node["attributes"].get("model", ""), "ext": rng.randint(100, 599),
+            "mob": f"{rng.randint(10, 99)} {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}",
+            "anydesk": f"{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+            "date": f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}", "room": rng.randint(101, 512)}
+
+
+def _subject(scenario: dict, node: dict, channel: str, slots: dict, rng: random.Random) -> str:
+    """A subject line as people write them: sometimes with the node or "since when", shouting, "RE:"."""
     subject = tx.fill(rng.choice(scenario["subjects"]), slots)
     if rng.random() < 0.25:
         subject = f"{subject} ({node['name']})" if rng.random() < 0.5 else f"{subject} — {rng.choice(tx.SINCE)}"
@@ -583,8 +629,12 @@ def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: di
         subject = subject.upper() if rng.random() < 0.3 else subject.lower()
     if channel == "email" and rng.random() < 0.1:
         subject = rng.choice(["RE: ", "Re: ", "FW: ", "Fwd: "]) + subject
+    return subject
 
-    symptoms = rng.sample(scenario["symptoms"], k=min(len(scenario["symptoms"]), rng.choice([1, 1, 1, 1, 2, 2, 3])))
+
+def _sentences(scenario: dict, node: dict, channel: str, priority: str, slots: dict, symptoms: list[str],
+               rng: random.Random) -> list[str]:
+    """What the requester says: symptoms, maybe the error code, context, an urgency cue, the node."""
     parts = [tx.fill(s, slots) for s in symptoms]
     parts[0] = f"{parts[0]} {rng.choice(tx.SINCE)}" if rng.random() < 0.5 else parts[0]
     if scenario["codes"] and rng.random() < 0.45 and slots["code"] not in " ".join(parts):
@@ -607,42 +657,62 @@ def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: di
                                  f"{node['name']}, {node['attributes'].get('model') or node['attributes'].get('role', '')}"]))
     if channel == "email" and rng.random() < 0.2:
         parts[1:1] = rng.sample(tx.STORY, k=rng.randint(1, 3))
-    sentences = [p[:1].upper() + p[1:] if rng.random() < 0.8 else p for p in parts if p]
+    return [p[:1].upper() + p[1:] if rng.random() < 0.8 else p for p in parts if p]
+
+
+def _email(client: dict, scenario: dict, who: dict, subject: str, body: str, slots: dict, rough: float,
+           rng: random.Random) -> str:
+    """An e-mail around ``body`` (roughened): greeting, opener, closing, signature, maybe the quoted original."""
+    lines = []
+    if rng.random() < 0.75:
+        lines.append(rng.choice(tx.GREETINGS))
+    opener = rng.choice(tx.OPENERS)
+    if opener and rng.random() < 0.4:
+        lines.append(opener)
+    lines.append(tx.roughen(body, rng, rough))
+    closing = rng.choice(tx.CLOSINGS)
+    if closing:
+        lines.append(closing)
+    lines.append("")
+    lines.append(tx.signature(rng, who, client["name"], client["domain"], who["email"]))
+    if rng.random() < 0.08:
+        lines += ["", f"-----Original Message-----\nFrom: {who['email']}\nSubject: {subject}",
+                  "> " + tx.fill(rng.choice(scenario["symptoms"]), slots)]
+    return "\n".join(lines)
+
+
+def _in_channel_voice(client: dict, scenario: dict, who: dict, channel: str, subject: str, body: str,
+                      slots: dict, rough: float, rng: random.Random) -> str:
+    """The description as the channel brings it: an e-mail, a phone note, a chat line or a portal form."""
+    if channel == "email":
+        return _email(client, scenario, who, subject, body, slots, rough, rng)
+    if channel == "phone":
+        description = rng.choice(tx.PHONE_LEADS) + body[:1].lower() + body[1:]
+        if rng.random() < 0.5:
+            description += f" Перезвонить: {who['short']}, доб. {slots['ext']}."
+        return description
+    if channel == "chat":
+        lead = rng.choice(tx.CHAT_LEADS)
+        return tx.casual(tx.roughen(((lead + "\n") if lead else "") + body, rng, rough + 0.05), rng)
+    description = rng.choice(tx.PORTAL_LEADS) + tx.roughen(body, rng, rough)
+    if rng.random() < 0.3:
+        description += f"\nКонтактное лицо: {who['short']}, {who['position']}"
+    return description
+
+
+def _compose(ctx: DemoContext, client: dict, scenario: dict, node: dict, who: dict, channel: str, priority: str,
+             rng: random.Random) -> tuple[str, str]:
+    """Subject and description of one ticket, in the requester's own voice."""
+    slots = _slots(ctx, client, scenario, node, rng)
+    subject = _subject(scenario, node, channel, slots, rng)
+    symptoms = rng.sample(scenario["symptoms"], k=min(len(scenario["symptoms"]), rng.choice([1, 1, 1, 1, 2, 2, 3])))
+    sentences = _sentences(scenario, node, channel, priority, slots, symptoms, rng)
     body = ". ".join(s.rstrip(".") for s in sentences) + "."
     rough = rng.choice([0, 0, 0.02, 0.05, 0.1])
     if channel in ("chat", "portal") and rng.random() < 0.12:
         # Some requests are a bare line: "не печатает".
         return subject[:480], tx.roughen(tx.fill(symptoms[0], slots), rng, rough)
-
-    if channel == "email":
-        lines = []
-        if rng.random() < 0.75:
-            lines.append(rng.choice(tx.GREETINGS))
-        opener = rng.choice(tx.OPENERS)
-        if opener and rng.random() < 0.4:
-            lines.append(opener)
-        lines.append(tx.roughen(body, rng, rough))
-        closing = rng.choice(tx.CLOSINGS)
-        if closing:
-            lines.append(closing)
-        lines.append("")
-        lines.append(tx.signature(rng, who, client["name"], client["domain"], who["email"]))
-        if rng.random() < 0.08:
-            lines += ["", f"-----Original Message-----\nFrom: {who['email']}\nSubject: {subject}",
-                      "> " + tx.fill(rng.choice(scenario["symptoms"]), slots)]
-        description = "\n".join(lines)
-    elif channel == "phone":
-        description = rng.choice(tx.PHONE_LEADS) + body[:1].lower() + body[1:]
-        if rng.random() < 0.5:
-            description += f" Перезвонить: {who['short']}, доб. {slots['ext']}."
-    elif channel == "chat":
-        lead = rng.choice(tx.CHAT_LEADS)
-        description = tx.casual(tx.roughen(((lead + "\n") if lead else "") + body, rng, rough + 0.05), rng)
-    else:
-        description = rng.choice(tx.PORTAL_LEADS) + tx.roughen(body, rng, rough)
-        if rng.random() < 0.3:
-            description += f"\nКонтактное лицо: {who['short']}, {who['position']}"
-    return subject[:480], description
+    return subject[:480], _in_channel_voice(client, scenario, who, channel, subject, body, slots, rough, rng)
 
 
 def _resolution(scenario: dict, node: dict, rng: random.Random) -> str:
@@ -694,56 +764,153 @@ def build_tickets(session: Session, ctx: DemoContext) -> None:
     ctx.counts.update(totals)
 
 
+@dataclass
+class _Request:
+    """What a ticket asks and how it reached the desk."""
+
+    scenario: dict
+    node: dict
+    priority: str
+    group: str
+    channel: str
+    type: str
+    subject: str
+    description: str
+    requester_name: str
+    requester_email: str | None
+    fingerprint: str | None = None
+    severity: str | None = None
+
+
+@dataclass
+class _Timeline:
+    """Reaction, work start, resolution and closure (UTC, whole seconds) and the SLA pause, if any.
+
+    Instants after HISTORY_END have not happened yet: they place the ticket in an open status.
+    """
+
+    reacted: datetime
+    work_started: datetime
+    resolved: datetime
+    closed: datetime
+    pause: tuple[datetime, datetime, str] | None
+
+
+@dataclass
+class _Ticket:
+    """One generated ticket: its request, its timeline and where it stands when the history ends."""
+
+    id: int
+    client: dict
+    created: datetime
+    request: _Request
+    timeline: _Timeline
+    status: str = "new"
+    escalated: bool = False
+    resolution: str | None = None
+    billing_mode: str = "included"
+    estimate_hours: int | None = None
+    fixed_price: int | None = None
+
+    @property
+    def calendar(self) -> str:
+        """The calendar the client's SLA clocks run in (the policy's own calendar wins, e.g. 24x7x4)."""
+        return get_policy(self.client["sla"]).calendar or self.client["calendar"]
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in ("resolved", "closed")
+
+    @property
+    def reacted_at(self) -> datetime | None:
+        return self.timeline.reacted if self.timeline.reacted <= HISTORY_END else None
+
+    @property
+    def work_started_at(self) -> datetime | None:
+        return self.timeline.work_started if self.timeline.work_started <= HISTORY_END else None
+
+
+@dataclass
+class _Staff:
+    """Who works a ticket: the primary assignee, a third-line helper on escalations, on site or not."""
+
+    primary: dict
+    helper: dict | None
+    on_site: bool
+
+
 def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_index: int, scenario_keys: dict,
                  out: dict[str, list[dict]], rng: random.Random) -> None:
+    """One ticket and its history (nodes, people, comments, pause, work log, audit trail) into ``out``."""
     tid = ctx.next_id("tickets")
-    zone, calendar = client["zone"], client["calendar"]
     who = rng.choice(client["people"])
-    alert = None
     if scenario_index < 0:
-        usable = [a for a in ALERTS if any(n["kind"] in a[2] for n in ctx.nodes_by_client[client["id"]])]
-        alert = rng.choice(usable)
-        scenario = scenario_keys[ALERT_SCENARIO[alert[0]]]
-        node = _pick_node(ctx, client, alert[2], rng, None)
-        severity = rng.choices(["critical", "warning"], weights=[4, 6])[0]
-        if severity == "critical":
-            priority = "highest" if node["criticality"] == "critical" else "high"
-        else:
-            priority = "standard"
-        group, channel, ticket_type = alert[1], "monitoring", "incident"
-        summary = tx.fill(alert[3], {"node": node["name"], "n": rng.randint(2, 9)})
-        subject = f"[FIRING:1] {alert[0]} {node['name']}"
-        description = (f"Alertmanager: {alert[0]}\nseverity={severity}\ninstance={node['attributes'].get('ip') or node['name']}"
-                       f"\nnode={node['name']}\nsummary: {summary}\nstartsAt: {created.isoformat()}")
-        requester_name, requester_email = "Alertmanager", f"alertmanager@{OUR_DOMAIN}"
-        fingerprint = f"{rng.getrandbits(64):016x}"
+        request = _alert_request(ctx, client, created, scenario_keys, rng)
     else:
-        scenario = SCENARIOS[scenario_index]
-        node = _pick_node(ctx, client, scenario["kinds"], rng, scenario.get("retail"), scenario.get("prefer"))
-        priority = _priority_from(scenario["priority"], rng)
-        if node["criticality"] == "critical" and priority in ("low", "standard") and rng.random() < 0.3:
-            priority = vocab.PRIORITIES[vocab.PRIORITIES.index(priority) + 1]
-        channel = rng.choices(["email", "phone", "portal", "chat"], weights=[45, 25, 20, 10])[0]
-        ticket_type = scenario["type"]
-        group = scenario["group"]
-        alt = scenario.get("alt")
-        if alt and (alt[2] is None or node["kind"] in alt[2]) and rng.random() < alt[1]:
-            group = alt[0]
-        subject, description = _compose(ctx, client, scenario, node, who, channel, priority, rng)
-        # Human inconsistency: some tickets sit in a neighbouring group or one priority off.
-        if rng.random() < 0.06:
-            group = rng.choice(NEIGHBOUR_GROUPS[group])
-        if rng.random() < 0.07:
-            shift = rng.choice([-1, 1])
-            priority = vocab.PRIORITIES[min(3, max(0, vocab.PRIORITIES.index(priority) + shift))]
-        requester_name, requester_email = who["full"] if rng.random() < 0.5 else who["short"], who["email"]
-        fingerprint = severity = None
-    if channel == "phone":
-        requester_email = requester_email if rng.random() < 0.5 else None
+        request = _user_request(ctx, client, SCENARIOS[scenario_index], who, rng)
+    if request.channel == "phone":
+        request.requester_email = request.requester_email if rng.random() < 0.5 else None
+    ticket = _Ticket(tid, client, created, request, _timeline(client, created, request.priority, rng))
+    _settle(ticket, rng)
+    _bill(ticket, rng)
+    out["tickets"].append(_ticket_row(ticket))
+    _link_nodes(ctx, ticket, out, rng)
+    staff = closed_by = None
+    if ticket.reacted_at is not None:
+        staff = _staff(ctx, ticket, out, rng)
+        closed_by = _comments_and_pause(ctx, ticket, staff, out, rng)
+        _work_log(ctx, ticket, staff, out, rng)
+    out["audit_events"].extend(_audit_trail(ticket, staff, closed_by))
 
-    # --- timeline: the desk mostly meets the client's SLA targets (working time), sometimes not ---
+
+def _alert_request(ctx: DemoContext, client: dict, created: datetime, scenario_keys: dict,
+                   rng: random.Random) -> _Request:
+    """A monitoring alert (Alertmanager) about one of the client's nodes."""
+    usable = [a for a in ALERTS if any(n["kind"] in a[2] for n in ctx.nodes_by_client[client["id"]])]
+    name, group, kinds, summary = rng.choice(usable)
+    scenario = scenario_keys[ALERT_SCENARIO[name]]
+    node = _pick_node(ctx, client, kinds, rng, None)
+    severity = rng.choices(["critical", "warning"], weights=[4, 6])[0]
+    if severity == "critical":
+        priority = "highest" if node["criticality"] == "critical" else "high"
+    else:
+        priority = "standard"
+    summary = tx.fill(summary, {"node": node["name"], "n": rng.randint(2, 9)})
+    description = (f"Alertmanager: {name}\nseverity={severity}\ninstance={node['attributes'].get('ip') or node['name']}"
+                   f"\nnode={node['name']}\nsummary: {summary}\nstartsAt: {created.isoformat()}")
+    return _Request(scenario, node, priority, group, "monitoring", "incident", f"[FIRING:1] {name} {node['name']}",
+                    description, "Alertmanager", f"alertmanager@{OUR_DOMAIN}",
+                    fingerprint=f"{rng.getrandbits(64):016x}", severity=severity)
+
+
+def _user_request(ctx: DemoContext, client: dict, scenario: dict, who: dict, rng: random.Random) -> _Request:
+    """A request of one of the client's people about ``scenario``, labelled as a (not always consistent) desk would."""
+    node = _pick_node(ctx, client, scenario["kinds"], rng, scenario.get("retail"), scenario.get("prefer"))
+    priority = _priority_from(scenario["priority"], rng)
+    if node["criticality"] == "critical" and priority in ("low", "standard") and rng.random() < 0.3:
+        priority = vocab.PRIORITIES[vocab.PRIORITIES.index(priority) + 1]
+    channel = rng.choices(["email", "phone", "portal", "chat"], weights=[45, 25, 20, 10])[0]
+    group = scenario["group"]
+    alt = scenario.get("alt")
+    if alt and (alt[2] is None or node["kind"] in alt[2]) and rng.random() < alt[1]:
+        group = alt[0]
+    subject, description = _compose(ctx, client, scenario, node, who, channel, priority, rng)
+    # Human inconsistency: some tickets sit in a neighbouring group or one priority off.
+    if rng.random() < 0.06:
+        group = rng.choice(NEIGHBOUR_GROUPS[group])
+    if rng.random() < 0.07:
+        shift = rng.choice([-1, 1])
+        priority = vocab.PRIORITIES[min(3, max(0, vocab.PRIORITIES.index(priority) + shift))]
+    requester_name = who["full"] if rng.random() < 0.5 else who["short"]
+    return _Request(scenario, node, priority, group, channel, scenario["type"], subject, description,
+                    requester_name, who["email"])
+
+
+def _timeline(client: dict, created: datetime, priority: str, rng: random.Random) -> _Timeline:
+    """The desk mostly meets the client's SLA targets (working time), sometimes not; the newest are still open."""
+    zone = client["zone"]
     react_h, start_h, resolve_h, policy_calendar = _targets(client["sla"], priority)
-    calendar = policy_calendar or calendar
+    calendar = policy_calendar or client["calendar"]
     start_at = _next_open(created.astimezone(zone), calendar)
     late_reaction = rng.random() < 0.05
     reacted = _add_working_minutes(start_at, react_h * 60 * (rng.uniform(1.05, 2.0) if late_reaction
@@ -759,12 +926,16 @@ def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_ind
     if rng.random() < 0.13:
         pause_start = _add_working_minutes(work_started, rng.uniform(5, 60), calendar)
         pause_end = pause_start + timedelta(minutes=rng.uniform(60, 4 * 24 * 60))
-        pause = (pause_start, pause_end, rng.choice(["Ожидание ответа клиента", "Ожидание доступа от клиента",
-                                                     "Ожидание поставки запчасти", "Клиент просил отложить",
-                                                     "Ждём пользователя на месте"]))
+        pause = (pause_start, pause_end, rng.choice(PAUSE_REASONS))
         # The clock stops while paused: the work left after the pause starts is done after it ends.
         left = _working_minutes_between(pause_start, resolved, calendar) if resolved > pause_start else 10
         resolved = _add_working_minutes(pause_end, max(left, rng.uniform(5, 30)), calendar)
+    return _still_open(zone, created, reacted, work_started, resolved, pause, rng)
+
+
+def _still_open(zone: ZoneInfo, created: datetime, reacted: datetime, work_started: datetime, resolved: datetime,
+                pause: tuple | None, rng: random.Random) -> _Timeline:
+    """Push the newest tickets' steps past the end of history (open queues), then round to whole seconds (UTC)."""
     if HISTORY_END - created < timedelta(days=2) and rng.random() < 0.35:
         # The newest requests are not picked up yet: the "new" queue of the demo.
         reacted = max(reacted, HISTORY_END.astimezone(zone) + timedelta(minutes=rng.uniform(5, 120)))
@@ -773,152 +944,201 @@ def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_ind
         # The last days' work is still under way: open tickets in every status.
         resolved = max(resolved, HISTORY_END.astimezone(zone) + timedelta(hours=rng.uniform(1, 96)))
     closed = resolved + timedelta(hours=rng.uniform(1, 72))
-    reacted, work_started, resolved, closed = (t.astimezone(UTC).replace(microsecond=0)
-                                               for t in (reacted, work_started, resolved, closed))
+    reacted, work_started, resolved, closed = (_whole_utc(t) for t in (reacted, work_started, resolved, closed))
     if pause:
-        pause = (pause[0].astimezone(UTC).replace(microsecond=0), pause[1].astimezone(UTC).replace(microsecond=0),
-                 pause[2])
+        pause = (_whole_utc(pause[0]), _whole_utc(pause[1]), pause[2])
+    return _Timeline(reacted, work_started, resolved, closed, pause)
 
-    end = HISTORY_END
-    escalated = priority in ("high", "highest") and rng.random() < 0.35 or rng.random() < 0.12
-    if resolved <= end:
-        status = "closed" if closed <= end else "resolved"
-        if end - resolved < timedelta(days=20) and rng.random() < 0.04:
-            status = "reopened"  # the problem came back
-    elif reacted > end:
-        status = "new"
-    elif work_started > end:
-        status = "triaged"
-    elif pause and pause[0] <= end < pause[1]:
-        status = "waiting_for_client"
+
+def _whole_utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(microsecond=0)
+
+
+def _settle(ticket: _Ticket, rng: random.Random) -> None:
+    """Where the ticket stands at HISTORY_END (status, escalation) and the resolution it got."""
+    times, end = ticket.timeline, HISTORY_END
+    ticket.escalated = ticket.request.priority in ("high", "highest") and rng.random() < 0.35 or rng.random() < 0.12
+    if times.resolved <= end:
+        ticket.status = "closed" if times.closed <= end else "resolved"
+        if end - times.resolved < timedelta(days=20) and rng.random() < 0.04:
+            ticket.status = "reopened"  # the problem came back
+    elif times.reacted > end:
+        ticket.status = "new"
+    elif times.work_started > end:
+        ticket.status = "triaged"
+    elif times.pause and times.pause[0] <= end < times.pause[1]:
+        ticket.status = "waiting_for_client"
     else:
-        status = "with_specialists" if escalated else rng.choice(["in_progress", "in_progress", "escalated"])
-    is_done = status in ("resolved", "closed")
-    reacted_at = reacted if reacted <= end else None
-    work_started_at = work_started if work_started <= end else None
-    resolution = _resolution(scenario, node, rng) if is_done or status == "reopened" else None
-    last_change = min(end, closed if status == "closed" else resolved if is_done else max(created, reacted_at or created))
+        ticket.status = ("with_specialists" if ticket.escalated
+                         else rng.choice(["in_progress", "in_progress", "escalated"]))
+    if ticket.is_done or ticket.status == "reopened":
+        ticket.resolution = _resolution(ticket.request.scenario, ticket.request.node, rng)
 
-    billing_mode, estimate, price = "included", None, None
-    if ticket_type == "change_request" and rng.random() < 0.6:
-        billing_mode = "hourly" if rng.random() < 0.75 else "fixed"
-        if billing_mode == "hourly":
-            estimate = rng.choice([2, 3, 4, 6, 8, 12])
+
+def _bill(ticket: _Ticket, rng: random.Random) -> None:
+    """How the ticket's work is billed: change requests are often hourly (with an estimate) or fixed-price."""
+    if ticket.request.type == "change_request" and rng.random() < 0.6:
+        ticket.billing_mode = "hourly" if rng.random() < 0.75 else "fixed"
+        if ticket.billing_mode == "hourly":
+            ticket.estimate_hours = rng.choice([2, 3, 4, 6, 8, 12])
         else:
-            price = rng.choice([15000, 25000, 40000, 60000])
-    out["tickets"].append({
-        "id": tid, "external_id": f"DEMO-{tid:06d}", "client_id": client["id"], "requester_name": requester_name,
-        "requester_email": requester_email, "channel": channel, "type": ticket_type, "subject": subject,
-        "description": description, "priority": priority, "group": group, "status": status,
-        "resolution": resolution, "billing_mode": billing_mode, "estimate_hours": estimate, "fixed_price": price,
-        "alert_fingerprint": fingerprint, "alert_severity": severity, "created_at": created,
-        "updated_at": last_change, "reacted_at": reacted_at, "work_started_at": work_started_at,
-        "resolved_at": resolved if is_done else None, "closed_at": closed if status == "closed" else None,
-    })
-    out["ticket_nodes"].append({"ticket_id": tid, "node_id": node["id"]})
+            ticket.fixed_price = rng.choice([15000, 25000, 40000, 60000])
+
+
+def _ticket_row(ticket: _Ticket) -> dict:
+    """The ticket's row; its last change is the latest step that happened."""
+    request, times, status, is_done = ticket.request, ticket.timeline, ticket.status, ticket.is_done
+    reacted_at = ticket.reacted_at
+    last_change = min(HISTORY_END, times.closed if status == "closed" else times.resolved if is_done
+                      else max(ticket.created, reacted_at or ticket.created))
+    return {
+        "id": ticket.id, "external_id": f"DEMO-{ticket.id:06d}", "client_id": ticket.client["id"],
+        "requester_name": request.requester_name, "requester_email": request.requester_email,
+        "channel": request.channel, "type": request.type, "subject": request.subject,
+        "description": request.description, "priority": request.priority, "group": request.group, "status": status,
+        "resolution": ticket.resolution, "billing_mode": ticket.billing_mode,
+        "estimate_hours": ticket.estimate_hours, "fixed_price": ticket.fixed_price, "alert_fingerprint": request.fingerprint, "alert_severity": request.severity,
+        "created_at": ticket.created, "updated_at": last_change, "reacted_at": reacted_at,
+        "work_started_at": ticket.work_started_at, "resolved_at": times.resolved if is_done else None,
+        "closed_at": times.closed if status == "closed" else None,
+    }
+
+
+def _link_nodes(ctx: DemoContext, ticket: _Ticket, out: dict[str, list[dict]], rng: random.Random) -> None:
+    """The ticket's node (and sometimes the 1C server behind a 1C base); incidents of known problems noted."""
+    node, scenario = ticket.request.node, ticket.request.scenario
+    out["ticket_nodes"].append({"ticket_id": ticket.id, "node_id": node["id"]})
     if node["kind"] == "1c_base" and rng.random() < 0.3:
-        app = [n for n in ctx.nodes_by_client[client["id"]] if n["name"].endswith("-APP1C")]
+        app = [n for n in ctx.nodes_by_client[ticket.client["id"]] if n["name"].endswith("-APP1C")]
         if app:
-            out["ticket_nodes"].append({"ticket_id": tid, "node_id": app[0]["id"]})
+            out["ticket_nodes"].append({"ticket_id": ticket.id, "node_id": app[0]["id"]})
     if scenario.get("problem") or scenario["key"] in EXTRA_PROBLEMS:
-        ctx.scenario_tickets.setdefault(scenario["key"], []).append(tid)
+        ctx.scenario_tickets.setdefault(scenario["key"], []).append(ticket.id)
 
-    audit = out["audit_events"]
-    actor_requester = requester_email or requester_name or "intake"
-    audit.append({"entity": "ticket", "entity_id": tid, "action": "created", "actor": actor_requester, "at": created,
-                  "data": {"channel": channel, "priority": priority, "group": group}})
-    if reacted_at is None:
-        return
 
-    # --- people ---
-    on_site = rng.random() < ON_SITE_SHARE.get(group, 0.05) and channel != "monitoring"
-    region = node["region"]
+def _staff(ctx: DemoContext, ticket: _Ticket, out: dict[str, list[dict]], rng: random.Random) -> _Staff:
+    """Assign the primary (field engineer or partner on site, else by skill) and, on escalation, a helper."""
+    request, client = ticket.request, ticket.client
+    group, region = request.group, request.node["region"]
+    on_site = rng.random() < ON_SITE_SHARE.get(group, 0.05) and request.channel != "monitoring"
     if on_site and not region and rng.random() < 0.6:
         primary = next(s for s in ctx.specialists if s["name"] == client["engineer"])
     else:
-        line = 1 if (not escalated and group in ("workstations", "printers", "mail", "security")
+        line = 1 if (not ticket.escalated and group in ("workstations", "printers", "mail", "security")
                      and rng.random() < 0.5) else None
         primary = _pick_specialist(ctx, group, rng, line=line, region=region if on_site or region else None)
-    out["assignments"].append({"id": ctx.next_id("assignments"), "ticket_id": tid, "specialist_id": primary["id"],
-                               "role": "primary", "assigned_at": reacted_at,
-                               "released_at": resolved if is_done else None})
+    released = ticket.timeline.resolved if ticket.is_done else None
+    out["assignments"].append({"id": ctx.next_id("assignments"), "ticket_id": ticket.id,
+                               "specialist_id": primary["id"], "role": "primary",
+                               "assigned_at": ticket.reacted_at, "released_at": released})
     helper = None
-    if escalated and work_started_at:
+    if ticket.escalated and ticket.work_started_at:
         helper = _pick_specialist(ctx, group, rng, line=3, exclude=primary["id"])
-        out["assignments"].append({"id": ctx.next_id("assignments"), "ticket_id": tid, "specialist_id": helper["id"],
-                                   "role": "helper", "assigned_at": work_started_at,
-                                   "released_at": resolved if is_done else None})
-    audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed", "actor": primary["name"],
-                  "at": reacted_at, "data": {"from": "new", "to": "in_progress"}})
+        out["assignments"].append({"id": ctx.next_id("assignments"), "ticket_id": ticket.id,
+                                   "specialist_id": helper["id"], "role": "helper",
+                                   "assigned_at": ticket.work_started_at, "released_at": released})
+    return _Staff(primary, helper, on_site)
 
-    # --- comments ---
+
+def _comments_and_pause(ctx: DemoContext, ticket: _Ticket, staff: _Staff, out: dict[str, list[dict]],
+                        rng: random.Random) -> str | None:
+    """Public and internal comments along the timeline, the SLA pause; who closed the ticket (if closed)."""
+    tid, times, primary, helper = ticket.id, ticket.timeline, staff.primary, staff.helper
     comments = out["comments"]
-    comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": True,
-                     "created_at": reacted_at, "body": rng.choice([
-                         "Добрый день! Заявка принята в работу.", "Здравствуйте, взяли в работу.",
-                         f"Добрый день! Заявку взял(а) {primary['name']}, свяжусь с вами в ближайшее время.",
-                         "Принято. Подключаюсь удалённо.", "Принято в работу, уточню детали по телефону.",
-                         "Добрый день. Смотрим."])})
-    if helper and work_started_at:
-        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": False,
-                         "created_at": work_started_at, "body": rng.choice([
-                             f"Эскалирую на {helper['name']}: нужна экспертиза.", "Передаю на третью линию, логи приложил.",
-                             f"{helper['name'].split()[1]}, посмотри пожалуйста, похоже на {scenario['article'].lower()}."])})
-        audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed", "actor": primary["name"],
-                      "at": work_started_at, "data": {"from": "in_progress", "to": "with_specialists"}})
-    if pause and pause[0] <= end:
-        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": True,
-                         "created_at": pause[0], "body": rng.choice([
-                             "Уточните, пожалуйста, когда можно подключиться к компьютеру?",
-                             "Нужен доступ к оборудованию, подскажите, когда будет на месте ответственный?",
-                             "Пришлите, пожалуйста, скриншот ошибки.", "Ожидаем поставку запчасти, сообщим сроки.",
-                             "Подскажите, проблема сохраняется?"])})
-        ended = pause[1] if pause[1] <= end else None
-        out["sla_pauses"].append({"id": ctx.next_id("sla_pauses"), "ticket_id": tid, "started_at": pause[0],
-                                  "ended_at": ended, "reason": pause[2]})
-        if ended:
-            comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": requester_name or "Клиент",
-                             "public": True, "created_at": ended, "body": rng.choice([
-                                 "Можно подключаться, я на месте.", "Скрин во вложении.", "Да, всё ещё не работает.",
-                                 "Завтра с 10 утра удобно.", "ок"])})
-    if rng.random() < 0.35 and work_started_at:
-        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": False,
-                         "created_at": work_started_at + timedelta(minutes=rng.randint(5, 90)),
-                         "body": rng.choice(["Смотрю логи.", "Подключился по AnyDesk.", f"Проверил {node['name']}.",
-                                             "Похоже на известную проблему, проверяю.",
-                                             "Связался с провайдером/вендором, ждём ответ."])})
-    if is_done:
-        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": primary["name"], "public": True,
-                         "created_at": resolved, "body": resolution})
-        audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed", "actor": primary["name"],
-                      "at": resolved, "data": {"from": "in_progress", "to": "resolved"}})
-        if status == "closed":
-            audit.append({"entity": "ticket", "entity_id": tid, "action": "status_changed",
-                          "actor": rng.choice([actor_requester, "auto-close"]), "at": closed,
-                          "data": {"from": "resolved", "to": "closed"}})
 
-    # --- work log ---
-    if work_started_at is None:
+    def comment(author: str, public: bool, at: datetime, body: str) -> None:
+        comments.append({"id": ctx.next_id("comments"), "ticket_id": tid, "author": author, "public": public,
+                         "created_at": at, "body": body})
+
+    comment(primary["name"], True, ticket.reacted_at, rng.choice([
+        "Добрый день! Заявка принята в работу.", "Здравствуйте, взяли в работу.",
+        f"Добрый день! Заявку взял(а) {primary['name']}, свяжусь с вами в ближайшее время.",
+        "Принято. Подключаюсь удалённо.", "Принято в работу, уточню детали по телефону.", "Добрый день. Смотрим."]))
+    if helper and ticket.work_started_at:
+        comment(primary["name"], False, ticket.work_started_at, rng.choice([
+            f"Эскалирую на {helper['name']}: нужна экспертиза.", "Передаю на третью линию, логи приложил.",
+            f"{helper['name'].split()[1]}, посмотри пожалуйста, похоже на {ticket.request.scenario['article'].lower()}."]))
+    if times.pause and times.pause[0] <= HISTORY_END:
+        _pause(ctx, ticket, primary, comment, out, rng)
+    if rng.random() < 0.35 and ticket.work_started_at:
+        comment(primary["name"], False, ticket.work_started_at + timedelta(minutes=rng.randint(5, 90)), rng.choice([
+            "Смотрю логи.", "Подключился по AnyDesk.", f"Проверил {ticket.request.node['name']}.",
+            "Похоже на известную проблему, проверяю.", "Связался с провайдером/вендором, ждём ответ."]))
+    if not ticket.is_done:
+        return None
+    comment(primary["name"], True, times.resolved, ticket.resolution)
+    return rng.choice([_requester_actor(ticket), "auto-close"]) if ticket.status == "closed" else None
+
+
+def _pause(ctx: DemoContext, ticket: _Ticket, primary: dict, comment, out: dict[str, list[dict]],
+           rng: random.Random) -> None:
+    """The question that paused the SLA clock, the pause row and, once it ended, the client's answer."""
+    started, ends, reason = ticket.timeline.pause
+    comment(primary["name"], True, started, rng.choice([
+        "Уточните, пожалуйста, когда можно подключиться к компьютеру?",
+        "Нужен доступ к оборудованию, подскажите, когда будет на месте ответственный?",
+        "Пришлите, пожалуйста, скриншот ошибки.", "Ожидаем поставку запчасти, сообщим сроки.",
+        "Подскажите, проблема сохраняется?"]))
+    ended = ends if ends <= HISTORY_END else None
+    out["sla_pauses"].append({"id": ctx.next_id("sla_pauses"), "ticket_id": ticket.id, "started_at": started,
+                              "ended_at": ended, "reason": reason})
+    if ended:
+        comment(ticket.request.requester_name or "Клиент", True, ended, rng.choice([
+            "Можно подключаться, я на месте.", "Скрин во вложении.", "Да, всё ещё не работает.",
+            "Завтра с 10 утра удобно.", "ок"]))
+
+
+def _work_log(ctx: DemoContext, ticket: _Ticket, staff: _Staff, out: dict[str, list[dict]],
+              rng: random.Random) -> None:
+    """Time entries from the work start: one to three pieces, the last by the helper, off-hours flagged."""
+    if ticket.work_started_at is None:
         return
-    total = _work_minutes(group, ticket_type, priority, rng)
+    request, primary, helper = ticket.request, staff.primary, staff.helper
+    total = _work_minutes(request.group, request.type, request.priority, rng)
     pieces = 1 if total < 60 else rng.choice([1, 1, 2, 3])
-    work_kind = billing_mode
-    moment = work_started_at
+    calendar, zone = ticket.calendar, ticket.client["zone"]
+    moment = ticket.work_started_at
     for number in range(pieces):
         minutes = max(5, int(total / pieces / 5) * 5)
-        if moment > end:
+        if moment > HISTORY_END:
             break
-        local = moment.astimezone(zone)
-        off_hours = not _is_open(local, calendar)
+        off_hours = not _is_open(moment.astimezone(zone), calendar)
         worker = helper if helper and number == pieces - 1 else primary
         out["time_entries"].append({
-            "id": ctx.next_id("time_entries"), "ticket_id": tid, "specialist_id": worker["id"], "started_at": moment,
-            "minutes": minutes, "on_site": on_site and worker is primary,
-            "off_hours_agreed": off_hours and (channel == "monitoring" or rng.random() < 0.6),
-            "work_kind": work_kind, "note": rng.choice(["Диагностика", "Удалённое подключение", "Выезд, диагностика",
-                                                        "Настройка", "Работы по заявке", "Проверка после исправления",
-                                                        None])})
+            "id": ctx.next_id("time_entries"), "ticket_id": ticket.id, "specialist_id": worker["id"],
+            "started_at": moment, "minutes": minutes, "on_site": staff.on_site and worker is primary,
+            "off_hours_agreed": off_hours and (request.channel == "monitoring" or rng.random() < 0.6),
+            "work_kind": ticket.billing_mode,
+            "note": rng.choice(["Диагностика", "Удалённое подключение", "Выезд, диагностика", "Настройка",
+                                "Работы по заявке", "Проверка после исправления", None])})
         moment = moment + timedelta(minutes=minutes + rng.randint(30, 24 * 60))
+
+
+def _requester_actor(ticket: _Ticket) -> str:
+    return ticket.request.requester_email or ticket.request.requester_name or "intake"
+
+
+def _event(ticket: _Ticket, action: str, actor: str, at: datetime, data: dict) -> dict:
+    return {"entity": "ticket", "entity_id": ticket.id, "action": action, "actor": actor, "at": at, "data": data}
+
+
+def _audit_trail(ticket: _Ticket, staff: _Staff | None, closed_by: str | None) -> list[dict]:
+    """The ticket's audit events, oldest first."""
+    request, times = ticket.request, ticket.timeline
+    events = [_event(ticket, "created", _requester_actor(ticket), ticket.created,
+                     {"channel": request.channel, "priority": request.priority, "group": request.group})]
+    if staff is None:
+        return events
+    name = staff.primary["name"]
+    events.append(_event(ticket, "status_changed", name, ticket.reacted_at, {"from": "new", "to": "in_progress"}))
+    if staff.helper and ticket.work_started_at:
+        events.append(_event(ticket, "status_changed", name, ticket.work_started_at,
+                             {"from": "in_progress", "to": "with_specialists"}))
+    if ticket.is_done:
+        events.append(_event(ticket, "status_changed", name, times.resolved, {"from": "in_progress", "to": "resolved"}))
+        if ticket.status == "closed":
+            events.append(_event(ticket, "status_changed", closed_by, times.closed, {"from": "resolved", "to": "closed"}))
+    return events
 
 
 # --- knowledge -----------------------------------------------------------------------------------
