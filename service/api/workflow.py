@@ -58,7 +58,7 @@ def _reject_unknown(data: dict, allowed: tuple[str, ...]) -> None:
 def create_ticket():
     """Create a ticket; priority and group come from triage when not given (a client user gives only
     subject, description, urgency and its own nodes)."""
-    fields = bind_ticket_create(current_user(), json_body())
+    fields = bind_ticket_create(current_user(), json_body(), staff_fields=workflow.CREATE_FIELDS)
     ticket = _call(workflow.create_ticket, actor=actor_name(), **fields)
     response = jsonify(ticket_view(ticket))
     response.status_code = 201

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from service.platform.money import AMOUNT_PLACES, MAX_HOURS, MAX_MONEY, amount_problem  # noqa: F401 - re-exported
+
 PLAN_KINDS = ("subscription", "package", "prepaid", "unlimited", "hourly")
 
 #: Seed 000: every tier above Bronze multiplies the contract's price.
@@ -42,14 +44,6 @@ STANDARD_PREPAID_HOURS = (10, 15, 30, 50)
 #: Plans whose recurring fee the prepayment discount applies to.
 PREPAYMENT_DISCOUNT_PLANS = ("subscription", "package", "unlimited")
 
-#: Largest amount of money accepted (a price, a rate, a fee). kb.models.Money is Numeric(14, 2); this bound
-#: leaves room for an invoice's sums of many amounts, and SQLite, which stores it as a double, keeps every
-#: kopeck of it.
-MAX_MONEY = Decimal("1000000000.00")
-#: Largest number of hours accepted for one ticket (Ticket.estimate_hours is Numeric(8, 2)).
-MAX_HOURS = Decimal("10000.00")
-#: Decimal places of stored money (kopecks) and hours (hundredths): more would be rounded away silently.
-AMOUNT_PLACES = 2
 
 #: Years of the billing months (YYYY-MM) accepted: month arithmetic and time-zone conversion stay far inside
 #: the range of ``datetime``.
@@ -209,18 +203,6 @@ def decimal_value(value: Any, path: str, *, minimum: Decimal | None = Decimal("0
         raise BillingInputError(path, f"must be <= {maximum}")
     return amount
 
-
-def amount_problem(amount: Decimal, *, maximum: Decimal, minimum: Decimal = Decimal("0"),
-                   places: int = AMOUNT_PLACES) -> str | None:
-    """Why ``amount`` cannot be stored as money or hours (not finite, out of range, too many decimal
-    places), as a phrase to follow the field's name; None when it can."""
-    if not amount.is_finite():
-        return "must be a finite number"
-    if not minimum <= amount <= maximum:
-        return f"must be between {minimum} and {maximum}"
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
-        return f"must have at most {places} decimal places"
-    return None
 
 
 def int_value(value: Any, path: str, *, minimum: int = 0) -> int:

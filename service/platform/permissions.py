@@ -55,17 +55,11 @@ def allowed(role: str | None, action: str) -> bool:
     return role is not None and role in ROLE_ACTIONS.get(action, ())
 
 
-def create_fields(role: str) -> tuple[str, ...]:
-    """The ticket fields ``role`` may give when it creates a ticket."""
-    from service.tickets.workflow import CREATE_FIELDS
-
-    return CLIENT_CREATE_FIELDS if role == "client" else CREATE_FIELDS
-
-
-def bind_ticket_create(user, data: dict) -> dict:
-    """The create fields ``user`` may give, checked against its role's allow-list (422 naming the first
-    field it may not set); a client user's ticket is its company's, from the portal, requested by itself."""
-    permitted = create_fields(user.role)
+def bind_ticket_create(user, data: dict, *, staff_fields: tuple[str, ...]) -> dict:
+    """The create fields ``user`` may give — ``staff_fields`` for staff, :data:`CLIENT_CREATE_FIELDS` for a
+    client user — checked against that allow-list (422 naming the first field it may not set); a client
+    user's ticket is its company's, from the portal, requested by itself."""
+    permitted = CLIENT_CREATE_FIELDS if user.role == "client" else staff_fields
     refused = sorted(set(data) - set(permitted))
     if refused:
         who = "triage or staff" if user.role == "client" else "nobody"

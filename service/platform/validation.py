@@ -16,8 +16,8 @@ from typing import Any
 from flask import request
 
 from kb.models import MAX_ID
-from service.billing.contract import MAX_MONEY, amount_problem
 from service.platform.errors import ApiError
+from service.platform.money import MAX_MONEY, amount_problem
 
 _MISSING = object()
 

@@ -322,7 +322,7 @@ def _check_choice(fields: dict, name: str, allowed: Sequence[str], default: str 
 def _check_decimal(fields: dict, name: str) -> Decimal | None:
     """A storable amount of hours (``estimate_hours``) or money (``fixed_price``), or WorkflowInputError
     naming it: "1e30" hours would be stored and break the ticket's balance from then on."""
-    from service.billing.contract import MAX_HOURS, MAX_MONEY, amount_problem
+    from service.platform.money import MAX_HOURS, MAX_MONEY, amount_problem
 
     value = fields.get(name)
     if value is None:

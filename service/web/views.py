@@ -367,7 +367,8 @@ def portal_new_ticket():
     if request.method == "POST":
         try:
             ticket = workflow.create_ticket(db.session(), actor=actor_name(),
-                                            **bind_ticket_create(current_user(), form))
+                                            **bind_ticket_create(current_user(), form,
+                                                               staff_fields=workflow.CREATE_FIELDS))
         except workflow.WorkflowInputError as exc:
             flash(f"Заявка не создана: {exc}")
             return render_template("web/portal_new.html", form=form), 422
