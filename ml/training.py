@@ -1,10 +1,9 @@
-"""Training the routing (specialist group) and priority models from the knowledge store or a table.
+"""Training the routing (specialist group) and priority models from plain labelled rows or a table.
 
-Labels are the values the tickets carry now, i.e. after engineers confirmed or changed them.  A ticket
-whose group or priority an engineer changed (an AuditEvent naming the field, or a TriagePrediction that
-differs from the final value) is a correction of the model and weighs ``CORRECTION_WEIGHT`` times more.
-Suggestion feedback (useful / not useful) is about retrieved incidents and articles; it is used by the
-search side (H-search), not by these classifiers.
+The rows (:class:`LabelledTickets`: signals, the final group and priority, a weight per row) come from
+whoever owns the data: the service builds them from the knowledge store and its audit trail
+(``service.triage.training_data``), a benchmark or a test from a table.  A row that corrects the model
+(an engineer changed the predicted value) carries ``CORRECTION_WEIGHT`` instead of 1.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from ml.classify import (
 ROUTING_MODEL = "routing"
 PRIORITY_MODEL = "priority"
 MODEL_NAMES = (ROUTING_MODEL, PRIORITY_MODEL)
+#: Weight of a row whose label an engineer corrected (the model got it wrong).
 CORRECTION_WEIGHT = 2.0
 #: Target precisions for which thresholds are stored in each manifest.
 TARGET_PRECISIONS = (0.8, 0.85, 0.9, 0.95)
@@ -72,57 +72,14 @@ class LabelledTickets:
         keep = [i for i, label in enumerate(labels) if label]
         return [self.signals[i] for i in keep], [labels[i] for i in keep], [weights[i] for i in keep]
 
-
-def _changed_fields(action: str, data: Any) -> set[str]:
-    """Ticket fields an engineer changed from one value to another, per an audit event.
-
-    The workflow writes ``{"group": {"from": old, "to": new}}``; the creation event (the model's own
-    values) and a first value set where there was none are not corrections.
-    """
-    if action == "create" or not isinstance(data, dict):
-        return set()
-    found = set()
-    for name in ("group", "priority"):
-        change = data.get(name)
-        if isinstance(change, dict) and change.get("from") is not None and change.get("from") != change.get("to"):
-            found.add(name)
-    return found
-
-
-def tickets_from_store(session) -> LabelledTickets:
-    """Every triaged ticket of the store with its final group/priority and correction weights."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from kb.models import AuditEvent, Client, Ticket, TriagePrediction
-
-    tiers = dict(session.execute(select(Client.id, Client.sla_policy)).all())
-    corrected: dict[int, set[str]] = {}
-    for entity_id, action, data in session.execute(
-            select(AuditEvent.entity_id, AuditEvent.action, AuditEvent.data).where(AuditEvent.entity == "ticket")):
-        if changed := _changed_fields(action, data):
-            corrected.setdefault(entity_id, set()).update(changed)
-    predictions = {}
-    for ticket_id, group, priority in session.execute(
-            select(TriagePrediction.ticket_id, TriagePrediction.group, TriagePrediction.priority)):
-        predictions[ticket_id] = (group, priority)
-
-    out = LabelledTickets()
-    query = select(Ticket).where(Ticket.status != "new").options(selectinload(Ticket.nodes)).order_by(Ticket.id)
-    for ticket in session.scalars(query):
-        out.signals.append(signals_for(
-            subject=ticket.subject, description=ticket.description, channel=ticket.channel,
-            tier=tiers.get(ticket.client_id), nodes=ticket.nodes, alert_severity=ticket.alert_severity))
-        out.groups.append(ticket.group)
-        out.priorities.append(ticket.priority)
-        fields = corrected.get(ticket.id, set())
-        predicted_group, predicted_priority = predictions.get(ticket.id, (None, None))
-        group_fixed = "group" in fields or (predicted_group is not None and predicted_group != ticket.group)
-        priority_fixed = "priority" in fields or (
-            predicted_priority is not None and predicted_priority != ticket.priority)
-        out.group_weights.append(CORRECTION_WEIGHT if group_fixed else 1.0)
-        out.priority_weights.append(CORRECTION_WEIGHT if priority_fixed else 1.0)
-    return out
+    def append(self, signals: TicketSignals, *, group: str | None, priority: str | None,
+               group_weight: float = 1.0, priority_weight: float = 1.0) -> None:
+        """Add one ticket's row."""
+        self.signals.append(signals)
+        self.groups.append(group)
+        self.priorities.append(priority)
+        self.group_weights.append(group_weight)
+        self.priority_weights.append(priority_weight)
 
 
 def data_hash(texts: Sequence[str], labels: Sequence[str]) -> str:

@@ -26,7 +26,8 @@ def train(which: str, publish: bool) -> None:
     from kb.db import make_engine, make_session_factory
     from ml import registry
     from ml.classify import STACK_BASES
-    from ml.training import MODEL_NAMES, tickets_from_store, train_model
+    from ml.training import MODEL_NAMES, train_model
+    from service.triage.training_data import tickets_from_store
 
     config = settings()
     unknown = [b for b in config.triage_stack_bases if b not in STACK_BASES]

@@ -15,6 +15,7 @@ from ml import registry
 from ml.training import signals_for, train_model
 from service.config import load_settings
 from service.triage.service import TriageInputError, record_prediction, triage_request
+from service.triage.training_data import tickets_from_store
 from tests.ml.ticket_samples import make_tickets
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Moscow
@@ -207,7 +208,6 @@ def test_api_needs_a_token_and_staff(anonymous_client, client_user_client, app):
 def test_triage_and_training_data_on_both_backends(db_session, tmp_path):
     """The store queries of triage (load, neighbours, specialists) and of training on SQLite and PostgreSQL."""
     from kb.models import AuditEvent
-    from ml.training import tickets_from_store
 
     ids = seed_directory(db_session)
     db_session.add(AuditEvent(entity="ticket", entity_id=1, action="update", actor="eng",
@@ -220,3 +220,36 @@ def test_triage_and_training_data_on_both_backends(db_session, tmp_path):
     assert any("resolved similar past incidents (100% of the nearest)" in r for r in boris["reasons"])
     data = tickets_from_store(db_session)
     assert len(data) == 1 and data.groups == ["network"] and data.priority_weights == [2.0]
+
+
+def test_training_data_reads_the_workflows_own_audit_events(app, client):
+    """Corrections written by the workflow itself (the triage step, PATCH) weigh 2 in training; a triage
+    step that keeps the values, or a take, does not."""
+    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
+    with factory() as db_session:
+        ids = seed_directory(db_session)
+
+    def create(subject):
+        response = client.post("/api/v1/tickets", json={"client_id": ids["client"], "subject": subject,
+                                                        "priority": "standard", "group": "printers"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    def act(ticket_id, action, **params):
+        response = client.post(f"/api/v1/tickets/{ticket_id}/actions", json={"action": action, **params})
+        assert response.status_code == 200, (action, response.get_json())
+
+    raised, regrouped, kept = create("принтер не печатает у всех"), create("нет сети"), create("картридж")
+    act(raised, "triage", priority="high")
+    act(regrouped, "triage")
+    assert client.patch(f"/api/v1/tickets/{regrouped}", json={"group": "network"}).status_code == 200
+    act(kept, "triage", priority="standard", group="printers")
+    act(kept, "take", specialist_id=ids["vera"])
+    with factory() as db_session:
+        data = tickets_from_store(db_session)
+    assert len(data) == 4  # the seeded past incident and the three handled tickets
+    by_subject = {s.subject: (g, gw, pw) for s, g, gw, pw in zip(
+        data.signals, data.groups, data.group_weights, data.priority_weights, strict=True)}
+    assert by_subject["принтер не печатает у всех"] == ("printers", 1.0, 2.0)
+    assert by_subject["нет сети"] == ("network", 2.0, 1.0)
+    assert by_subject["картридж"] == ("printers", 1.0, 1.0)

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from kb.db import make_engine, make_session_factory
 from kb.models import AuditEvent, Client, Ticket, TriagePrediction
-from ml.training import tickets_from_store
 from service.cli import main
+from service.triage.training_data import tickets_from_store
 from tests.ml.ticket_samples import make_tickets
 
 
@@ -113,14 +113,23 @@ def store(tmp_path, sqlite_url):
         tickets.append(Ticket(client_id=client.id, subject="new, not triaged yet", status="new"))
         session.add_all(tickets)
         session.flush()
-        session.add(AuditEvent(entity="ticket", entity_id=tickets[0].id, action="reassign", actor="eng",
+        # the workflow's change_priority writes "update" with {"group": {"from", "to"}}: a correction
+        session.add(AuditEvent(entity="ticket", entity_id=tickets[0].id, action="update", actor="eng",
                                data={"group": {"from": "mail", "to": tickets[0].group}}))
         session.add(TriagePrediction(ticket_id=tickets[1].id, group=tickets[1].group, priority="low"))
         # the creation event carries the model's own values: not a correction
         session.add(AuditEvent(entity="ticket", entity_id=tickets[2].id, action="create", actor="eng",
-                               data={"group": tickets[2].group, "priority": tickets[2].priority}))
+                               data={"from": None, "to": "new", "group": tickets[2].group,
+                                     "priority": tickets[2].priority}))
+        # the triage step setting a first group, where there was none, is not a correction either
         session.add(AuditEvent(entity="ticket", entity_id=tickets[3].id, action="triage", actor="eng",
-                               data={"group": {"from": None, "to": tickets[3].group}}))
+                               data={"from": "new", "to": "new", "group": {"from": None, "to": tickets[3].group}}))
+        # the triage step raising the priority is a correction; a status change alone is not
+        session.add(AuditEvent(entity="ticket", entity_id=tickets[4].id, action="triage", actor="eng",
+                               data={"from": "new", "to": "in_progress",
+                                     "priority": {"from": "low", "to": tickets[4].priority}}))
+        session.add(AuditEvent(entity="ticket", entity_id=tickets[5].id, action="take", actor="eng",
+                               data={"from": "new", "to": "in_progress", "specialist_id": 1}))
         session.commit()
         data = tickets_from_store(session)
     engine.dispose()
@@ -133,6 +142,8 @@ def test_tickets_from_store_weights_corrections(store):
     assert data.group_weights[0] == 2.0 and data.group_weights[1] == 1.0
     assert data.group_weights[2] == data.group_weights[3] == data.priority_weights[2] == 1.0
     assert data.priority_weights[1] == 2.0 and data.priority_weights[0] == 1.0
+    assert data.priority_weights[4] == 2.0 and data.group_weights[4] == 1.0
+    assert data.group_weights[5] == data.priority_weights[5] == 1.0
     assert data.signals[0].tier == "silver" and data.signals[0].channel == "email"
 
 
