@@ -1,15 +1,16 @@
-"""SLA API: a client's monthly SLA report as JSON, and its printable HTML page; a ticket's live SLA clocks.
+"""SLA API: a client's monthly SLA report as JSON; the SLA policies; a ticket's live SLA clocks.
 
-A client user sees only its own company's report (404 for another's).
+A client user sees only its own company's report (404 for another's). The printable report page is
+``service/web/sla.py``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
-from kb.models import Client, Ticket
+from kb.models import Ticket
 from kb.vocab import PRIORITIES
 from service.platform import db
 from service.platform.auth import ensure_visible
@@ -17,23 +18,17 @@ from service.platform.errors import ApiError
 from service.platform.serializers import iso
 from service.sla import service as sla_service
 from service.sla.policies import POLICIES, TARGETS
-from service.web.views import login_required
 
 bp = Blueprint("sla", __name__, url_prefix="/api/v1")
-pages = Blueprint("sla_pages", __name__)
 
 
 def _report(client_id: int) -> dict:
     ensure_visible(client_id, f"client {client_id}")
-    month = request.args.get("month")
-    if not month:
-        raise ApiError(400, "month is required (YYYY-MM)", field="month")
-    session = db.session()
-    if session.get(Client, client_id) is None:
-        raise ApiError(404, f"client {client_id} not found")
     try:
-        return sla_service.client_report(session, client_id=client_id, month=month,
+        return sla_service.client_report(db.session(), client_id=client_id, month=request.args.get("month"),
                                          settings=current_app.config["SETTINGS"])
+    except sla_service.ClientNotFound as exc:
+        raise ApiError(404, str(exc)) from None
     except sla_service.SlaReportError as exc:
         raise ApiError(400, str(exc), field=exc.field) from None
 
@@ -55,17 +50,6 @@ def client_sla_report(client_id: int):
     """The client's SLA report of ``?month=YYYY-MM``: tickets by priority, targets met/missed, breaches,
     overdue time, penalties, the longest outages."""
     return jsonify(_report(client_id))
-
-
-@pages.get("/clients/<int:client_id>/sla-report.html")
-@login_required()
-def client_sla_report_page(client_id: int):
-    """The same report as a printable HTML page."""
-    try:
-        report = _report(client_id)
-    except ApiError as exc:
-        abort(exc.status, exc.message)
-    return Response(sla_service.render_report_html(report), mimetype="text/html")
 
 
 @bp.get("/tickets/<int:ticket_id>/sla")

@@ -43,6 +43,13 @@ class SlaReportError(ValueError):
         self.field = field
 
 
+class ClientNotFound(SlaReportError):
+    """The report's client does not exist."""
+
+    def __init__(self, client_id: int):
+        super().__init__(f"client {client_id} not found", "client")
+
+
 def client_policy(client: Client) -> SlaPolicy:
     """The client's policy; an unknown key falls back to the default tier (logged, never an error)."""
     try:
@@ -269,13 +276,18 @@ def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def client_report(session: Session, *, client_id: int, month: str, now: datetime | None = None,
+def client_report(session: Session, *, client_id: int, month: str | None, now: datetime | None = None,
                   settings: Settings | None = None) -> dict:
-    """The monthly SLA report document of a client: tickets opened in ``month`` (client's time zone)."""
+    """The monthly SLA report document of a client: tickets opened in ``month`` (client's time zone).
+
+    SlaReportError naming ``month`` when it is missing or malformed; ClientNotFound for an unknown client.
+    """
     settings = settings or load_settings()
+    if not month:
+        raise SlaReportError("month is required (YYYY-MM)", "month")
     client = session.get(Client, client_id)
     if client is None:
-        raise SlaReportError(f"client {client_id} not found", "client")
+        raise ClientNotFound(client_id)
     zone = client.zone
     start, end = month_bounds(month, zone)
     now = (now or datetime.now(UTC)).astimezone(UTC)
