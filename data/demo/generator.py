@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
 from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from kb.models import (
     ticket_nodes,
 )
 from service.platform.auth import hash_password
+from service.sla.calendar import WEEKLY_HOURS, BusinessCalendar
 from service.sla.policies import get_policy
 
 from . import contracts as demo_contracts
@@ -54,6 +55,8 @@ HISTORY_DAYS = 548
 BATCH = 4000
 DEMO_PASSWORD = "demo-password"
 OUR_DOMAIN = "precedent-service.ru"
+#: Every demo client is in Russia: its calendar skips Russian public holidays.
+COUNTRY = "RU"
 PARTNER = "ООО «УралТехСервис»"
 
 
@@ -242,64 +245,19 @@ def _bulk(session: Session, model, rows: list[dict]) -> None:
         session.execute(insert(getattr(model, "__table__", model)), rows)
 
 
-# --- calendar arithmetic (the generator's own: weekly hours plus Russian public holidays) -----------
-
-_HOURS = {"10x5": (9, 19), "8x5": (9, 18)}
-#: Russian public holidays of the history's years (every demo client is in Russia), from ``holidays``
-#: like the SLA engine's calendars; the rare working Saturdays of a transfer are ignored here.
-_HOLIDAYS = frozenset(holidays.country_holidays("RU", years=range(HISTORY_END.year - 2, HISTORY_END.year + 2)))
+# --- calendar ------------------------------------------------------------------------------------
 
 
-def _is_working_day(local: datetime) -> bool:
-    return local.weekday() < 5 and local.date() not in _HOLIDAYS
+@cache
+def _calendar(name: str, timezone: str) -> BusinessCalendar:
+    """The business calendar of SLA, billing and the workflow (``service.sla.calendar``): weekly hours in
+    ``timezone``, minus Russian public holidays, plus the Saturdays Russia made working days."""
+    return BusinessCalendar(name, timezone, COUNTRY)
 
 
-def _is_open(local: datetime, calendar: str) -> bool:
-    if calendar == "24x7":
-        return True
-    start, end = _HOURS[calendar]
-    return _is_working_day(local) and start <= local.hour < end
-
-
-def _next_open(local: datetime, calendar: str) -> datetime:
-    """The first instant at or after ``local`` inside the calendar."""
-    if calendar == "24x7" or _is_open(local, calendar):
-        return local
-    start, _ = _HOURS[calendar]
-    day = local if local.hour < start else local + timedelta(days=1)
-    day = day.replace(hour=start, minute=0, second=0, microsecond=0)
-    while not _is_working_day(day):
-        day += timedelta(days=1)
-    return day
-
-
-def _working_minutes_between(start: datetime, end: datetime, calendar: str) -> float:
-    """Minutes of the calendar's working time between two instants (``start`` <= ``end``)."""
-    if calendar == "24x7":
-        return (end - start).total_seconds() / 60
-    _, close = _HOURS[calendar]
-    total, current = 0.0, _next_open(start, calendar)
-    while current < end:
-        day_end = current.replace(hour=close, minute=0, second=0, microsecond=0)
-        total += (min(day_end, end) - current).total_seconds() / 60
-        current = _next_open(day_end, calendar)
-    return total
-
-
-def _add_working_minutes(local: datetime, minutes: float, calendar: str) -> datetime:
-    """``local`` moved forward by ``minutes`` of the calendar's working time."""
-    if calendar == "24x7":
-        return local + timedelta(minutes=minutes)
-    _, end = _HOURS[calendar]
-    current = _next_open(local, calendar)
-    remaining = minutes
-    while True:
-        day_end = current.replace(hour=end, minute=0, second=0, microsecond=0)
-        left_today = (day_end - current).total_seconds() / 60
-        if remaining <= left_today:
-            return current + timedelta(minutes=remaining)
-        remaining -= left_today
-        current = _next_open(day_end, calendar)
+def _sla_calendar(client: dict) -> BusinessCalendar:
+    """The calendar the client's SLA clocks run in (the policy's own calendar wins, e.g. 24x7x4)."""
+    return _calendar(get_policy(client["sla"]).calendar or client["calendar"], client["tz"])
 
 
 # --- build steps ---------------------------------------------------------------------------------
@@ -351,7 +309,7 @@ def build_clients(session: Session, ctx: DemoContext) -> None:
         manager_login = MANAGER_EMAILS[spec["manager"]]
         rows.append({"id": cid, "external_id": f"DEMO-CL-{spec['key']}", "name": spec["name"],
                      "sla_policy": spec["sla"], "calendar": spec["calendar"], "timezone": spec["tz"],
-                     "country": "RU", "region": spec["region"], "manager": spec["manager"],
+                     "country": COUNTRY, "region": spec["region"], "manager": spec["manager"],
                      "manager_email": f"{manager_login}@{OUR_DOMAIN}", "email": f"it@{spec['domain']}",
                      "email_domains": [spec["domain"]],
                      "field_engineer_id": ctx.specialist_by_name[spec["engineer"]],
@@ -557,18 +515,19 @@ def _skeletons(ctx: DemoContext) -> list[tuple]:
         index = rng.choices(range(len(ctx.clients)), weights=weights)[0]
         client = ctx.clients[index]
         calendar = client["calendar"]
+        business = _calendar(calendar, client["tz"])
         # Slightly more tickets later in the history (the client base grew).
         day = start + timedelta(days=int((HISTORY_DAYS + 1) * rng.random() ** 0.85))
         local = day.astimezone(client["zone"]).replace(hour=0, minute=0, second=0, microsecond=0)
-        if calendar != "24x7" and not _is_working_day(local) and rng.random() < 0.85:
-            while not _is_working_day(local):  # most requests wait for the next working day
+        if not business.is_working_day(local.date()) and rng.random() < 0.85:
+            while not business.is_working_day(local.date()):  # most requests wait for the next working day
                 local += timedelta(days=1)
         if calendar == "24x7":
             hour = rng.choices(range(24), weights=[1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 6, 4,
                                                    3, 2, 2, 1])[0]
         elif rng.random() < 0.92:
-            open_, close = _HOURS[calendar]
-            hour = rng.randint(open_, close - 1)
+            opens, closes = WEEKLY_HOURS[calendar][0]
+            hour = rng.randint(opens.hour, closes.hour - 1)
         else:
             hour = rng.choice([7, 8, 19, 20, 21, 22, 23])
         local = local.replace(hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59))
@@ -733,11 +692,11 @@ def _work_minutes(group: str, ticket_type: str, priority: str, rng: random.Rando
     return int(round(minutes / 5) * 5) or 5
 
 
-def _targets(policy_key: str, priority: str) -> tuple[float, float | None, float, str | None]:
-    """(reaction, work start or None, resolution) hours and the policy's own calendar, from the SLA policies."""
+def _targets(policy_key: str, priority: str) -> tuple[float, float | None, float]:
+    """(reaction, work start or None, resolution) hours of the client's SLA policy (``service.sla.policies``)."""
     policy = get_policy(policy_key)
     return (policy.target_hours("reaction", priority), policy.target_hours("work_start", priority),
-            policy.target_hours("resolution", priority), policy.calendar)
+            policy.target_hours("resolution", priority))
 
 
 def build_tickets(session: Session, ctx: DemoContext) -> None:
@@ -813,9 +772,8 @@ class _Ticket:
     fixed_price: int | None = None
 
     @property
-    def calendar(self) -> str:
-        """The calendar the client's SLA clocks run in (the policy's own calendar wins, e.g. 24x7x4)."""
-        return get_policy(self.client["sla"]).calendar or self.client["calendar"]
+    def calendar(self) -> BusinessCalendar:
+        return _sla_calendar(self.client)
 
     @property
     def is_done(self) -> bool:
@@ -908,41 +866,41 @@ def _user_request(ctx: DemoContext, client: dict, scenario: dict, who: dict, rng
 
 def _timeline(client: dict, created: datetime, priority: str, rng: random.Random) -> _Timeline:
     """The desk mostly meets the client's SLA targets (working time), sometimes not; the newest are still open."""
-    zone = client["zone"]
-    react_h, start_h, resolve_h, policy_calendar = _targets(client["sla"], priority)
-    calendar = policy_calendar or client["calendar"]
-    start_at = _next_open(created.astimezone(zone), calendar)
+    react_h, start_h, resolve_h = _targets(client["sla"], priority)
+    calendar = _sla_calendar(client)
+
+    def after(start: datetime, minutes: float) -> datetime:
+        return calendar.add_working_time(start, timedelta(minutes=minutes))
+
     late_reaction = rng.random() < 0.05
-    reacted = _add_working_minutes(start_at, react_h * 60 * (rng.uniform(1.05, 2.0) if late_reaction
-                                                             else rng.uniform(0.03, 0.8)), calendar)
-    work_start_budget = (start_h or react_h * 2) * 60 * rng.uniform(0.05, 0.5)
-    work_started = _add_working_minutes(reacted, work_start_budget, calendar)
+    reacted = after(created, react_h * 60 * (rng.uniform(1.05, 2.0) if late_reaction else rng.uniform(0.03, 0.8)))
+    work_started = after(reacted, (start_h or react_h * 2) * 60 * rng.uniform(0.05, 0.5))
     late_resolution = rng.random() < 0.08
-    budget = resolve_h * 60 * (rng.uniform(1.05, 3.0) if late_resolution else rng.uniform(0.2, 0.95))
-    resolved = _add_working_minutes(start_at, budget, calendar)
+    resolved = after(created, resolve_h * 60 * (rng.uniform(1.05, 3.0) if late_resolution else rng.uniform(0.2, 0.95)))
     if resolved <= work_started:
-        resolved = _add_working_minutes(work_started, rng.uniform(5, 30), calendar)
+        resolved = after(work_started, rng.uniform(5, 30))
     pause = None
     if rng.random() < 0.13:
-        pause_start = _add_working_minutes(work_started, rng.uniform(5, 60), calendar)
+        pause_start = after(work_started, rng.uniform(5, 60))
         pause_end = pause_start + timedelta(minutes=rng.uniform(60, 4 * 24 * 60))
         pause = (pause_start, pause_end, rng.choice(PAUSE_REASONS))
         # The clock stops while paused: the work left after the pause starts is done after it ends.
-        left = _working_minutes_between(pause_start, resolved, calendar) if resolved > pause_start else 10
-        resolved = _add_working_minutes(pause_end, max(left, rng.uniform(5, 30)), calendar)
-    return _still_open(zone, created, reacted, work_started, resolved, pause, rng)
+        left = (calendar.working_time_between(pause_start, resolved).total_seconds() / 60
+                if resolved > pause_start else 10)
+        resolved = after(pause_end, max(left, rng.uniform(5, 30)))
+    return _still_open(created, reacted, work_started, resolved, pause, rng)
 
 
-def _still_open(zone: ZoneInfo, created: datetime, reacted: datetime, work_started: datetime, resolved: datetime,
+def _still_open(created: datetime, reacted: datetime, work_started: datetime, resolved: datetime,
                 pause: tuple | None, rng: random.Random) -> _Timeline:
     """Push the newest tickets' steps past the end of history (open queues), then round to whole seconds (UTC)."""
     if HISTORY_END - created < timedelta(days=2) and rng.random() < 0.35:
         # The newest requests are not picked up yet: the "new" queue of the demo.
-        reacted = max(reacted, HISTORY_END.astimezone(zone) + timedelta(minutes=rng.uniform(5, 120)))
+        reacted = max(reacted, HISTORY_END + timedelta(minutes=rng.uniform(5, 120)))
         work_started, resolved = max(work_started, reacted), max(resolved, reacted)
     if HISTORY_END - created < timedelta(days=10) and rng.random() < 0.3:
         # The last days' work is still under way: open tickets in every status.
-        resolved = max(resolved, HISTORY_END.astimezone(zone) + timedelta(hours=rng.uniform(1, 96)))
+        resolved = max(resolved, HISTORY_END + timedelta(hours=rng.uniform(1, 96)))
     closed = resolved + timedelta(hours=rng.uniform(1, 72))
     reacted, work_started, resolved, closed = (_whole_utc(t) for t in (reacted, work_started, resolved, closed))
     if pause:
@@ -1096,13 +1054,13 @@ def _work_log(ctx: DemoContext, ticket: _Ticket, staff: _Staff, out: dict[str, l
     request, primary, helper = ticket.request, staff.primary, staff.helper
     total = _work_minutes(request.group, request.type, request.priority, rng)
     pieces = 1 if total < 60 else rng.choice([1, 1, 2, 3])
-    calendar, zone = ticket.calendar, ticket.client["zone"]
+    calendar = ticket.calendar
     moment = ticket.work_started_at
     for number in range(pieces):
         minutes = max(5, int(total / pieces / 5) * 5)
         if moment > HISTORY_END:
             break
-        off_hours = not _is_open(moment.astimezone(zone), calendar)
+        off_hours = not calendar.is_working_time(moment)
         worker = helper if helper and number == pieces - 1 else primary
         out["time_entries"].append({
             "id": ctx.next_id("time_entries"), "ticket_id": ticket.id, "specialist_id": worker["id"],

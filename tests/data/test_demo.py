@@ -136,6 +136,30 @@ def test_ticket_fields_and_timelines_are_consistent(built):
     assert session.scalar(select(func.count()).select_from(Assignment)) >= len(tickets) * 0.9
 
 
+
+def test_timelines_run_in_the_sla_engines_calendar(built):
+    """Reaction, work start and resolution fall in the client's SLA calendar (service.sla.calendar, holidays
+    and transferred working Saturdays included), work flagged off-hours lies outside it, and most tickets of a
+    working-hours client are created on its working days."""
+    from service.sla.policies import get_policy
+    from service.sla.service import client_calendar
+
+    session, _ = built
+    calendars = {c.id: (c, client_calendar(c, get_policy(c.sla_policy))) for c in session.scalars(select(Client))}
+    office = 0
+    on_days_off = 0
+    for ticket in session.scalars(select(Ticket)):
+        client, calendar = calendars[ticket.client_id]
+        for moment in (ticket.reacted_at, ticket.work_started_at, ticket.resolved_at):
+            assert moment is None or calendar.is_working_time(moment), (ticket.id, moment)
+        if client.calendar != "24x7":
+            office += 1
+            on_days_off += not calendar.is_working_day(ticket.created_at.astimezone(client.zone).date())
+    assert office and on_days_off < 0.1 * office
+    flagged = session.execute(select(TimeEntry.started_at, Ticket.client_id).join(Ticket)
+                              .where(TimeEntry.off_hours_agreed.is_(True))).all()
+    assert flagged and not any(calendars[client_id][1].is_working_time(at) for at, client_id in flagged)
+
 def test_priorities_are_skewed_like_a_real_desk(built):
     session, _ = built
     share = Counter(session.scalars(select(Ticket.priority)))
