@@ -294,9 +294,29 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         unknown = [b for b in self.bases if b not in STACK_BASES]
         if unknown or not self.bases:
             raise ValueError(f"unknown stack bases {unknown}; choose from {', '.join(STACK_BASES)}")
+        if self.blend not in ("auto", "full", "shared"):
+            raise ValueError(f"blend must be auto, full or shared, got {self.blend!r}")
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
         X = self._drop_signals(X)
+        self._fit_vectorizers(X)
+        views = self._views(X)
+        oof, held_out = self._out_of_fold_scores(views, y, sample_weight)
+        self.base_models_ = [self._fit_learner(name, views[self._view_of(name)], y, sample_weight)
+                             for name in self.bases]
+        if not held_out.all():
+            in_sample = np.flatnonzero(~held_out)
+            oof[in_sample] = np.hstack([
+                self._base_scores(model, views[self._view_of(name)][in_sample], self.classes_)
+                for name, model in zip(self.bases, self.base_models_, strict=True)])
+        standardized = self._standardize_scores(oof)
+        self.blender_ = self._fit_blender(standardized, y, sample_weight)
+        self.log_prior_ = _log_prior(y, self.classes_, sample_weight)
+        self.prior_correction_ = self._choose_prior_correction(standardized, y, sample_weight)
+        return self
+
+    def _fit_vectorizers(self, X) -> None:
+        """The word (and, if a base needs them, char) TF-IDF vectorizers and the signals' vocabulary."""
         text = X[TEXT_COLUMN]
         self.word_vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_df=0.9).fit(text)
         self.char_vectorizer_ = None
@@ -309,39 +329,38 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         for column in self.meta_columns:
             for value in sorted(set(map(str, X[column]))):
                 self.meta_vocabulary_[f"{column}={value}"] = len(self.meta_vocabulary_)
-        views = self._views(X)
+
+    def _out_of_fold_scores(self, views: dict, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
+        """Base scores of the rows each fold model did not see, and which rows were held out.
+
+        Rows of classes with fewer than ``cv`` examples are never held out: every fold model knows
+        every class, so out-of-fold scores look like the final models' scores.  Those rows (and all
+        rows when there are too few for folds) get in-sample scores of the final models in ``fit``."""
         n, k = len(y), len(self.classes_)
         oof = np.zeros((n, k * len(self.bases)))
-        # Rows of classes with fewer than ``cv`` examples are never held out: every fold model knows
-        # every class, so out-of-fold scores look like the final models' scores.  Those rows (and all
-        # rows when there are too few for folds) get in-sample scores below.
         values, counts = np.unique(y, return_counts=True)
         frequent = np.isin(y, values[counts >= max(self.cv or 0, 2)])
         held_out = np.zeros(n, dtype=bool)
         rest = np.flatnonzero(frequent)
-        if self.cv and self.cv >= 2 and len(rest) >= 2 * self.cv and len(np.unique(y[rest])) >= 2:
-            from sklearn.model_selection import StratifiedKFold
+        if not (self.cv and self.cv >= 2 and len(rest) >= 2 * self.cv and len(np.unique(y[rest])) >= 2):
+            return oof, held_out
+        from sklearn.model_selection import StratifiedKFold
 
-            folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-            for fold_train, fold_test in folds.split(np.zeros(len(rest)), y[rest]):
-                train_idx = np.r_[rest[fold_train], np.flatnonzero(~frequent)]
-                test_idx = rest[fold_test]
-                weights = None if sample_weight is None else sample_weight[train_idx]
-                for i, name in enumerate(self.bases):
-                    view = views[self._view_of(name)]
-                    model = self._fit_learner(name, view[train_idx], y[train_idx], weights)
-                    oof[test_idx, i * k:(i + 1) * k] = self._base_scores(model, view[test_idx], self.classes_)
-                held_out[test_idx] = True
-        self.base_models_ = [self._fit_learner(name, views[self._view_of(name)], y, sample_weight)
-                             for name in self.bases]
-        if not held_out.all():
-            in_sample = np.flatnonzero(~held_out)
-            oof[in_sample] = np.hstack([
-                self._base_scores(model, views[self._view_of(name)][in_sample], self.classes_)
-                for name, model in zip(self.bases, self.base_models_, strict=True)])
-        m = len(self.bases)
-        if self.blend not in ("auto", "full", "shared"):
-            raise ValueError(f"blend must be auto, full or shared, got {self.blend!r}")
+        folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        for fold_train, fold_test in folds.split(np.zeros(len(rest)), y[rest]):
+            train_idx = np.r_[rest[fold_train], np.flatnonzero(~frequent)]
+            test_idx = rest[fold_test]
+            weights = None if sample_weight is None else sample_weight[train_idx]
+            for i, name in enumerate(self.bases):
+                view = views[self._view_of(name)]
+                model = self._fit_learner(name, view[train_idx], y[train_idx], weights)
+                oof[test_idx, i * k:(i + 1) * k] = self._base_scores(model, view[test_idx], self.classes_)
+            held_out[test_idx] = True
+        return oof, held_out
+
+    def _standardize_scores(self, oof: np.ndarray) -> np.ndarray:
+        """Choose the blend (``blend_``) and standardise the base scores for it (``score_mean_``/``score_scale_``)."""
+        n, m, k = len(oof), len(self.bases), len(self.classes_)
         # A full multinomial blend has (m*k)*k weights; with few rows it learns quirks of small fold
         # models and extrapolates, so "auto" uses it only with 50+ rows per blend feature.
         self.blend_ = self.blend if self.blend != "auto" else ("full" if n >= 50 * m * k else "shared")
@@ -352,11 +371,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
             blocks = oof.reshape(n, m, k)
             self.score_mean_ = np.repeat(blocks.mean(axis=(0, 2)), k)
             self.score_scale_ = np.repeat(blocks.std(axis=(0, 2)) + 1e-9, k)
-        standardized = (oof - self.score_mean_) / self.score_scale_
-        self.blender_ = self._fit_blender(standardized, y, sample_weight)
-        self.log_prior_ = _log_prior(y, self.classes_, sample_weight)
-        self.prior_correction_ = self._choose_prior_correction(standardized, y, sample_weight)
-        return self
+        return (oof - self.score_mean_) / self.score_scale_
 
     def _drop_signals(self, X):
         """A copy of X whose structured signals read "none" on a random ``signal_dropout`` share of rows.
