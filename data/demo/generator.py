@@ -813,12 +813,12 @@ def _make_ticket(ctx: DemoContext, client: dict, created: datetime, scenario_ind
     _bill(ticket, rng)
     out["tickets"].append(_ticket_row(ticket))
     _link_nodes(ctx, ticket, out, rng)
-    staff = closed_by = None
+    staff = closing = None
     if ticket.reacted_at is not None:
         staff = _staff(ctx, ticket, out, rng)
-        closed_by = _comments_and_pause(ctx, ticket, staff, out, rng)
+        closing = _comments_and_pause(ctx, ticket, staff, out, rng)
         _work_log(ctx, ticket, staff, out, rng)
-    out["audit_events"].extend(_audit_trail(ticket, staff, closed_by))
+    out["audit_events"].extend(_audit_trail(ticket, staff, closing))
 
 
 def _alert_request(ctx: DemoContext, client: dict, created: datetime, scenario_keys: dict,
@@ -1000,7 +1000,8 @@ def _staff(ctx: DemoContext, ticket: _Ticket, out: dict[str, list[dict]], rng: r
 
 def _comments_and_pause(ctx: DemoContext, ticket: _Ticket, staff: _Staff, out: dict[str, list[dict]],
                         rng: random.Random) -> str | None:
-    """Public and internal comments along the timeline, the SLA pause; who closed the ticket (if closed)."""
+    """Public and internal comments along the timeline and the SLA pause; how a closed ticket was closed
+    (``confirm``: by the requester, ``close``: by auto-close), None if it is not closed."""
     tid, times, primary, helper = ticket.id, ticket.timeline, staff.primary, staff.helper
     comments = out["comments"]
 
@@ -1025,7 +1026,7 @@ def _comments_and_pause(ctx: DemoContext, ticket: _Ticket, staff: _Staff, out: d
     if not ticket.is_done:
         return None
     comment(primary["name"], True, times.resolved, ticket.resolution)
-    return rng.choice([_requester_actor(ticket), "auto-close"]) if ticket.status == "closed" else None
+    return rng.choice(["confirm", "close"]) if ticket.status == "closed" else None
 
 
 def _pause(ctx: DemoContext, ticket: _Ticket, primary: dict, comment, out: dict[str, list[dict]],
@@ -1072,31 +1073,91 @@ def _work_log(ctx: DemoContext, ticket: _Ticket, staff: _Staff, out: dict[str, l
         moment = moment + timedelta(minutes=minutes + rng.randint(30, 24 * 60))
 
 
-def _requester_actor(ticket: _Ticket) -> str:
-    return ticket.request.requester_email or ticket.request.requester_name or "intake"
+#: Actors as the workflow writes them: people of the client are "client:<address>", automation "system:<what>".
+ALERTMANAGER_ACTOR = "system:alertmanager"
+AUTOCLOSE_ACTOR = "system:autoclose"
+
+
+def _client_actor(ticket: _Ticket) -> str:
+    """The requester as a workflow actor (an alert's client answers through its IT mailbox)."""
+    request = ticket.request
+    if request.channel == "monitoring":
+        return f"client:it@{ticket.client['domain']}"
+    return f"client:{request.requester_email or request.requester_name}"
 
 
 def _event(ticket: _Ticket, action: str, actor: str, at: datetime, data: dict) -> dict:
     return {"entity": "ticket", "entity_id": ticket.id, "action": action, "actor": actor, "at": at, "data": data}
 
 
-def _audit_trail(ticket: _Ticket, staff: _Staff | None, closed_by: str | None) -> list[dict]:
-    """The ticket's audit events, oldest first."""
-    request, times = ticket.request, ticket.timeline
-    events = [_event(ticket, "created", _requester_actor(ticket), ticket.created,
-                     {"channel": request.channel, "priority": request.priority, "group": request.group})]
+def _step(ticket: _Ticket, action: str, actor: str, at: datetime, from_status: str, to_status: str, *,
+          reason: str | None = None, **details) -> dict:
+    """One workflow action, with the data ``service.tickets.workflow`` writes: from, to, reason and details."""
+    return _event(ticket, action, actor, at, {"from": from_status, "to": to_status, "reason": reason, **details})
+
+
+def _audit_trail(ticket: _Ticket, staff: _Staff | None, closing: str | None) -> list[dict]:
+    """The ticket's audit events in the workflow's own vocabulary, oldest first: ``create``, then one event
+    per action along its path (triage, take, assign_specialists, request_info, client_replied, escalate,
+    resolve, confirm or close, reopen)."""
+    request = ticket.request
+    creator = ALERTMANAGER_ACTOR if request.channel == "monitoring" else _client_actor(ticket)
+    events = [_event(ticket, "create", creator, ticket.created, {
+        "from": None, "to": "new", "channel": request.channel, "priority": request.priority,
+        "group": request.group, "triaged_by": "caller", "needs_human": False})]
     if staff is None:
         return events
-    name = staff.primary["name"]
-    events.append(_event(ticket, "status_changed", name, ticket.reacted_at, {"from": "new", "to": "in_progress"}))
-    if staff.helper and ticket.work_started_at:
-        events.append(_event(ticket, "status_changed", name, ticket.work_started_at,
-                             {"from": "in_progress", "to": "with_specialists"}))
-    if ticket.is_done:
-        events.append(_event(ticket, "status_changed", name, times.resolved, {"from": "in_progress", "to": "resolved"}))
-        if ticket.status == "closed":
-            events.append(_event(ticket, "status_changed", closed_by, times.closed, {"from": "resolved", "to": "closed"}))
+    engineer = staff.primary["name"]
+    events.append(_step(ticket, "triage", engineer, ticket.reacted_at, "new", "triaged"))
+    if ticket.work_started_at is None:
+        return events
+    events.append(_step(ticket, "take", engineer, ticket.work_started_at, "triaged", "in_progress",
+                        specialist_id=staff.primary["id"], released=[]))
+    working = "in_progress"
+    if staff.helper:
+        working = "with_specialists"
+        events.append(_step(ticket, "assign_specialists", engineer, ticket.work_started_at, "in_progress", working,
+                            specialist_ids=[staff.helper["id"]]))
+    events += _pause_steps(ticket, engineer, working)
+    events += _final_steps(ticket, engineer, working, closing, after=events[-1]["at"])
     return events
+
+
+def _pause_steps(ticket: _Ticket, engineer: str, working: str) -> list[dict]:
+    """``request_info`` when the SLA clock stopped and ``client_replied`` when the client answered."""
+    pause = ticket.timeline.pause
+    if not pause or pause[0] > HISTORY_END:
+        return []
+    steps = [_step(ticket, "request_info", engineer, pause[0], working, "waiting_for_client", reason=pause[2])]
+    if pause[1] <= HISTORY_END:
+        steps.append(_step(ticket, "client_replied", _client_actor(ticket), pause[1], "waiting_for_client", working))
+    return steps
+
+
+def _final_steps(ticket: _Ticket, engineer: str, working: str, closing: str | None, *, after: datetime) -> list[dict]:
+    """How the path ends: resolved (then confirmed, closed or reopened), or escalated to the second line.
+
+    A step the timeline does not date (escalation, reopening) happens halfway between the previous
+    event and the end of history.
+    """
+    def halfway(start: datetime) -> datetime:
+        return (start + (HISTORY_END - start) / 2).replace(microsecond=0)
+
+    times = ticket.timeline
+    if ticket.status == "escalated":
+        return [_step(ticket, "escalate", engineer, halfway(after), working, "escalated")]
+    if not (ticket.is_done or ticket.status == "reopened"):
+        return []
+    resolution = (ticket.resolution or "")[:500]
+    steps = [_step(ticket, "resolve", engineer, times.resolved, working, "resolved", resolution=resolution)]
+    if ticket.status == "reopened":
+        steps.append(_step(ticket, "reopen", _client_actor(ticket), halfway(times.resolved), "resolved", "reopened",
+                           previous_resolution=resolution))
+    elif closing == "confirm":
+        steps.append(_step(ticket, "confirm", _client_actor(ticket), times.closed, "resolved", "closed"))
+    elif closing == "close":
+        steps.append(_step(ticket, "close", AUTOCLOSE_ACTOR, times.closed, "resolved", "closed", automatic=True))
+    return steps
 
 
 # --- knowledge -----------------------------------------------------------------------------------

@@ -160,6 +160,46 @@ def test_timelines_run_in_the_sla_engines_calendar(built):
                               .where(TimeEntry.off_hours_agreed.is_(True))).all()
     assert flagged and not any(calendars[client_id][1].is_working_time(at) for at, client_id in flagged)
 
+
+def test_histories_are_paths_of_the_workflow(built):
+    """Every ticket's audit trail reads like one the workflow wrote: ``create`` with the workflow's data, then
+    one allowed transition per event (each from the previous one's status), ending in the ticket's status."""
+    from kb.models import AuditEvent
+    from service.tickets.workflow import TRANSITIONS, next_status
+
+    session, _ = built
+    trails: dict[int, list[AuditEvent]] = {}
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.entity == "ticket")
+                                 .order_by(AuditEvent.at, AuditEvent.id)):
+        trails.setdefault(event.entity_id, []).append(event)
+    tickets = session.scalars(select(Ticket)).all()
+    actions = Counter()
+    for ticket in tickets:
+        create, *steps = trails[ticket.id]
+        # besides the workflow's steps, only the contracts step's billing events (stop work, operations)
+        assert all(e.action in TRANSITIONS or e.action.startswith("billing.") for e in steps)
+        steps = [e for e in steps if e.action in TRANSITIONS]
+        assert create.action == "create" and create.at == ticket.created_at
+        assert create.data == {"from": None, "to": "new", "channel": ticket.channel, "priority": ticket.priority,
+                               "group": ticket.group, "triaged_by": "caller", "needs_human": False}
+        status, working = "new", None
+        for event in steps:
+            assert event.data["from"] == status, (ticket.id, event.action, event.data)
+            status = next_status(status, event.action, previous_working=working)
+            assert event.data["to"] == status and "reason" in event.data
+            if event.action == "request_info":
+                working = event.data["from"]
+            actions[event.action] += 1
+        assert status == ticket.status, ticket.id
+        take = [e for e in steps if e.action == "take"]
+        if ticket.work_started_at is not None:
+            primary = next(a.specialist_id for a in ticket.assignees if a.role == "primary")
+            assert take and take[0].at == ticket.work_started_at and take[0].data["specialist_id"] == primary
+        if ticket.reacted_at is not None:
+            assert steps[0].action == "triage" and steps[0].at == ticket.reacted_at
+    assert {"triage", "take", "resolve", "request_info", "client_replied"} <= set(actions)
+    assert {"confirm", "close"} & set(actions)
+
 def test_priorities_are_skewed_like_a_real_desk(built):
     session, _ = built
     share = Counter(session.scalars(select(Ticket.priority)))
