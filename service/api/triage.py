@@ -33,4 +33,4 @@ def triage():
     except TriageInputError as exc:
         status = 404 if exc.field == "client_id" else 422
         raise ApiError(status, str(exc), field=exc.field) from None
-    return jsonify(result)
+    return jsonify(result.to_dict())

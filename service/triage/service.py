@@ -1,8 +1,8 @@
 """Triage of a new request: priority, specialist group, confidence, rules that fired, specialists.
 
-``triage_request`` is what ``POST /api/v1/triage`` answers and what ticket creation runs;
-``record_prediction`` stores its result as a TriagePrediction so that production accuracy can later be
-measured against what engineers set.  With no published model it still answers: rules only,
+``triage_request`` is what ticket creation runs and what ``POST /api/v1/triage`` answers (a
+:class:`TriageResult`; its ``to_dict()`` is the JSON); ``record_prediction`` stores it as a TriagePrediction
+so that production accuracy can later be measured against what engineers set.  With no published model it still answers: rules only,
 ``needs_human`` true.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from kb import vocab
 from kb.models import Assignment, Client, Node, Ticket, TriagePrediction
 from kb.queries.directory import get_nodes, list_specialists
 from ml.classify import ticket_frame
-from ml.ranking import Candidate, IncidentNeighbours, RankingContext, rank_specialists
+from ml.ranking import Candidate, IncidentNeighbours, RankedSpecialist, RankingContext, rank_specialists
 from ml.registry import ModelError, PublishedModels
 from ml.rules import NodeSignal, apply_priority_rules, priority_rules
 from ml.training import PRIORITY_MODEL, ROUTING_MODEL, signals_for
@@ -140,20 +141,17 @@ def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, gr
     incident_scores: dict[int, float] = {}
     source = "none"
     if use_search:
+        from service.search import service as search
+
         try:
-            from service.search import service as search
-        except ImportError:
-            search = None
-        if search is not None and hasattr(search, "suggest"):
-            try:
-                found = search.suggest(session, text=text, client_id=client_id, k=10)
-                for item in (found or {}).get("incidents", []):
-                    ticket_id = item.get("id") or item.get("ticket_id")
-                    if ticket_id is not None:
-                        incident_scores[int(ticket_id)] = max(float(item.get("score") or 0.0), 1e-6)
-                source = "search"
-            except Exception as exc:  # no index yet, or it is being rebuilt: rank without it
-                log.warning("triage: suggest unavailable (%s); ranking without nearest incidents", exc)
+            found = search.suggest(session, text=text, client_id=client_id, k=10)
+            for item in (found or {}).get("incidents", []):
+                ticket_id = item.get("id") or item.get("ticket_id")
+                if ticket_id is not None:
+                    incident_scores[int(ticket_id)] = max(float(item.get("score") or 0.0), 1e-6)
+            source = "search"
+        except Exception as exc:  # no index yet, or it is being rebuilt: rank without it
+            log.warning("triage: suggest unavailable (%s); ranking without nearest incidents", exc)
     if not incident_scores:
         resolvers = incident_neighbours(session, refresh_seconds=refresh_seconds).resolvers(text)
         if resolvers:
@@ -192,28 +190,116 @@ def _candidates(session: Session) -> list[Candidate]:
     return out
 
 
-def triage_request(
-    session: Session,
-    *,
-    subject: str,
-    description: str | None = None,
-    client_id: int | None = None,
-    channel: str | None = None,
-    node_ids: Sequence[int] | None = None,
-    alert_severity: str | None = None,
-    settings: Settings | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Priority, group, confidence, fired rule and ranked specialists for a request.
+# --- the result ---------------------------------------------------------------------------------------
 
-    Raises :class:`TriageInputError` (with ``field``) for an empty subject, an unknown client or
-    channel, or nodes that do not exist or belong to another client.
-    """
-    settings = current_settings(settings)
-    now = now or datetime.now(UTC)
+
+@dataclass(frozen=True)
+class Alternative:
+    """A runner-up class of a prediction."""
+
+    value: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "confidence": self.confidence}
+
+
+@dataclass
+class GroupPrediction:
+    """The specialist group: the routing model's best class (None without a model), its calibrated
+    confidence, the next classes and the threshold the confidence had to reach (rounded as answered).
+
+    ``needs_human_reasons`` (why this prediction sends the ticket to a human) and ``model_version`` are
+    reported at the top of the answer, not in the group's own JSON."""
+
+    value: str | None = None
+    confidence: float | None = None
+    alternatives: list[Alternative] = field(default_factory=list)
+    threshold: float | None = None
+    needs_human_reasons: list[str] = field(default_factory=list)
+    model_version: str | None = None
+
+    @property
+    def needs_human(self) -> bool:
+        return bool(self.needs_human_reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "confidence": self.confidence,
+                "alternatives": [a.to_dict() for a in self.alternatives], "threshold": self.threshold}
+
+
+@dataclass
+class PriorityPrediction:
+    """The priority: what decided it (``source``: rule, model or default), the deciding rule, every rule
+    that fired and what the model alone said.  ``confidence`` is 1.0 when a rule decided.
+
+    ``threshold`` (the model's confidence had to reach it; not in the JSON), ``needs_human_reasons``
+    and ``model_version`` are reported at the top of the answer."""
+
+    value: str
+    source: str
+    confidence: float | None = None
+    rule: str | None = None
+    rule_reason: str | None = None
+    rules_fired: list[str] = field(default_factory=list)
+    model_value: str | None = None
+    threshold: float | None = None
+    needs_human_reasons: list[str] = field(default_factory=list)
+    model_version: str | None = None
+
+    @property
+    def needs_human(self) -> bool:
+        return bool(self.needs_human_reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "confidence": self.confidence, "rule": self.rule,
+                "rule_reason": self.rule_reason, "rules_fired": list(self.rules_fired), "source": self.source,
+                "model_value": self.model_value}
+
+
+@dataclass
+class TriageResult:
+    """What triage says about a request; :meth:`to_dict` is the JSON of ``POST /api/v1/triage``."""
+
+    priority: PriorityPrediction
+    group: GroupPrediction
+    specialists: list[RankedSpecialist] = field(default_factory=list)
+    #: where the nearest past incidents came from: "search", "tfidf_neighbours", "same_group_history", "none"
+    nearest_incidents_from: str = "none"
+
+    @property
+    def needs_human_reasons(self) -> list[str]:
+        return [*self.group.needs_human_reasons, *self.priority.needs_human_reasons]
+
+    @property
+    def needs_human(self) -> bool:
+        """True when a model is missing or not sure enough: the ticket goes to the human triage queue."""
+        return self.group.needs_human or self.priority.needs_human
+
+    @property
+    def model_versions(self) -> dict[str, str | None]:
+        return {ROUTING_MODEL: self.group.model_version, PRIORITY_MODEL: self.priority.model_version}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "priority": self.priority.to_dict(),
+            "group": self.group.to_dict(),
+            "needs_human": self.needs_human,
+            "needs_human_reasons": self.needs_human_reasons,
+            "specialists": [s.as_dict() for s in self.specialists],
+            "nearest_incidents_from": self.nearest_incidents_from,
+            "model_versions": self.model_versions,
+        }
+
+
+# --- the steps ----------------------------------------------------------------------------------------
+
+
+def _checked_request(session: Session, *, subject: str, client_id: int | None, channel: str | None,
+                     node_ids: Sequence[int] | None) -> tuple[Client | None, list[Node]]:
+    """The client and nodes of a request, or :class:`TriageInputError` naming the field."""
     if not isinstance(subject, str) or not subject.strip():
         raise TriageInputError("subject must not be empty", "subject")
-    description = description or ""
     if channel is not None and channel not in vocab.CHANNELS:
         raise TriageInputError(f"channel must be one of {', '.join(vocab.CHANNELS)}", "channel")
     client: Client | None = None
@@ -230,111 +316,120 @@ def triage_request(
             raise TriageInputError(f"nodes not found: {', '.join(map(str, missing))}", "node_ids")
         if client_id is not None and any(n.client_id != client_id for n in nodes):
             raise TriageInputError("every node must belong to the ticket's client", "node_ids")
+    return client, nodes
 
-    signals = signals_for(subject=subject, description=description, channel=channel,
-                          tier=client.sla_policy if client else None, nodes=nodes,
-                          alert_severity=alert_severity)
-    frame = ticket_frame([signals])
-    models = published_models(settings.models_dir)
-    target = settings.triage_target_precision
-    needs_human = False
-    reasons_for_human: list[str] = []
 
-    # --- group ---
+def _predict_group(models: PublishedModels, frame, settings: Settings) -> GroupPrediction:
+    """The routing model's group, or none (and a human) without a usable published model."""
     routed = _predict(models, ROUTING_MODEL, frame)
     if routed is None:
-        group = {"value": None, "confidence": None, "alternatives": [], "threshold": None}
-        needs_human = True
-        reasons_for_human.append("no published routing model")
-    else:
-        ranked, manifest = routed
-        best, confidence = ranked[0]
-        threshold = _threshold(manifest, settings.triage_group_threshold, target, best)
-        group = {
-            "value": best, "confidence": round(confidence, 4),
-            "alternatives": [{"value": v, "confidence": round(p, 4)} for v, p in ranked[1:4]],
-            "threshold": round(threshold, 4),
-        }
-        if confidence < threshold:
-            needs_human = True
-            reasons_for_human.append(f"group confidence {confidence:.2f} below {threshold:.2f}")
+        return GroupPrediction(needs_human_reasons=["no published routing model"])
+    ranked, manifest = routed
+    best, confidence = ranked[0]
+    threshold = _threshold(manifest, settings.triage_group_threshold, settings.triage_target_precision, best)
+    reasons = [f"group confidence {confidence:.2f} below {threshold:.2f}"] if confidence < threshold else []
+    return GroupPrediction(
+        value=best, confidence=round(confidence, 4),
+        alternatives=[Alternative(v, round(p, 4)) for v, p in ranked[1:4]],
+        threshold=round(threshold, 4), needs_human_reasons=reasons, model_version=manifest.get("version"))
 
-    # --- priority ---
-    fired = priority_rules(text=signals.text, channel=channel, alert_severity=alert_severity,
+
+def _predict_priority(models: PublishedModels, frame, settings: Settings, *, text: str, channel: str | None,
+                      alert_severity: str | None, nodes: Sequence[Node]) -> PriorityPrediction:
+    """The priority model's value raised by the deterministic rules; "standard" when neither speaks."""
+    fired = priority_rules(text=text, channel=channel, alert_severity=alert_severity,
                            nodes=[NodeSignal(n.kind, n.criticality, n.monitored) for n in nodes])
     predicted = _predict(models, PRIORITY_MODEL, frame)
-    model_priority, priority_confidence, priority_threshold = None, None, None
+    model_priority, confidence, threshold, version = None, None, None, None
     if predicted is not None:
-        ranked_priorities, priority_manifest = predicted
-        model_priority, priority_confidence = ranked_priorities[0]
-        priority_threshold = _threshold(priority_manifest, settings.triage_priority_threshold, target,
-                                        model_priority)
+        ranked, manifest = predicted
+        model_priority, confidence = ranked[0]
+        threshold = _threshold(manifest, settings.triage_priority_threshold, settings.triage_target_precision,
+                               model_priority)
+        version = manifest.get("version")
     value, deciding_rule = apply_priority_rules(model_priority, fired)
+    reasons: list[str] = []
     if deciding_rule is not None:
         source = "rule"
     elif model_priority is not None:
         source = "model"
-        if priority_confidence < priority_threshold:
-            needs_human = True
-            reasons_for_human.append(
-                f"priority confidence {priority_confidence:.2f} below {priority_threshold:.2f}")
+        if confidence < threshold:
+            reasons.append(f"priority confidence {confidence:.2f} below {threshold:.2f}")
     else:
         value, source = "standard", "default"
-        needs_human = True
-        reasons_for_human.append("no published priority model and no rule fired")
-    priority = {
-        "value": value,
-        "confidence": 1.0 if source == "rule" else (round(priority_confidence, 4)
-                                                    if priority_confidence is not None else None),
-        "rule": deciding_rule.name if deciding_rule else None,
-        "rule_reason": deciding_rule.reason if deciding_rule else None,
-        "rules_fired": [rule.name for rule in fired],
-        "source": source,
-        "model_value": model_priority,
-    }
+        reasons.append("no published priority model and no rule fired")
+    return PriorityPrediction(
+        value=value, source=source,
+        confidence=1.0 if source == "rule" else (round(confidence, 4) if confidence is not None else None),
+        rule=deciding_rule.name if deciding_rule else None,
+        rule_reason=deciding_rule.reason if deciding_rule else None,
+        rules_fired=[rule.name for rule in fired], model_value=model_priority, threshold=threshold,
+        needs_human_reasons=reasons, model_version=version)
 
-    # --- specialists ---
+
+def _rank(session: Session, *, text: str, group: str | None, client: Client | None, nodes: Sequence[Node],
+          settings: Settings, now: datetime) -> tuple[list[RankedSpecialist], str]:
+    """Specialists for the group, ranked, and where the nearest past incidents came from."""
     resolvers, resolver_source = _nearest_resolvers(
-        session, text=signals.text, client_id=client_id, group=group["value"],
+        session, text=text, client_id=client.id if client else None, group=group,
         use_search=settings.triage_use_search and _search_index_exists(settings),
         refresh_seconds=settings.triage_neighbours_refresh_seconds)
     on_site = any(n.kind in ON_SITE_NODE_KINDS for n in nodes) or any(
-        word in signals.text.lower() for word in _ON_SITE_WORDS)
+        word in text.lower() for word in _ON_SITE_WORDS)
     region = next((n.region for n in nodes if n.region), None) or (client.region if client else None)
     context = RankingContext(
-        group=group["value"], now=now,
-        client_field_engineer_id=client.field_engineer_id if client else None,
+        group=group, now=now, client_field_engineer_id=client.field_engineer_id if client else None,
         on_site=on_site, region=region, nearest_resolvers=resolvers)
-    specialists = [s.as_dict() for s in rank_specialists(_candidates(session), context,
-                                                         limit=settings.triage_specialists)]
-    return {
-        "priority": priority,
-        "group": group,
-        "needs_human": needs_human,
-        "needs_human_reasons": reasons_for_human,
-        "specialists": specialists,
-        "nearest_incidents_from": resolver_source,
-        "model_versions": {
-            ROUTING_MODEL: routed[1].get("version") if routed else None,
-            PRIORITY_MODEL: predicted[1].get("version") if predicted else None,
-        },
-    }
+    return rank_specialists(_candidates(session), context, limit=settings.triage_specialists), resolver_source
 
 
-def record_prediction(session: Session, *, ticket: Ticket, result: dict[str, Any]) -> None:
+def triage_request(
+    session: Session,
+    *,
+    subject: str,
+    description: str | None = None,
+    client_id: int | None = None,
+    channel: str | None = None,
+    node_ids: Sequence[int] | None = None,
+    alert_severity: str | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> TriageResult:
+    """Priority, group, confidence, fired rule and ranked specialists for a request.
+
+    Raises :class:`TriageInputError` (with ``field``) for an empty subject, an unknown client or
+    channel, or nodes that do not exist or belong to another client.
+    """
+    settings = current_settings(settings)
+    now = now or datetime.now(UTC)
+    client, nodes = _checked_request(session, subject=subject, client_id=client_id, channel=channel,
+                                     node_ids=node_ids)
+    signals = signals_for(subject=subject, description=description or "", channel=channel,
+                          tier=client.sla_policy if client else None, nodes=nodes,
+                          alert_severity=alert_severity)
+    frame = ticket_frame([signals])
+    models = published_models(settings.models_dir)
+    group = _predict_group(models, frame, settings)
+    priority = _predict_priority(models, frame, settings, text=signals.text, channel=channel,
+                                 alert_severity=alert_severity, nodes=nodes)
+    specialists, resolver_source = _rank(session, text=signals.text, group=group.value, client=client,
+                                         nodes=nodes, settings=settings, now=now)
+    return TriageResult(priority=priority, group=group, specialists=specialists,
+                        nearest_incidents_from=resolver_source)
+
+
+def record_prediction(session: Session, *, ticket: Ticket, result: TriageResult) -> None:
     """Add a TriagePrediction of ``result`` for ``ticket`` to the session (no commit)."""
     if ticket.id is None:
         session.flush()
-    priority, group = result.get("priority") or {}, result.get("group") or {}
     session.add(TriagePrediction(
         ticket_id=ticket.id,
-        priority=priority.get("value"),
-        priority_confidence=priority.get("confidence"),
-        priority_rule=priority.get("rule"),
-        group=group.get("value"),
-        group_confidence=group.get("confidence"),
-        needs_human=bool(result.get("needs_human")),
-        specialist_ids={"ranked": [s["id"] for s in result.get("specialists", [])]},
-        model_versions=dict(result.get("model_versions") or {}),
+        priority=result.priority.value,
+        priority_confidence=result.priority.confidence,
+        priority_rule=result.priority.rule,
+        group=result.group.value,
+        group_confidence=result.group.confidence,
+        needs_human=result.needs_human,
+        specialist_ids={"ranked": [s.id for s in result.specialists]},
+        model_versions=result.model_versions,
     ))
-

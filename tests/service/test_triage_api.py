@@ -87,12 +87,14 @@ def test_without_models_rules_only_and_needs_human(session, tmp_path):
     result = triage_request(session, subject="Сервер 1С недоступен", client_id=ids["client"],
                             channel="monitoring", node_ids=[ids["server"]], alert_severity="critical",
                             settings=settings, now=NOW)
-    assert result["needs_human"] is True
-    assert result["priority"] == result["priority"] | {"value": "highest", "rule": "critical_alert_on_critical_node"}
-    assert result["group"]["value"] is None
-    assert result["model_versions"] == {"routing": None, "priority": None}
+    assert result.needs_human is True
+    assert (result.priority.value, result.priority.rule) == ("highest", "critical_alert_on_critical_node")
+    assert result.group.value is None
+    assert result.model_versions == {"routing": None, "priority": None}
     plain = triage_request(session, subject="Вопрос по счёту", settings=settings, now=NOW)
-    assert plain["priority"]["value"] == "standard" and plain["priority"]["source"] == "default"
+    assert plain.priority.value == "standard" and plain.priority.source == "default"
+    assert plain.needs_human_reasons == ["no published routing model",
+                                         "no published priority model and no rule fired"]
 
 
 def test_with_published_models(session, tmp_path, publish_models):
@@ -101,17 +103,17 @@ def test_with_published_models(session, tmp_path, publish_models):
     publish_models(settings.models_dir)
     result = triage_request(session, subject="нет интернета, роутер и коммутатор мигают",
                             description="vpn не подключается", client_id=ids["client"], settings=settings, now=NOW)
-    group = result["group"]
-    assert group["value"] == "network" and 0 < group["confidence"] <= 1
-    assert {a["value"] for a in group["alternatives"]} <= {"printers", "1c", "mail"}
-    assert group["confidence"] >= max(a["confidence"] for a in group["alternatives"])
-    assert result["priority"]["source"] == "model" and result["priority"]["rule"] is None
-    assert set(result["model_versions"]) == {"routing", "priority"} and all(result["model_versions"].values())
-    ranked = result["specialists"]
-    assert [s["id"] for s in ranked][:2] in ([ids["boris"], ids["anna"]], [ids["anna"], ids["boris"]])
-    boris = next(s for s in ranked if s["id"] == ids["boris"])
-    assert any("resolved similar past incidents" in r for r in boris["reasons"])
-    assert all(s["reasons"] for s in ranked)
+    group = result.group
+    assert group.value == "network" and 0 < group.confidence <= 1
+    assert {a.value for a in group.alternatives} <= {"printers", "1c", "mail"}
+    assert group.confidence >= max(a.confidence for a in group.alternatives)
+    assert result.priority.source == "model" and result.priority.rule is None
+    assert set(result.model_versions) == {"routing", "priority"} and all(result.model_versions.values())
+    ranked = result.specialists
+    assert [s.id for s in ranked][:2] in ([ids["boris"], ids["anna"]], [ids["anna"], ids["boris"]])
+    boris = next(s for s in ranked if s.id == ids["boris"])
+    assert any("resolved similar past incidents" in r for r in boris.reasons)
+    assert all(s.reasons for s in ranked)
 
 
 def test_rule_overrides_the_model_and_says_so(session, tmp_path, publish_models):
@@ -120,12 +122,12 @@ def test_rule_overrides_the_model_and_says_so(session, tmp_path, publish_models)
     publish_models(settings.models_dir)
     result = triage_request(session, subject="принтер не печатает у всех, весь офис без печати",
                             client_id=ids["client"], node_ids=[ids["printer"]], settings=settings, now=NOW)
-    assert result["group"]["value"] == "printers"
-    assert result["priority"]["value"] == "high" and result["priority"]["rule"] == "several_users"
-    assert result["priority"]["model_value"] == "low"
+    assert result.group.value == "printers"
+    assert result.priority.value == "high" and result.priority.rule == "several_users"
+    assert result.priority.model_value == "low" and result.priority.confidence == 1.0
     # on-site printer work: the client's field engineer is proposed
-    assert result["specialists"][0]["id"] == ids["vera"]
-    assert "the client's field engineer (on-site work)" in result["specialists"][0]["reasons"]
+    assert result.specialists[0].id == ids["vera"]
+    assert "the client's field engineer (on-site work)" in result.specialists[0].reasons
 
 
 def test_threshold_sends_low_confidence_to_humans(session, tmp_path, publish_models):
@@ -133,9 +135,10 @@ def test_threshold_sends_low_confidence_to_humans(session, tmp_path, publish_mod
     strict = load_settings(var_dir=tmp_path, triage_group_threshold=0.999)
     publish_models(strict.models_dir)
     vague = triage_request(session, subject="hello спасибо", settings=strict, now=NOW)
-    assert vague["needs_human"] is True and any("group confidence" in r for r in vague["needs_human_reasons"])
+    assert vague.needs_human is True and any("group confidence" in r for r in vague.needs_human_reasons)
+    assert vague.group.needs_human and vague.group.threshold == 0.999
     lax = load_settings(var_dir=tmp_path, triage_group_threshold=0.01, triage_priority_threshold=0.01)
-    assert triage_request(session, subject="hello спасибо", settings=lax, now=NOW)["needs_human"] is False
+    assert triage_request(session, subject="hello спасибо", settings=lax, now=NOW).needs_human is False
 
 
 @pytest.mark.parametrize(
@@ -160,7 +163,8 @@ def test_record_prediction(session, tmp_path):
     session.commit()
     stored = session.scalar(select(TriagePrediction).where(TriagePrediction.ticket_id == ticket.id))
     assert stored.priority == "high" and stored.priority_rule == "several_users"
-    assert stored.needs_human is True and stored.specialist_ids["ranked"] == [s["id"] for s in result["specialists"]]
+    assert stored.needs_human is True and stored.specialist_ids["ranked"] == [s.id for s in result.specialists]
+    assert stored.model_versions == {"routing": None, "priority": None}
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -177,8 +181,16 @@ def test_api_triage(app, client, publish_models):
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["group"]["value"] == "mail"
-    assert set(body) >= {"priority", "group", "needs_human", "specialists", "model_versions"}
-    assert set(body["priority"]) >= {"value", "confidence", "rule"}
+    # exactly the documented interface (docs/triage.md): every key, no more
+    assert set(body) == {"priority", "group", "needs_human", "needs_human_reasons", "specialists",
+                         "nearest_incidents_from", "model_versions"}
+    assert set(body["priority"]) == {"value", "confidence", "rule", "rule_reason", "rules_fired", "source",
+                                     "model_value"}
+    assert set(body["group"]) == {"value", "confidence", "alternatives", "threshold"}
+    assert all(set(a) == {"value", "confidence"} for a in body["group"]["alternatives"])
+    assert all(set(s) == {"id", "name", "score", "reasons"} for s in body["specialists"])
+    assert set(body["model_versions"]) == {"routing", "priority"}
+    assert isinstance(body["needs_human"], bool) and isinstance(body["needs_human_reasons"], list)
 
 
 @pytest.mark.parametrize(
@@ -215,9 +227,9 @@ def test_triage_and_training_data_on_both_backends(db_session, tmp_path):
     db_session.commit()
     result = triage_request(db_session, subject="VPN упал снова", client_id=ids["client"],
                             settings=load_settings(var_dir=tmp_path), now=NOW)
-    assert result["nearest_incidents_from"] == "tfidf_neighbours"
-    boris = next(s for s in result["specialists"] if s["id"] == ids["boris"])
-    assert any("resolved similar past incidents (100% of the nearest)" in r for r in boris["reasons"])
+    assert result.nearest_incidents_from == "tfidf_neighbours"
+    boris = next(s for s in result.specialists if s.id == ids["boris"])
+    assert any("resolved similar past incidents (100% of the nearest)" in r for r in boris.reasons)
     data = tickets_from_store(db_session)
     assert len(data) == 1 and data.groups == ["network"] and data.priority_weights == [2.0]
 
