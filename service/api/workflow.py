@@ -18,7 +18,7 @@ from service.platform.auth import actor_name, current_user, ensure_visible
 from service.platform.errors import ApiError
 from service.platform.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
 from service.platform.serializers import iso
-from service.platform.validation import boolean, instant, integer, json_body, string
+from service.platform.validation import boolean, checked, instant, integer, json_body, one_of, string
 from service.tickets import workflow
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1/tickets")
@@ -129,8 +129,7 @@ def add_time_entry(ticket_id: int):
         "work_kind": string(data, "work_kind", max_length=20),
         "note": string(data, "note", max_length=10_000),
     }
-    if fields["work_kind"] is not None and fields["work_kind"] not in vocab.BILLING_MODES:
-        raise ApiError(422, f"work_kind must be one of {', '.join(vocab.BILLING_MODES)}", field="work_kind")
+    checked(one_of, fields["work_kind"], "work_kind", vocab.BILLING_MODES)
     ticket = _ticket(ticket_id)
     entry = _call(workflow.add_time_entry, ticket_id=ticket.id, actor=actor_name(), **fields)
     return jsonify({"id": entry.id, "ticket_id": ticket.id, "specialist_id": entry.specialist_id,
@@ -146,9 +145,7 @@ def update_ticket(ticket_id: int):
     data = json_body()
     _reject_unknown(data, ("priority", "group", "reason"))
     for name, choices in (("priority", vocab.PRIORITIES), ("group", vocab.GROUPS)):
-        value = data.get(name)
-        if value is not None and value not in choices:
-            raise ApiError(422, f"{name} must be one of {', '.join(choices)}", field=name)
+        checked(one_of, data.get(name), name, choices)
     reason = string(data, "reason", max_length=2000)
     ticket = _ticket(ticket_id)
     ticket = _call(workflow.change_priority, ticket_id=ticket.id, actor=actor_name(), priority=data.get("priority"),

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +31,8 @@ from kb.queries import audit
 from kb.queries.directory import get_nodes
 from service.config import Settings, current_settings
 from service.platform import signals
+from service.platform.money import MAX_HOURS, MAX_MONEY
+from service.platform.validation import FieldError, check_amount, check_email, check_string, one_of
 from service.sla.service import client_calendar, client_policy, refresh_ticket_sla, staff_recipients
 
 log = logging.getLogger(__name__)
@@ -79,15 +81,12 @@ ACTIONS = tuple(TRANSITIONS)
 
 
 class WorkflowError(Exception):
-    """Base of the workflow's errors."""
+    """Base of the workflow's refusals other than a bad field (that one is WorkflowInputError)."""
 
 
-class WorkflowInputError(WorkflowError, ValueError):
-    """A field of a request is not acceptable; ``field`` names it (HTTP 422)."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
+#: A field of a request is not acceptable; ``field`` names it (HTTP 422). It is the error of the shared field
+#: checks of :mod:`service.platform.validation`, so the API and the workflow refuse a value in the same words.
+WorkflowInputError = FieldError
 
 
 class TicketNotFound(WorkflowError, LookupError):
@@ -287,70 +286,24 @@ CREATE_FIELDS = ("client_id", "subject", "description", "urgency", "requester_na
 
 def _check_string(fields: dict, name: str, *, required: bool = False, max_length: int | None = None,
                   required_message: str = "is required") -> str | None:
-    """A stripped string field (None when absent or blank), or WorkflowInputError naming it; text that
-    cannot be stored (a NUL byte, a lone surrogate) is refused too."""
-    from service.platform.validation import text_problem
-
-    value = fields.get(name)
-    if value is None:
-        if required:
-            raise WorkflowInputError(f"{name} {required_message}", name)
-        return None
-    if not isinstance(value, str):
-        raise WorkflowInputError(f"{name} must be a string", name)
-    problem = text_problem(value)
-    if problem is not None:
-        raise WorkflowInputError(f"{name} {problem}", name)
-    value = value.strip()
-    if required and not value:
-        raise WorkflowInputError(f"{name} must not be empty", name)
+    """A stripped string field (None when absent or blank), or WorkflowInputError naming it."""
     limit = max_length if max_length is not None else _STRING_FIELDS[name]
-    if len(value) > limit:
-        raise WorkflowInputError(f"{name} must have at most {limit} characters", name)
-    return value or None
+    return check_string(fields, name, required=required, max_length=limit, required_message=required_message) or None
 
 
 def _check_choice(fields: dict, name: str, allowed: Sequence[str], default: str | None) -> str | None:
     value = fields.get(name)
-    if value is None:
-        return default
-    if value not in allowed:
-        raise WorkflowInputError(f"{name} must be one of {', '.join(allowed)}", name)
-    return value
+    return default if value is None else one_of(value, name, allowed)
 
 
 def _check_decimal(fields: dict, name: str) -> Decimal | None:
     """A storable amount of hours (``estimate_hours``) or money (``fixed_price``), or WorkflowInputError
     naming it: "1e30" hours would be stored and break the ticket's balance from then on."""
-    from service.platform.money import MAX_HOURS, MAX_MONEY, amount_problem
-
-    value = fields.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise WorkflowInputError(f"{name} must be a decimal string such as \"12.50\"", name)
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise WorkflowInputError(f"{name} must be a decimal number, got {value!r}", name) from None
-    problem = amount_problem(amount, maximum=MAX_HOURS if name.endswith("_hours") else MAX_MONEY)
-    if problem is not None:
-        raise WorkflowInputError(f"{name} {problem}", name)
-    return amount
-
-
-def _check_email(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    local, at, domain = value.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in value):
-        raise WorkflowInputError(f"{name} must be an e-mail address like user@example.com", name)
-    return value
+    return check_amount(fields, name, maximum=MAX_HOURS if name.endswith("_hours") else MAX_MONEY, example="12.50")
 
 
 def _triage(session: Session, *, subject: str, description: str, client_id: int, channel: str,
-            node_ids: list[int], alert_severity: str | None, settings: Settings) -> Any:
-    """The request's ``service.triage.service.TriageResult``, or None when triage failed."""
+            node_ids: list[int], alert_severity: str | None, settings: Settings) -> dict[str, Any] | None:
     from service.triage.service import TriageInputError, triage_request
 
     try:
@@ -383,7 +336,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     subject = _check_string(fields, "subject", required=True)
     description = _check_string(fields, "description") or ""
     requester_name = _check_string(fields, "requester_name")
-    requester_email = _check_email(_check_string(fields, "requester_email"), "requester_email")
+    requester_email = check_email(_check_string(fields, "requester_email"), "requester_email")
     channel = _check_choice(fields, "channel", vocab.CHANNELS, "portal")
     ticket_type = _check_choice(fields, "type", vocab.TICKET_TYPES, "incident")
     priority = _check_choice(fields, "priority", vocab.PRIORITIES, None)
@@ -415,10 +368,11 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
                                 channel=channel, node_ids=node_ids, alert_severity=alert_severity,
                                 settings=settings)
         triaged_by = "triage" if triage_result is not None else "triage failed"
+        result = triage_result or {}
         if priority is None:
-            priority = triage_result.priority.value if triage_result is not None else "standard"
+            priority = (result.get("priority") or {}).get("value") or "standard"
         if group is None:
-            group = triage_result.group.value if triage_result is not None else None
+            group = (result.get("group") or {}).get("value")
 
     ticket = Ticket(
         client=client, client_id=client.id, subject=subject, description=description,
@@ -437,7 +391,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     _refresh_sla(session, ticket, now, settings)
     _audit(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=channel,
            priority=priority, group=group, triaged_by=triaged_by,
-           needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
+           needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.get("needs_human")))
     effects.created.append(ticket.id)
     _mail_status(effects, settings, ticket, from_status=None, reason=None, actor=actor)
     return ticket
@@ -562,12 +516,8 @@ def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, n
     sla_changed = False
 
     if action == "triage":
-        priority = params.get("priority")
-        group = params.get("group")
-        if priority is not None and priority not in vocab.PRIORITIES:
-            raise WorkflowInputError(f"priority must be one of {', '.join(vocab.PRIORITIES)}", "priority")
-        if group is not None and group not in vocab.GROUPS:
-            raise WorkflowInputError(f"group must be one of {', '.join(vocab.GROUPS)}", "group")
+        priority = one_of(params.get("priority"), "priority", vocab.PRIORITIES)
+        group = one_of(params.get("group"), "group", vocab.GROUPS)
         if group is None and ticket.group is None:
             raise WorkflowInputError("group is required: triage could not route this ticket", "group")
         if priority is not None and priority != ticket.priority:
@@ -714,9 +664,7 @@ def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_i
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
             raise WorkflowInputError("minutes must be an integer between 1 and 1440", "minutes")
         note = _check_string({"note": note}, "note", max_length=10_000)
-        work_kind = work_kind or ticket.billing_mode
-        if work_kind not in vocab.BILLING_MODES:
-            raise WorkflowInputError(f"work_kind must be one of {', '.join(vocab.BILLING_MODES)}", "work_kind")
+        work_kind = one_of(work_kind or ticket.billing_mode, "work_kind", vocab.BILLING_MODES)
         entry = TimeEntry(specialist_id=specialist.id, started_at=started_at, minutes=minutes,
                           on_site=bool(on_site), off_hours_agreed=bool(off_hours_agreed), work_kind=work_kind,
                           note=note)
@@ -745,10 +693,8 @@ def change_priority(session: Session, *, ticket_id: int, actor: str, priority: s
             raise IllegalTransition(ticket.status, "change_priority", allowed_actions(ticket.status))
         if priority is None and group is None:
             raise WorkflowInputError("give priority and/or group", "priority")
-        if priority is not None and priority not in vocab.PRIORITIES:
-            raise WorkflowInputError(f"priority must be one of {', '.join(vocab.PRIORITIES)}", "priority")
-        if group is not None and group not in vocab.GROUPS:
-            raise WorkflowInputError(f"group must be one of {', '.join(vocab.GROUPS)}", "group")
+        one_of(priority, "priority", vocab.PRIORITIES)
+        one_of(group, "group", vocab.GROUPS)
         changes: dict[str, Any] = {}
         if priority is not None and priority != ticket.priority:
             changes["priority"] = {"from": ticket.priority, "to": priority}
