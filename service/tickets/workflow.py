@@ -303,7 +303,8 @@ def _check_decimal(fields: dict, name: str) -> Decimal | None:
 
 
 def _triage(session: Session, *, subject: str, description: str, client_id: int, channel: str,
-            node_ids: list[int], alert_severity: str | None, settings: Settings) -> dict[str, Any] | None:
+            node_ids: list[int], alert_severity: str | None, settings: Settings) -> Any:
+    """The request's ``service.triage.service.TriageResult``, or None when triage failed."""
     from service.triage.service import TriageInputError, triage_request
 
     try:
@@ -368,11 +369,10 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
                                 channel=channel, node_ids=node_ids, alert_severity=alert_severity,
                                 settings=settings)
         triaged_by = "triage" if triage_result is not None else "triage failed"
-        result = triage_result or {}
         if priority is None:
-            priority = (result.get("priority") or {}).get("value") or "standard"
+            priority = triage_result.priority.value if triage_result is not None else "standard"
         if group is None:
-            group = (result.get("group") or {}).get("value")
+            group = triage_result.group.value if triage_result is not None else None
 
     ticket = Ticket(
         client=client, client_id=client.id, subject=subject, description=description,
@@ -391,7 +391,7 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
     _refresh_sla(session, ticket, now, settings)
     _audit(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=channel,
            priority=priority, group=group, triaged_by=triaged_by,
-           needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.get("needs_human")))
+           needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
     effects.created.append(ticket.id)
     _mail_status(effects, settings, ticket, from_status=None, reason=None, actor=actor)
     return ticket
