@@ -1,19 +1,20 @@
 """Knowledge articles and known problems: read for everyone on staff, written by engineers.
 
-Every write is audited and announces itself through ``service.signals.knowledge_changed`` after the
-commit, so the search index picks it up.
+The views parse, call the use cases of ``service.knowledge.service`` (which audit every write, commit once
+and then announce it through ``knowledge_changed`` so the search index picks it up) and serialize.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from kb import vocab
-from kb.models import Article, KnownProblem, Ticket
-from kb.queries import audit
+from kb.models import Article, KnownProblem
 from kb.queries import knowledge as queries
 from service.api.tickets import choice_arg, int_arg
-from service.platform import db, signals
+from service.knowledge import service as knowledge
+from service.knowledge.service import PROBLEM_STATUSES, KnowledgeError, KnowledgeNotFound
+from service.platform import db
 from service.platform.auth import current_user
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
@@ -21,8 +22,6 @@ from service.platform.serializers import iso
 from service.platform.validation import choice, integer_list, json_body, string, text_problem
 
 bp = Blueprint("knowledge", __name__, url_prefix="/api/v1")
-
-PROBLEM_STATUSES = ("open", "known", "fixed")
 
 
 def article_dict(article: Article) -> dict:
@@ -38,32 +37,16 @@ def problem_dict(problem: KnownProblem) -> dict:
             "created_at": iso(problem.created_at), "updated_at": iso(problem.updated_at)}
 
 
-def _announce(kind: str, ref: int, *, deleted: bool = False) -> None:
-    signals.knowledge_changed.send(current_app._get_current_object(), kind=kind, ref=ref, deleted=deleted)
-
-
 def _actor() -> str:
     return current_user().username
 
 
-def _store_new(kind: str, item: Article | KnownProblem) -> None:
-    """Add, audit and commit a new article or known problem, then announce it to the index."""
-    session = db.session()
-    session.add(item)
-    session.flush()
-    audit.record(session, entity=kind, entity_id=item.id, action="create", actor=_actor())
-    session.commit()
-    _announce(kind, item.id)
-
-
-def _store_changes(kind: str, item: Article | KnownProblem, changes: dict) -> None:
-    """Apply, audit and commit an edit, then announce it to the index."""
-    for name, value in changes.items():
-        setattr(item, name, value)
-    audit.record(db.session(), entity=kind, entity_id=item.id, action="update", actor=_actor(),
-                 fields=sorted(changes))
-    db.session().commit()
-    _announce(kind, item.id)
+def _call(use_case, **kwargs):
+    """Run a knowledge use case; its refusals become 404 / 422 naming the field."""
+    try:
+        return use_case(db.session(), actor=_actor(), **kwargs)
+    except KnowledgeError as exc:
+        raise ApiError(404 if isinstance(exc, KnowledgeNotFound) else 422, str(exc), field=exc.field) from None
 
 
 # --- articles -----------------------------------------------------------------------------------
@@ -96,10 +79,10 @@ def _text_arg(name: str) -> str | None:
 
 
 def _article_or_404(article_id: int) -> Article:
-    article = queries.get_article(db.session(), article_id=article_id)
-    if article is None:
-        raise ApiError(404, f"article {article_id} not found", field="id")
-    return article
+    try:
+        return knowledge.get_article(db.session(), article_id)
+    except KnowledgeNotFound as exc:
+        raise ApiError(404, str(exc), field=exc.field) from None
 
 
 def _article_fields(data: dict, *, partial: bool) -> dict:
@@ -115,8 +98,7 @@ def _article_fields(data: dict, *, partial: bool) -> dict:
 @permit("knowledge.edit")
 def create_article():
     """Write a new knowledge article: {"title", "body", "group"?}."""
-    article = Article(**_article_fields(json_body(), partial=False))
-    _store_new("article", article)
+    article = _call(knowledge.create_article, fields=_article_fields(json_body(), partial=False))
     return jsonify(article_dict(article)), 201
 
 
@@ -125,8 +107,7 @@ def create_article():
 def update_article(article_id: int):
     """Edit an article's title, body or group."""
     changes = _article_fields(json_body(), partial=True)
-    article = _article_or_404(article_id)
-    _store_changes("article", article, changes)
+    article = _call(knowledge.update_article, article_id=article_id, changes=changes)
     return jsonify(article_dict(article))
 
 
@@ -134,13 +115,7 @@ def update_article(article_id: int):
 @permit("knowledge.delete")
 def delete_article(article_id: int):
     """Delete an article (it leaves the search index too)."""
-    article = _article_or_404(article_id)
-    session = db.session()
-    audit.record(session, entity="article", entity_id=article.id, action="delete", actor=_actor(),
-                 title=article.title)
-    session.delete(article)
-    session.commit()
-    _announce("article", article_id, deleted=True)
+    _call(knowledge.delete_article, article_id=article_id)
     return "", 204
 
 
@@ -148,10 +123,10 @@ def delete_article(article_id: int):
 
 
 def _problem_or_404(problem_id: int) -> KnownProblem:
-    problem = queries.get_known_problem(db.session(), problem_id=problem_id)
-    if problem is None:
-        raise ApiError(404, f"known problem {problem_id} not found", field="id")
-    return problem
+    try:
+        return knowledge.get_known_problem(db.session(), problem_id)
+    except KnowledgeNotFound as exc:
+        raise ApiError(404, str(exc), field=exc.field) from None
 
 
 def _problem_fields(data: dict, *, partial: bool) -> dict:
@@ -163,15 +138,12 @@ def _problem_fields(data: dict, *, partial: bool) -> dict:
         "group": choice(data, "group", vocab.GROUPS),
         "status": choice(data, "status", PROBLEM_STATUSES, default="known"),
     }
-    fields = {k: v for k, v in fields.items() if k in data or not partial}
-    if "incident_ids" in data:
-        ids = integer_list(data, "incident_ids")
-        incidents = list(db.session().query(Ticket).filter(Ticket.id.in_(ids))) if ids else []
-        missing = sorted(set(ids) - {t.id for t in incidents})
-        if missing:
-            raise ApiError(422, f"incident_ids: no tickets {missing}", field="incident_ids")
-        fields["incidents"] = incidents
-    return fields
+    return {k: v for k, v in fields.items() if k in data or not partial}
+
+
+def _incident_ids(data: dict) -> list[int] | None:
+    """The ids of the incidents to link (the use case checks they exist); None when not given."""
+    return integer_list(data, "incident_ids") if "incident_ids" in data else None
 
 
 @bp.get("/known-problems")
@@ -195,8 +167,9 @@ def get_known_problem(problem_id: int):
 @permit("knowledge.edit")
 def create_known_problem():
     """Record a known problem: {"title", "symptoms", "cause", "workaround", "group", "status", "incident_ids"}."""
-    problem = KnownProblem(**_problem_fields(json_body(), partial=False))
-    _store_new("known_problem", problem)
+    data = json_body()
+    problem = _call(knowledge.create_known_problem, fields=_problem_fields(data, partial=False),
+                    incident_ids=_incident_ids(data))
     return jsonify(problem_dict(problem)), 201
 
 
@@ -205,6 +178,7 @@ def create_known_problem():
 def update_known_problem(problem_id: int):
     """Edit a known problem or its linked incidents."""
     data = json_body()
-    problem = _problem_or_404(problem_id)
-    _store_changes("known_problem", problem, _problem_fields(data, partial=True))
+    _problem_or_404(problem_id)  # an unknown id is a 404 before any field is judged
+    problem = _call(knowledge.update_known_problem, problem_id=problem_id,
+                    changes=_problem_fields(data, partial=True), incident_ids=_incident_ids(data))
     return jsonify(problem_dict(problem))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.db import make_engine, make_session_factory, transaction
-from kb.models import AuditEvent, Client, Node, Skill, Specialist, Ticket
+from kb.models import Article, AuditEvent, Client, Node, Skill, Specialist, Ticket
 from service.platform import signals
 
 
@@ -101,3 +101,71 @@ def test_directory_respects_the_client_boundary(app, client, client_user_client)
     assert [c["id"] for c in portal.get("/api/v1/clients").json["items"]] == [ours_id]
     assert portal.get(f"/api/v1/clients/{theirs_id}/nodes").status_code == 404
     assert portal.get("/api/v1/specialists").status_code == 403
+
+
+def test_the_index_hears_of_a_change_only_once_it_is_committed(app, client):
+    """The announcement runs after the commit: a receiver reading with its own session sees the row."""
+    seen = []
+
+    def receiver(sender, kind=None, ref=None, **_facts):
+        with sessions(app)() as other:
+            seen.append((kind, other.get(Article, ref).title if kind == "article" else None))
+
+    signals.knowledge_changed.connect(receiver)
+    try:
+        created = client.post("/api/v1/articles", json={"title": "VPN", "body": "Переподключить"})
+        assert client.patch(f"/api/v1/articles/{created.json['id']}", json={"title": "VPN: переподключение"}).json
+    finally:
+        signals.knowledge_changed.disconnect(receiver)
+    assert seen == [("article", "VPN"), ("article", "VPN: переподключение")]
+
+
+def test_a_refused_change_writes_and_announces_nothing(app, client, announced):
+    problem = client.post("/api/v1/known-problems", json={"title": "Служба 1С", "cause": "память"}).json
+    announced.clear()
+    bad = client.patch(f"/api/v1/known-problems/{problem['id']}", json={"cause": "диск", "incident_ids": [999]})
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "incident_ids"
+    assert client.get(f"/api/v1/known-problems/{problem['id']}").json["cause"] == "память"
+    assert announced == []
+    with sessions(app)() as session:
+        assert [e.action for e in session.query(AuditEvent).filter_by(entity="known_problem")] == ["create"]
+
+
+def test_an_unknown_id_is_a_404_before_the_fields_are_judged(client):
+    assert client.patch("/api/v1/known-problems/999", json={"status": "nope"}).json["error"]["field"] == "id"
+    assert client.patch("/api/v1/known-problems/999", json={"status": "nope"}).status_code == 404
+    assert client.patch("/api/v1/articles/999", json={"title": "x"}).status_code == 404
+    assert client.delete("/api/v1/articles/999").status_code == 404
+
+
+def test_known_problem_update_audits_the_fields_and_relinks_incidents(app, client):
+    with transaction(sessions(app)) as session:
+        tickets = [Ticket(client=Client(name=f"К{i}"), subject=f"Инцидент {i}") for i in range(2)]
+        session.add_all(tickets)
+        session.flush()
+        first, second = (t.id for t in tickets)
+    problem = client.post("/api/v1/known-problems", json={"title": "Сбой", "incident_ids": [first]}).json
+    changed = client.patch(f"/api/v1/known-problems/{problem['id']}",
+                           json={"status": "fixed", "incident_ids": [second]})
+    assert changed.status_code == 200 and changed.json["incident_ids"] == [second]
+    assert changed.json["status"] == "fixed"
+    with sessions(app)() as session:
+        update = session.query(AuditEvent).filter_by(entity="known_problem", action="update").one()
+    assert update.data == {"fields": ["incidents", "status"]} and update.actor.startswith("engineer_l2-")
+
+
+def test_use_cases_outside_a_request(sqlite_url, announced):
+    """The use cases need no Flask context: a CLI or a test calls them with a session."""
+    from service.knowledge import service as knowledge
+
+    with make_session_factory(make_engine(sqlite_url))() as session:
+        article = knowledge.create_article(session, actor="cli", fields={"title": "T", "body": "B"})
+        assert session.get(AuditEvent, 1).data == {} and announced == [
+            {"kind": "article", "ref": article.id, "deleted": False}]
+        with pytest.raises(knowledge.KnowledgeInputError) as refused:
+            knowledge.update_article(session, article_id=article.id, actor="cli", changes={"colour": "red"})
+        assert refused.value.field == "colour"
+        with pytest.raises(knowledge.KnowledgeNotFound):
+            knowledge.delete_article(session, article_id=article.id + 1, actor="cli")
+        knowledge.delete_article(session, article_id=article.id, actor="cli")
+        assert session.get(Article, article.id) is None

@@ -1,0 +1,1 @@
+"""Knowledge: articles and known problems."""
