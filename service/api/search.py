@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from kb.models import Article, Client, KnownProblem, SuggestionFeedback, Ticket
+from kb.models import Client, Ticket
 from kb.queries import tickets as ticket_queries
 from service.api.tickets import int_arg
 from service.platform import db
@@ -12,10 +12,10 @@ from service.platform.auth import current_user
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
 from service.platform.validation import boolean, json_body
+from service.search.feedback import FeedbackTargetNotFound, check_feedback_target, record_feedback
 
 bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
-FEEDBACK_KINDS = {"incident": Ticket, "article": Article, "known_problem": KnownProblem}
 MAX_QUERY_CHARS = 5000
 
 
@@ -67,24 +67,24 @@ def ticket_suggestions(ticket_id: int):
     return jsonify(result)
 
 
+def _feedback_call(use_case, **kwargs):
+    """Run a feedback use case; an unknown kind, ticket or item is a 404 naming it."""
+    try:
+        return use_case(db.session(), **kwargs)
+    except FeedbackTargetNotFound as exc:
+        raise ApiError(404, str(exc), field=exc.field) from None
+
+
 @bp.post("/tickets/<int:ticket_id>/suggestions/<kind>/<int:ref>/feedback")
 @permit("search.feedback")
 def suggestion_feedback(ticket_id: int, kind: str, ref: int):
     """Record whether a suggestion was useful for a ticket: body ``{"useful": true|false}``."""
-    if kind not in FEEDBACK_KINDS:
-        raise ApiError(404, f"kind must be one of {', '.join(FEEDBACK_KINDS)}", field="kind")
-    session = db.session()
-    if session.get(Ticket, ticket_id) is None:
-        raise ApiError(404, f"ticket {ticket_id} not found", field="ticket_id")
-    if session.get(FEEDBACK_KINDS[kind], ref) is None:
-        raise ApiError(404, f"{kind} {ref} not found", field="ref")
+    target = {"ticket_id": ticket_id, "kind": kind, "ref": ref}
+    _feedback_call(check_feedback_target, **target)  # an unknown target is a 404 before the body is judged
     data = json_body()
     if "useful" not in data:
         raise ApiError(422, "useful is required", field="useful")
     useful = boolean(data, "useful")
-    feedback = SuggestionFeedback(ticket_id=ticket_id, kind=kind, ref=ref, useful=useful,
-                                  actor=current_user().username)
-    session.add(feedback)
-    session.commit()
+    feedback = _feedback_call(record_feedback, **target, useful=useful, actor=current_user().username)
     return jsonify({"id": feedback.id, "ticket_id": ticket_id, "kind": kind, "ref": ref, "useful": useful,
                     "actor": feedback.actor, "at": feedback.at.isoformat()}), 201

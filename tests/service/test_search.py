@@ -121,6 +121,26 @@ def test_feedback_is_stored_and_validated(client, store):
     ]:
         response = client.post(path, json=body)
         assert response.status_code == status and response.get_json()["error"]["field"] == field
+    # an unknown target is a 404 before the body is judged, as before
+    response = client.post("/api/v1/tickets/999/suggestions/article/1/feedback", data="not json")
+    assert response.status_code == 404 and response.get_json()["error"]["field"] == "ticket_id"
+    with store["factory"]() as session:
+        assert session.query(SuggestionFeedback).count() == 2
+
+
+def test_feedback_use_case_checks_the_target_and_commits(store):
+    from service.search.feedback import FeedbackTargetNotFound, record_feedback
+
+    with store["factory"]() as session:
+        saved = record_feedback(session, ticket_id=store["open"], kind="known_problem", ref=store["problem"],
+                                useful=True, actor="eng")
+        saved_id = saved.id
+        with pytest.raises(FeedbackTargetNotFound) as missing:
+            record_feedback(session, ticket_id=store["open"], kind="incident", ref=10**6, useful=False, actor="eng")
+        assert missing.value.field == "ref"
+    with store["factory"]() as session:
+        assert [(f.id, f.kind, f.useful) for f in session.query(SuggestionFeedback)] == [
+            (saved_id, "known_problem", True)]
 
 
 def test_new_resolution_is_searchable_at_once_and_deletion_disappears(app, client, store):
