@@ -30,6 +30,7 @@ def store_invoices(url: str) -> dict:
     from kb.db import make_engine, make_session_factory
     from kb.models import Client, Contract, TimeEntry
     from service.billing import service as billing_service
+    from service.sla.calendar import previous_month
 
     session = make_session_factory(make_engine(url))()
     first, last = session.execute(select(func.min(TimeEntry.started_at), func.max(TimeEntry.started_at))).one()
@@ -37,7 +38,7 @@ def store_invoices(url: str) -> dict:
     cursor = last.strftime("%Y-%m")
     while cursor >= first.strftime("%Y-%m"):
         months.append(cursor)
-        cursor = billing_service.previous_month(cursor)
+        cursor = previous_month(cursor)
     clients = session.scalars(select(Client.id).where(Client.id.in_(select(Contract.client_id)))).all()
     timings: list[float] = []
     kinds: Counter[str] = Counter()

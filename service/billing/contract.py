@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from service.platform.money import AMOUNT_PLACES, MAX_HOURS, MAX_MONEY, amount_problem  # noqa: F401 - re-exported
+from service.sla.calendar import MonthError, parse_month
 
 PLAN_KINDS = ("subscription", "package", "prepaid", "unlimited", "hourly")
 
@@ -43,11 +44,6 @@ STANDARD_PREPAID_HOURS = (10, 15, 30, 50)
 
 #: Plans whose recurring fee the prepayment discount applies to.
 PREPAYMENT_DISCOUNT_PLANS = ("subscription", "package", "unlimited")
-
-
-#: Years of the billing months (YYYY-MM) accepted: month arithmetic and time-zone conversion stay far inside
-#: the range of ``datetime``.
-MIN_MONTH_YEAR, MAX_MONTH_YEAR = 2000, 2100
 
 
 class BillingInputError(ValueError):
@@ -229,15 +225,12 @@ def str_value(value: Any, path: str, *, allowed: tuple[str, ...] | None = None) 
 
 
 def month_value(value: Any, path: str) -> str:
-    """A month written YYYY-MM, of a year from ``MIN_MONTH_YEAR`` to ``MAX_MONTH_YEAR``."""
+    """A month written YYYY-MM of the supported years (service.sla.calendar.parse_month)."""
     text = str_value(value, path)
-    parts = text.split("-")
-    if len(parts) != 2 or len(parts[0]) != 4 or len(parts[1]) != 2 or not all(p.isdigit() for p in parts) \
-            or not 1 <= int(parts[1]) <= 12:
-        raise BillingInputError(path, f"must be a month written YYYY-MM, got {text!r}")
-    if not MIN_MONTH_YEAR <= int(parts[0]) <= MAX_MONTH_YEAR:
-        raise BillingInputError(path, f"must be a month of the years {MIN_MONTH_YEAR}-{MAX_MONTH_YEAR}, "
-                                      f"got {text!r}")
+    try:
+        parse_month(text)
+    except MonthError as exc:
+        raise BillingInputError(path, str(exc)) from None
     return text
 
 

@@ -7,7 +7,7 @@ requests on fixed-price work. Functions here never commit; the caller (API, CLI)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -27,6 +27,15 @@ from service.billing.contract import (
 )
 from service.billing.engine import SIXTY, Invoice, compute_invoice, money
 from service.billing.usage import Usage, parse_usage
+from service.sla.calendar import (
+    ALWAYS_OPEN,
+    WEEKLY_HOURS,
+    BusinessCalendar,
+    CalendarError,
+    month_bounds,
+    month_of,
+    previous_month,
+)
 
 STOP_WORK_ACTION = "billing.stop_work"
 CHANGE_REQUEST_ACTION = "billing.change_request"
@@ -35,9 +44,6 @@ OPERATION_ACTION = "billing.operation"
 #: Node kinds billed as a workstation seat or a server seat of the per-seat subscription.
 WORKSTATION_KINDS = ("workstation",)
 SERVER_KINDS = ("server", "virtualization_host")
-
-#: Working days (Mon=0) and hours of the support calendars of kb.vocab.CALENDARS.
-CALENDAR_HOURS = {"10x5": (time(9), time(19)), "8x5": (time(9), time(18))}
 
 #: How far back the prepaid balance is replayed at most (months).
 MAX_REPLAY_MONTHS = 120
@@ -59,84 +65,44 @@ class Conflict(ValueError):
         self.field = field
 
 
-# --- months and calendars -------------------------------------------------------------------------
-
-
-def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The month's first instant and the next month's first instant, in ``zone``, as UTC."""
-    year, number = (int(part) for part in month.split("-"))
-    start = datetime(year, number, 1, tzinfo=zone)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def previous_month(month: str) -> str:
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
-
-
-@lru_cache(maxsize=64)
-def _holidays(country: str, year: int) -> frozenset[date]:
-    import holidays  # lazily: the package builds its tables on first use
-
-    try:
-        return frozenset(holidays.country_holidays(country, years=year).keys())
-    except NotImplementedError:
-        return frozenset()
+# --- the support calendar ---------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=256)
-def _sla_calendar(calendar: str, zone_name: str, country: str):
-    """The SLA engine's business calendar (holidays and transferred working days), or None if unusable."""
+def support_calendar(calendar: str | None, timezone: str, country: str | None) -> BusinessCalendar:
+    """The client's support calendar for off-hours work: the one business calendar of the SLA clocks
+    (service.sla.calendar: public holidays, transferred days off and working Saturdays of the country).
+
+    A calendar name it does not know counts every hour as a working hour (as 24x7); a country the
+    ``holidays`` package does not know has no holidays.
+    """
+    name = calendar if calendar in WEEKLY_HOURS else ALWAYS_OPEN
     try:
-        from service.sla.calendar import BusinessCalendar, CalendarError
-    except ImportError:
-        return None
-    try:
-        return BusinessCalendar(name=calendar, timezone=zone_name, country=country or None)
+        return BusinessCalendar(name, timezone, country or None)
     except CalendarError:
-        return None
+        return BusinessCalendar(name, timezone, None)
 
 
-def _working_window(day: date, *, calendar: str, zone: ZoneInfo, country: str) -> tuple[datetime, datetime] | None:
-    """The working interval (UTC) of the local date ``day``, or None on a day off."""
-    business = _sla_calendar(calendar, str(zone), country)
-    if business is not None:
-        # Same calendar as the SLA clocks, so transferred working Saturdays count as working days.
-        return business.day_interval(day)
-    if day.weekday() >= 5 or day in _holidays(country or "RU", day.year):
-        return None
-    hours = CALENDAR_HOURS[calendar]
-    return (datetime.combine(day, hours[0], tzinfo=zone).astimezone(UTC),
-            datetime.combine(day, hours[1], tzinfo=zone).astimezone(UTC))
+def client_calendar(client: Client) -> BusinessCalendar:
+    """The support calendar of ``client`` (its calendar, time zone and country)."""
+    return support_calendar(client.calendar, str(client.zone), client.country)
 
 
-def outside_calendar(instant: datetime, *, calendar: str, zone: ZoneInfo, country: str = "RU") -> bool:
+def outside_calendar(instant: datetime, *, calendar: BusinessCalendar) -> bool:
     """Whether ``instant`` lies outside the support calendar: a weekend, a public holiday, or outside the
     working hours (the end of the working day is already outside)."""
-    if calendar not in CALENDAR_HOURS:  # 24x7 (or an unknown calendar): every hour is a working hour
+    if calendar.always_open:
         return False
-    window = _working_window(instant.astimezone(zone).date(), calendar=calendar, zone=zone, country=country)
+    window = calendar.day_interval(instant.astimezone(calendar.zone).date())
     return window is None or not window[0] <= instant.astimezone(UTC) < window[1]
 
 
-def minutes_outside_calendar(start: datetime, minutes: int, *, calendar: str, zone: ZoneInfo,
-                             country: str = "RU") -> int:
+def minutes_outside_calendar(start: datetime, minutes: int, *, calendar: BusinessCalendar) -> int:
     """How many of the ``minutes`` of work starting at ``start`` fall outside the support calendar
     (whole minutes, half a minute rounds up)."""
-    if calendar not in CALENDAR_HOURS or minutes <= 0:
+    if calendar.always_open or minutes <= 0:
         return 0
-    start = start.astimezone(UTC)
-    end = start + timedelta(minutes=minutes)
-    inside = timedelta(0)
-    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
-    while day <= last:
-        window = _working_window(day, calendar=calendar, zone=zone, country=country)
-        if window is not None:
-            overlap = min(end, window[1]) - max(start, window[0])
-            if overlap > timedelta(0):
-                inside += overlap
-        day += timedelta(days=1)
+    inside = calendar.working_time_between(start, start + timedelta(minutes=minutes))
     inside_minutes = (inside + timedelta(seconds=30)) // timedelta(minutes=1)
     return max(0, minutes - inside_minutes)
 
@@ -226,6 +192,7 @@ def build_usage_document(session: Session, *, client: Client, month: str,
                          prepaid_opening_hours: Decimal | None = None) -> dict:
     """The month's usage of ``client`` as a usage document (the format of ``precedent bill --usage``)."""
     zone = client.zone
+    calendar = client_calendar(client)
     start, end = month_bounds(month, zone)
     entries = session.execute(
         select(TimeEntry, Ticket)
@@ -283,9 +250,7 @@ def build_usage_document(session: Session, *, client: Client, month: str,
                 "minutes": entry.minutes,
                 "work_kind": effective_work_kind(entry, ticket),
                 "on_site": entry.on_site,
-                "off_hours_minutes": minutes_outside_calendar(entry.started_at, entry.minutes,
-                                                              calendar=client.calendar, zone=zone,
-                                                              country=client.country),
+                "off_hours_minutes": minutes_outside_calendar(entry.started_at, entry.minutes, calendar=calendar),
                 "off_hours_agreed": entry.off_hours_agreed,
                 "specialist": entry.specialist.name if entry.specialist is not None else None,
                 "note": entry.note,
@@ -312,7 +277,7 @@ def build_usage_document(session: Session, *, client: Client, month: str,
 
 
 def _contract_start_month(row: ContractRow, zone: ZoneInfo) -> str:
-    return row.valid_from.astimezone(zone).strftime("%Y-%m")
+    return month_of(row.valid_from, zone)
 
 
 def prepaid_opening_hours(session: Session, *, client: Client, row: ContractRow, contract: Contract,
@@ -362,7 +327,7 @@ def client_invoice(session: Session, *, client_id: int, month: str) -> tuple[Inv
 
 def _current_contract(session: Session, ticket: Ticket, now: datetime) -> Contract | None:
     zone = ticket.client.zone
-    row = active_contract(session, client_id=ticket.client_id, month=now.astimezone(zone).strftime("%Y-%m"))
+    row = active_contract(session, client_id=ticket.client_id, month=month_of(now, zone))
     if row is None:
         return None
     try:
@@ -378,7 +343,7 @@ def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = N
     coefficient on unagreed work outside the calendar. The monthly invoice stays the authoritative bill.
     """
     now = now or datetime.now(UTC)
-    zone = ticket.client.zone
+    calendar = client_calendar(ticket.client)
     stop = stopped_at(session, ticket_id=ticket.id)
     normal = off = after = 0
     for entry in ticket.time_entries:
@@ -388,8 +353,7 @@ def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = N
             after += entry.minutes
             continue
         outside = 0 if entry.off_hours_agreed else minutes_outside_calendar(
-            entry.started_at, entry.minutes, calendar=ticket.client.calendar, zone=zone,
-            country=ticket.client.country)
+            entry.started_at, entry.minutes, calendar=calendar)
         off += outside
         normal += entry.minutes - outside
     spent = normal + off

@@ -1,4 +1,4 @@
-"""Business calendars: when SLA clocks run.
+"""Business calendars and calendar months: the one calendar of SLA clocks and billing's off-hours work.
 
 A calendar is weekly working hours in the client's time zone, minus the public holidays of the client's
 country (the ``holidays`` package, which also lists substituted days off, e.g. RU 2026-01-09 and
@@ -6,10 +6,14 @@ country (the ``holidays`` package, which also lists substituted days off, e.g. R
 (``holidays``' ``weekend_workdays``, e.g. RU Saturday 2027-02-20). ``24x7`` runs always and ignores
 holidays. Working hours are wall-clock hours in the zone, so a DST change moves them in UTC; working
 time is measured in real elapsed time (a working day of 09:00-19:00 is 10 hours on both sides of DST).
+
+Months (``YYYY-MM``) are the periods of invoices and SLA reports: :func:`parse_month` checks one,
+:func:`month_bounds` gives its instants in a client's zone, :func:`month_of` and :func:`previous_month` step.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -212,3 +216,51 @@ def _subtract(intervals: Iterable[tuple[datetime, datetime]],
             probe += 1
         if cursor < hi:
             yield cursor, hi
+
+
+# --- calendar months ------------------------------------------------------------------------------
+
+#: Years a month (YYYY-MM) may name: month arithmetic and time-zone conversion stay far inside the range of
+#: ``datetime`` ("0001-01" in Moscow would start before year 1 in UTC).
+MIN_MONTH_YEAR, MAX_MONTH_YEAR = 2000, 2100
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+class MonthError(ValueError):
+    """Not a month written YYYY-MM of the supported years (the message says which; callers add the field)."""
+
+
+def parse_month(text: object) -> tuple[int, int]:
+    """(year, month) of ``text`` written YYYY-MM with a year from MIN_MONTH_YEAR to MAX_MONTH_YEAR."""
+    match = _MONTH.fullmatch(text) if isinstance(text, str) else None
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise MonthError(f"must be a month written YYYY-MM, got {text!r}")
+    year = int(match[1])
+    if not MIN_MONTH_YEAR <= year <= MAX_MONTH_YEAR:
+        raise MonthError(f"must be a month of the years {MIN_MONTH_YEAR}-{MAX_MONTH_YEAR}, got {text!r}")
+    return year, int(match[2])
+
+
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first instant of ``month`` (YYYY-MM, already checked) and of the next month in ``zone``, as UTC."""
+    year, number = _year_and_number(month)
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def month_of(instant: datetime, zone: ZoneInfo) -> str:
+    """'YYYY-MM' of the month containing ``instant`` in ``zone``."""
+    return instant.astimezone(zone).strftime("%Y-%m")
+
+
+def previous_month(month: str) -> str:
+    """The month before ``month`` (both YYYY-MM)."""
+    year, number = _year_and_number(month)
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+def _year_and_number(month: str) -> tuple[int, int]:
+    year, number = month.split("-")
+    return int(year), int(number)

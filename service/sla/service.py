@@ -6,11 +6,9 @@ build and send monthly SLA reports.
 from __future__ import annotations
 
 import logging
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import or_, select
@@ -19,10 +17,17 @@ from sqlalchemy.orm import Session, selectinload
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, Ticket
 from kb.queries import audit
 from kb.vocab import OPEN_STATUSES
-from service.billing.contract import MAX_MONTH_YEAR, MIN_MONTH_YEAR
 from service.config import Settings, load_settings
 from service.platform.mail import MailError, send_mail
-from service.sla.calendar import BusinessCalendar, CalendarError
+from service.sla.calendar import (
+    BusinessCalendar,
+    CalendarError,
+    MonthError,
+    month_bounds,
+    month_of,
+    parse_month,
+    previous_month,
+)
 from service.sla.clock import Pause, TicketClock, TicketTimes, ticket_clock
 from service.sla.penalties import PenaltyTerms, PenaltyTermsError, breach_penalty, penalty_terms
 from service.sla.policies import DEFAULT_POLICY, POLICIES, PolicyError, SlaPolicy, get_policy
@@ -249,31 +254,13 @@ def _notify(session: Session, *, settings: Settings) -> tuple[int, int]:
 # --- monthly report -------------------------------------------------------------------------------
 
 
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-
-
-def parse_month(month: str) -> tuple[int, int]:
-    """(year, month) of 'YYYY-MM' within the billing months' years, or SlaReportError naming 'month'.
-
-    The year bound keeps the month's bounds in any time zone inside the range of ``datetime``
-    ("0001-01" in Moscow starts before year 1 in UTC).
-    """
-    match = _MONTH.fullmatch(month or "")
-    if match is None:
-        raise SlaReportError(f"month must be YYYY-MM, got {month!r}", "month")
-    year = int(match[1])
-    if not MIN_MONTH_YEAR <= year <= MAX_MONTH_YEAR:
-        raise SlaReportError(f"month must be of the years {MIN_MONTH_YEAR}-{MAX_MONTH_YEAR}, got {month!r}",
-                             "month")
-    return year, int(match[2])
-
-
-def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start and end (UTC) of ``month`` in the client's zone."""
-    year, number = parse_month(month)
-    start = datetime(year, number, 1, tzinfo=zone)
-    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
+def _report_month(month: str) -> str:
+    """``month`` checked (YYYY-MM of the supported years), or SlaReportError naming 'month'."""
+    try:
+        parse_month(month)
+    except MonthError as exc:
+        raise SlaReportError(f"month {exc}", "month") from None
+    return month
 
 
 def client_report(session: Session, *, client_id: int, month: str | None, now: datetime | None = None,
@@ -289,7 +276,7 @@ def client_report(session: Session, *, client_id: int, month: str | None, now: d
     if client is None:
         raise ClientNotFound(client_id)
     zone = client.zone
-    start, end = month_bounds(month, zone)
+    start, end = month_bounds(_report_month(month), zone)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period_end = min(end, now)
     policy = client_policy(client)
@@ -323,13 +310,6 @@ def client_report(session: Session, *, client_id: int, month: str | None, now: d
         policy={"key": policy.key, "title": policy.title, "sends_monthly_report": policy.sends_monthly_report},
         tickets=rows, period_end=period_end, zone=zone,
     ) | {"generated_at": now.astimezone(zone).replace(microsecond=0).isoformat(), "complete": now >= end}
-
-
-def previous_month(instant: datetime, zone: ZoneInfo) -> str:
-    """'YYYY-MM' of the month before the one containing ``instant`` in ``zone``."""
-    local = instant.astimezone(zone)
-    first = local.replace(day=1)
-    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 _TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
@@ -389,7 +369,7 @@ def send_monthly_reports(session: Session, *, now: datetime | None = None, setti
     for client in session.scalars(select(Client).order_by(Client.id)):
         if not client_policy(client).sends_monthly_report or not report_recipients(client):
             continue
-        month = previous_month(now, client.zone)
+        month = previous_month(month_of(now, client.zone))
         already = session.scalar(select(AuditEvent.id).where(
             AuditEvent.entity == "client", AuditEvent.entity_id == client.id, AuditEvent.action == "sla.report_sent",
         ).where(AuditEvent.data["month"].as_string() == month).limit(1))

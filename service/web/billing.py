@@ -14,6 +14,7 @@ from service.billing.contract import BillingInputError, month_value
 from service.billing.engine import compute_invoice, invoice_to_dict, work_report
 from service.platform import db
 from service.platform.auth import visible_client_id
+from service.sla.calendar import month_of, previous_month
 from service.web.views import login_required
 
 bp = Blueprint("billing_web", __name__)
@@ -72,12 +73,12 @@ def billing_index(client_id: int):
     contracts = db.session().scalars(select(ContractRow).where(ContractRow.client_id == client_id)
                                      .order_by(ContractRow.valid_from.desc())).all()
     zone = client.zone
-    current = datetime.now(UTC).astimezone(zone).strftime("%Y-%m")
+    current = month_of(datetime.now(UTC), zone)
     months: list[str] = []
     if contracts:
-        first = min(c.valid_from for c in contracts).astimezone(zone).strftime("%Y-%m")
+        first = month_of(min(c.valid_from for c in contracts), zone)
         cursor = current
         while cursor >= first and len(months) < billing_service.MAX_REPLAY_MONTHS:
             months.append(cursor)
-            cursor = billing_service.previous_month(cursor)
+            cursor = previous_month(cursor)
     return render_template("billing/index.html", client=client, contracts=contracts, months=months, zone=zone)

@@ -11,6 +11,7 @@ import pytest
 from kb.models import AuditEvent, Client, Contract, Ticket, TimeEntry
 from service.billing import compute_invoice
 from service.billing import service as billing_service
+from service.sla.calendar import BusinessCalendar
 from tests.service.billing.store import EXPECTED_TOTAL, MSK, msk, seed_month
 
 
@@ -25,11 +26,9 @@ from tests.service.billing.store import EXPECTED_TOTAL, MSK, msk, seed_month
     (msk(11, 7, 3), "24x7", False),        # round the clock
     (datetime(2026, 11, 3, 7, 0, tzinfo=UTC), "10x5", False),  # 07:00 UTC is 10:00 in Moscow
 ])
-@pytest.mark.parametrize("sla_calendar", [True, False], ids=["sla-calendar", "own-fallback"])
-def test_outside_calendar(instant, calendar, outside, sla_calendar, monkeypatch):
-    if not sla_calendar:
-        monkeypatch.setattr(billing_service, "_sla_calendar", lambda *args: None)
-    assert billing_service.outside_calendar(instant, calendar=calendar, zone=MSK, country="RU") is outside
+def test_outside_calendar(instant, calendar, outside):
+    support = billing_service.support_calendar(calendar, "Europe/Moscow", "RU")
+    assert billing_service.outside_calendar(instant, calendar=support) is outside
 
 
 def test_month_invoice_from_the_store(db_session):
@@ -211,12 +210,30 @@ def test_work_on_project_tickets_is_billed_by_the_ticket_mode(db_session):
     (msk(11, 3, 10), 60, "24x7", 0),
     (datetime(2026, 11, 3, 15, 59, 40, tzinfo=UTC), 2, "10x5", 2),  # 18:59:40-19:01:40 MSK: 20 s inside -> 0 min
 ])
-@pytest.mark.parametrize("sla_calendar", [True, False], ids=["sla-calendar", "own-fallback"])
-def test_minutes_outside_calendar(start, minutes, calendar, outside, sla_calendar, monkeypatch):
-    if not sla_calendar:
-        monkeypatch.setattr(billing_service, "_sla_calendar", lambda *args: None)
-    assert billing_service.minutes_outside_calendar(start, minutes, calendar=calendar, zone=MSK,
-                                                    country="RU") == outside
+def test_minutes_outside_calendar(start, minutes, calendar, outside):
+    support = billing_service.support_calendar(calendar, "Europe/Moscow", "RU")
+    assert billing_service.minutes_outside_calendar(start, minutes, calendar=support) == outside
+
+
+def test_billing_uses_the_sla_calendar():
+    """Off-hours work is measured in the SLA clocks' calendar: a transferred working Saturday (RU, 20 Feb 2027)
+    is a working day, the transferred day off (Monday 22 Feb) is not."""
+    support = billing_service.support_calendar("10x5", "Europe/Moscow", "RU")
+    assert support == BusinessCalendar("10x5", "Europe/Moscow", "RU")
+    saturday = datetime(2027, 2, 20, 10, tzinfo=MSK)
+    monday = datetime(2027, 2, 22, 10, tzinfo=MSK)
+    assert not billing_service.outside_calendar(saturday, calendar=support)
+    assert billing_service.outside_calendar(monday, calendar=support)
+    assert billing_service.minutes_outside_calendar(saturday, 60, calendar=support) == 0
+    assert billing_service.minutes_outside_calendar(monday, 60, calendar=support) == 60
+
+
+def test_support_calendar_degrades_like_before():
+    """A calendar name it does not know is round the clock; a country without holidays has none."""
+    assert billing_service.support_calendar("9x6", "Europe/Moscow", "RU").always_open
+    unknown_country = billing_service.support_calendar("10x5", "Europe/Moscow", "XX")
+    assert unknown_country.country is None
+    assert not billing_service.outside_calendar(msk(11, 4, 12), calendar=unknown_country)  # no Unity Day in XX
 
 
 def test_entry_running_past_the_working_day_is_split(db_session):
