@@ -26,7 +26,7 @@ from kb.migrate import upgrade
 from kb.models import Client, Node, Specialist
 from service.config import load_settings
 from service.tickets import alertmanager as alerting
-from service.tickets import workflow
+from service.tickets import periodic, workflow
 
 
 def _summary(samples: list[float]) -> dict:
@@ -90,9 +90,9 @@ def main() -> None:
             second = timed("alertmanager_duplicate", lambda: alerting.ingest_alertmanager(
                 session, payload=payload, now=start, settings=settings))
             later = start + timedelta(days=14)
-            closed = timed("autoclose_check", lambda: workflow.autoclose_resolved(session, now=later,
+            closed = timed("autoclose_check", lambda: periodic.autoclose_resolved(session, now=later,
                                                                                   settings=settings))
-            flagged = timed("time_box_check", lambda: workflow.flag_time_box_expired(session, now=later,
+            flagged = timed("time_box_check", lambda: periodic.flag_time_box_expired(session, now=later,
                                                                                      settings=settings))
     print(json.dumps({
         "tickets": args.tickets, "alerts_per_notification": args.alerts,

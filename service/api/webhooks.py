@@ -16,8 +16,8 @@ from flask import Blueprint, current_app, jsonify, request
 from service.platform import db
 from service.platform.auth import public
 from service.platform.errors import ApiError
-from service.tickets import workflow
 from service.tickets.alertmanager import ingest_alertmanager
+from service.tickets.errors import WorkflowInputError
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks")
 
@@ -49,6 +49,6 @@ def alertmanager():
         raise ApiError(400, "the body is not valid JSON", field="payload")
     try:
         report = ingest_alertmanager(db.session(), payload=payload, settings=settings)
-    except workflow.WorkflowInputError as exc:
+    except WorkflowInputError as exc:
         raise ApiError(400, str(exc), field=exc.field) from None
     return jsonify(report)

@@ -19,7 +19,8 @@ from service.platform.errors import ApiError
 from service.platform.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
 from service.platform.serializers import iso
 from service.platform.validation import boolean, checked, instant, integer, json_body, one_of, string
-from service.tickets import workflow
+from service.tickets import periodic, transitions, workflow
+from service.tickets.errors import DuplicateTicket, IllegalTransition, TicketNotFound, WorkflowInputError
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1/tickets")
 
@@ -36,14 +37,14 @@ def _call(function, **kwargs):
     """Run a use case, translating workflow errors into API errors."""
     try:
         return function(db.session(), **kwargs)
-    except workflow.WorkflowInputError as exc:
+    except WorkflowInputError as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
-    except workflow.TicketNotFound as exc:
+    except TicketNotFound as exc:
         raise ApiError(404, str(exc), field="id") from None
-    except workflow.IllegalTransition as exc:
+    except IllegalTransition as exc:
         raise ApiError(409, str(exc), field="action", current_status=exc.status, action=exc.action,
                        allowed_actions=list(exc.allowed)) from None
-    except workflow.DuplicateTicket as exc:
+    except DuplicateTicket as exc:
         raise ApiError(409, str(exc), field=exc.field) from None
 
 
@@ -73,9 +74,9 @@ def allowed_actions(ticket_id: int):
     return jsonify({
         "ticket_id": ticket.id,
         "current_status": ticket.status,
-        "allowed_actions": list(workflow.allowed_actions(ticket.status)),
-        "flagged_for_escalation": workflow.flagged_for_escalation(db.session(), ticket=ticket),
-        "transitions": workflow.transition_table(),
+        "allowed_actions": list(transitions.allowed_actions(ticket.status)),
+        "flagged_for_escalation": periodic.flagged_for_escalation(db.session(), ticket=ticket),
+        "transitions": transitions.transition_table(),
     })
 
 
@@ -85,8 +86,8 @@ def apply_action(ticket_id: int):
     """Apply a workflow action: ``{"action": "escalate", "reason": "...", ...}``."""
     data = json_body()
     action = string(data, "action", required=True, max_length=40)
-    if action not in workflow.TRANSITIONS:
-        raise ApiError(422, f"action must be one of {', '.join(workflow.ACTIONS)}", field="action")
+    if action not in transitions.TRANSITIONS:
+        raise ApiError(422, f"action must be one of {', '.join(transitions.ACTIONS)}", field="action")
     ticket = _ticket(ticket_id)
     if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
         raise ApiError(403, f"a client user may only: {', '.join(sorted(CLIENT_TICKET_ACTIONS))}",

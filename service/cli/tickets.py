@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from service.cli.common import echo_json, fail, settings, store_session
-from service.tickets import workflow
+from service.tickets import periodic
+from service.tickets.errors import WorkflowInputError
 
 
 def _now(value: str | None) -> datetime | None:
@@ -43,9 +44,9 @@ def autoclose(days: int | None, now_text: str | None, dry_run: bool) -> None:
     now = _now(now_text)
     with store_session(current) as session:
         if dry_run:
-            ids = [t.id for t in workflow.autoclose_candidates(session, now=now, settings=current)]
+            ids = [t.id for t in periodic.autoclose_candidates(session, now=now, settings=current)]
         else:
-            ids = workflow.autoclose_resolved(session, now=now, settings=current)
+            ids = periodic.autoclose_resolved(session, now=now, settings=current)
     echo_json({"closed" if not dry_run else "would_close": ids,
                "working_days": current.workflow_autoclose_working_days})
 
@@ -56,7 +57,7 @@ def timebox(now_text: str | None) -> None:
     """Flag first-line tickets whose time box ran out (audit event time_box_expired)."""
     current = settings()
     with store_session(current) as session:
-        ids = workflow.flag_time_box_expired(session, now=_now(now_text), settings=current)
+        ids = periodic.flag_time_box_expired(session, now=_now(now_text), settings=current)
     echo_json({"flagged": ids, "time_box_minutes": current.workflow_first_line_minutes})
 
 
@@ -118,7 +119,7 @@ def intake_email(paths: tuple[Path, ...]) -> None:
             try:
                 raw = content.read_bytes() if isinstance(content, Path) else content
                 report = {"file": label, **ingest_email(session, raw=raw, settings=current)}
-            except workflow.WorkflowInputError as exc:
+            except WorkflowInputError as exc:
                 report = {"file": label, "outcome": "refused", "field": exc.field, "error": str(exc)}
             except OSError as exc:
                 report = {"file": label, "outcome": "refused", "error": exc.strerror or str(exc)}

@@ -31,7 +31,10 @@ from sqlalchemy.orm import Session
 from kb import vocab
 from kb.models import Node, Ticket
 from service.config import Settings
-from service.tickets import workflow
+from service.tickets.actions import stage_comment
+from service.tickets.errors import WorkflowInputError
+from service.tickets.staging import Effects, commit_and_notify, resolve_settings, utc_now
+from service.tickets.workflow import stage_ticket
 
 ACTOR = "system:alertmanager"
 #: Alertmanager writes this for an alert that has not ended.
@@ -56,18 +59,18 @@ def _instant(value: object, field: str, *, allow_zero: bool = False) -> datetime
     from service.platform.validation import MAX_YEAR, MIN_YEAR, instant_in_range
 
     if not isinstance(value, str) or not value:
-        raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time string", field)
+        raise WorkflowInputError(f"{field} must be an RFC 3339 date-time string", field)
     if allow_zero and value.startswith("0001-01-01"):
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise workflow.WorkflowInputError(f"{field} must be an RFC 3339 date-time, got {value!r}", field) from None
+        raise WorkflowInputError(f"{field} must be an RFC 3339 date-time, got {value!r}", field) from None
     if parsed.tzinfo is None:
-        raise workflow.WorkflowInputError(f"{field} must carry a UTC offset", field)
+        raise WorkflowInputError(f"{field} must carry a UTC offset", field)
     # 0001-01-01T00:00:00+14:00 is before year 1 in UTC: the conversion overflows.
     if not instant_in_range(parsed):
-        raise workflow.WorkflowInputError(f"{field} must lie between the years {MIN_YEAR} and {MAX_YEAR}", field)
+        raise WorkflowInputError(f"{field} must lie between the years {MIN_YEAR} and {MAX_YEAR}", field)
     return parsed.astimezone(UTC)
 
 
@@ -76,34 +79,34 @@ def _string_map(value: object, field: str, *, required: bool) -> dict[str, str]:
         return {}
     if not isinstance(value, dict) or any(not isinstance(k, str) or not isinstance(v, str)
                                           for k, v in value.items()):
-        raise workflow.WorkflowInputError(f"{field} must be an object of string values", field)
+        raise WorkflowInputError(f"{field} must be an object of string values", field)
     return dict(value)
 
 
 def parse_notification(payload: object) -> list[Alert]:
     """Validate an Alertmanager webhook payload; WorkflowInputError names the first bad field."""
     if not isinstance(payload, dict):
-        raise workflow.WorkflowInputError("the payload must be a JSON object", "payload")
+        raise WorkflowInputError("the payload must be a JSON object", "payload")
     if payload.get("version") != "4":
-        raise workflow.WorkflowInputError(f"version must be \"4\" (Alertmanager webhook format), "
-                                          f"got {payload.get('version')!r}", "version")
+        raise WorkflowInputError(f"version must be \"4\" (Alertmanager webhook format), "
+                                 f"got {payload.get('version')!r}", "version")
     if payload.get("status") not in ("firing", "resolved"):
-        raise workflow.WorkflowInputError("status must be firing or resolved", "status")
+        raise WorkflowInputError("status must be firing or resolved", "status")
     raw_alerts = payload.get("alerts")
     if not isinstance(raw_alerts, list):
-        raise workflow.WorkflowInputError("alerts must be a list", "alerts")
+        raise WorkflowInputError("alerts must be a list", "alerts")
     alerts = []
     for index, raw in enumerate(raw_alerts):
         prefix = f"alerts[{index}]"
         if not isinstance(raw, dict):
-            raise workflow.WorkflowInputError(f"{prefix} must be an object", prefix)
+            raise WorkflowInputError(f"{prefix} must be an object", prefix)
         status = raw.get("status")
         if status not in ("firing", "resolved"):
-            raise workflow.WorkflowInputError(f"{prefix}.status must be firing or resolved", f"{prefix}.status")
+            raise WorkflowInputError(f"{prefix}.status must be firing or resolved", f"{prefix}.status")
         fingerprint = raw.get("fingerprint")
         if not isinstance(fingerprint, str) or not fingerprint.strip() or len(fingerprint) > 100:
-            raise workflow.WorkflowInputError(f"{prefix}.fingerprint must be a non-empty string of at most "
-                                              "100 characters", f"{prefix}.fingerprint")
+            raise WorkflowInputError(f"{prefix}.fingerprint must be a non-empty string of at most "
+                                     "100 characters", f"{prefix}.fingerprint")
         generator_url = raw.get("generatorURL")
         alerts.append(Alert(
             status=status,
@@ -202,7 +205,7 @@ def ingest_alertmanager(session: Session, *, payload: object, now: datetime | No
     Identical notifications arriving together create one incident: the unique index of open monitoring
     incidents refuses the second, which is then applied again and finds the first.
     """
-    now, settings = workflow.utc_now(now), workflow.resolve_settings(settings)
+    now, settings = utc_now(now), resolve_settings(settings)
     alerts = parse_notification(payload)
     for attempt in range(1, _ATTEMPTS + 1):
         try:
@@ -215,7 +218,7 @@ def ingest_alertmanager(session: Session, *, payload: object, now: datetime | No
 
 
 def _apply_alerts(session: Session, alerts: list[Alert], *, now: datetime, settings: Settings) -> dict[str, Any]:
-    effects = workflow.Effects()
+    effects = Effects()
     results = []
     try:
         nodes = list(session.scalars(select(Node))) if alerts else []
@@ -228,35 +231,35 @@ def _apply_alerts(session: Session, alerts: list[Alert], *, now: datetime, setti
                     result["outcome"] = "ignored"
                 else:
                     ended = (alert.ends_at or now).isoformat()
-                    workflow.stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт снят "
-                                            f"(resolved) в {ended}.", public=False, actor=ACTOR, now=now,
-                                            settings=settings, effects=effects)
+                    stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт снят "
+                                   f"(resolved) в {ended}.", public=False, actor=ACTOR, now=now,
+                                   settings=settings, effects=effects)
                     result.update(outcome="commented", ticket_id=existing.id)
             elif existing is not None:
-                workflow.stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт всё ещё "
-                                        f"активен (firing с {alert.starts_at.isoformat()}).", public=False,
-                                        actor=ACTOR, now=now, settings=settings, effects=effects)
+                stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт всё ещё "
+                               f"активен (firing с {alert.starts_at.isoformat()}).", public=False,
+                               actor=ACTOR, now=now, settings=settings, effects=effects)
                 result.update(outcome="commented", ticket_id=existing.id)
             elif node is None:
                 result["outcome"] = "unmatched"
             else:
                 subject, description = _describe(alert, node)
-                ticket = workflow.stage_ticket(session, actor=ACTOR, now=now, settings=settings, effects=effects,
-                                                fields={
-                                                    "client_id": node.client_id, "subject": subject,
-                                                    "description": description, "channel": "monitoring",
-                                                    "type": "incident", "node_ids": [node.id],
-                                                    "requester_name": "Alertmanager",
-                                                    "alert_fingerprint": alert.fingerprint,
-                                                    "alert_severity": (alert.labels.get("severity") or None)
-                                                    and alert.labels["severity"][:20],
-                                                })
+                ticket = stage_ticket(session, actor=ACTOR, now=now, settings=settings, effects=effects,
+                                       fields={
+                                           "client_id": node.client_id, "subject": subject,
+                                           "description": description, "channel": "monitoring",
+                                           "type": "incident", "node_ids": [node.id],
+                                           "requester_name": "Alertmanager",
+                                           "alert_fingerprint": alert.fingerprint,
+                                           "alert_severity": (alert.labels.get("severity") or None)
+                                           and alert.labels["severity"][:20],
+                                       })
                 result.update(outcome="created", ticket_id=ticket.id, node_id=node.id)
             results.append(result)
     except Exception:
         session.rollback()
         raise
-    workflow.commit_and_notify(session, effects)
+    commit_and_notify(session, effects)
     counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
               for outcome in ("created", "commented", "ignored", "unmatched")}
     return {"alerts": len(results), **counts, "results": results}

@@ -31,13 +31,16 @@ from sqlalchemy.orm import Session
 
 from kb.models import Client, ClientContact, Ticket, User
 from service.config import Settings
-from service.tickets import workflow
+from service.tickets.actions import stage_action, stage_comment
+from service.tickets.errors import WorkflowInputError
+from service.tickets.staging import Effects, commit_and_notify, resolve_settings, utc_now
+from service.tickets.workflow import stage_ticket
 
 REFERENCE = re.compile(r"\[#(\d{1,9})\]")
 ACTOR_PREFIX = "client:"
 
 
-class IntakeError(workflow.WorkflowInputError):
+class IntakeError(WorkflowInputError):
     """The message cannot become a ticket; ``field`` names the header or part at fault."""
 
 
@@ -202,39 +205,39 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
                  settings: Settings | None = None) -> dict:
     """Turn one message into a ticket (channel "email") or a comment; returns what happened."""
     message = parse_message(raw)
-    now, settings = workflow.utc_now(now), workflow.resolve_settings(settings)
+    now, settings = utc_now(now), resolve_settings(settings)
     actor = f"{ACTOR_PREFIX}{message.sender_email}"
     reference = REFERENCE.search(message.subject)
     ticket = session.get(Ticket, int(reference.group(1))) if reference else None
-    effects = workflow.Effects()
+    effects = Effects()
     try:
         if ticket is not None:
             if not _sender_belongs(session, ticket, message.sender_email):
                 raise IntakeError(f"the sender {message.sender_email} does not belong to the client of "
                                   f"ticket #{ticket.id}", "From")
             body = message.body or message.subject
-            workflow.stage_comment(session, ticket, author=message.sender_email, body=body, public=True,
-                                   actor=actor, now=now, settings=settings, effects=effects)
+            stage_comment(session, ticket, author=message.sender_email, body=body, public=True,
+                          actor=actor, now=now, settings=settings, effects=effects)
             resumed = ticket.status == "waiting_for_client"
             if resumed:
-                workflow.stage_action(session, ticket, action="client_replied", actor=actor, now=now,
-                                      settings=settings, effects=effects,
-                                      params={"reason": "the client answered by e-mail"})
+                stage_action(session, ticket, action="client_replied", actor=actor, now=now,
+                             settings=settings, effects=effects,
+                             params={"reason": "the client answered by e-mail"})
             outcome = {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed}
         elif (duplicate := _already_ingested(session, message)) is not None:
             outcome = {"outcome": "duplicate", "ticket_id": duplicate.id}
         else:
             client = match_client(session, message.sender_email)
             subject = REFERENCE.sub("", message.subject).strip() or message.subject
-            ticket = workflow.stage_ticket(session, actor=actor, now=now, settings=settings, effects=effects,
-                                           fields={"client_id": client.id, "subject": subject[:500],
-                                                   "description": message.body, "channel": "email",
-                                                   "requester_name": message.sender_name,
-                                                   "requester_email": message.sender_email,
-                                                   "external_id": message_external_id(message)})
+            ticket = stage_ticket(session, actor=actor, now=now, settings=settings, effects=effects,
+                                  fields={"client_id": client.id, "subject": subject[:500],
+                                          "description": message.body, "channel": "email",
+                                          "requester_name": message.sender_name,
+                                          "requester_email": message.sender_email,
+                                          "external_id": message_external_id(message)})
             outcome = {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id}
     except Exception:
         session.rollback()
         raise
-    workflow.commit_and_notify(session, effects)
+    commit_and_notify(session, effects)
     return {**outcome, "sender": message.sender_email, "message_id": message.message_id}

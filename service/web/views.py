@@ -36,7 +36,8 @@ from service.platform.auth import (
 )
 from service.platform.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
 from service.platform.validation import instant_in_range
-from service.tickets import workflow
+from service.tickets import transitions, workflow
+from service.tickets.errors import IllegalTransition, TicketNotFound, WorkflowInputError
 
 bp = Blueprint("web", __name__)
 
@@ -181,7 +182,7 @@ def ticket_page(ticket_id: int):
         select(Specialist).where(Specialist.active.is_(True)).order_by(Specialist.name)).all() if can_write else []
     return render_template("web/ticket.html", ticket=ticket, audit=audit, prediction=prediction,
                            suggestions=_suggestions_for(ticket),
-                           actions=workflow.allowed_actions(ticket.status),
+                           actions=transitions.allowed_actions(ticket.status),
                            can_write=can_write, specialists=specialists,
                            me=current_user().specialist_id, client_zone=ticket.client.zone.key)
 
@@ -258,7 +259,7 @@ def portal_ticket(ticket_id: int):
     if ticket is None or ticket.client_id != visible_client_id():
         abort(404)
     return render_template("web/portal_ticket.html", ticket=ticket,
-                           allowed=set(workflow.allowed_actions(ticket.status)) & CLIENT_TICKET_ACTIONS)
+                           allowed=set(transitions.allowed_actions(ticket.status)) & CLIENT_TICKET_ACTIONS)
 
 
 # --- writes: every form goes through the same workflow use cases as the API ------------------------
@@ -273,7 +274,7 @@ def _run(use_case, **kwargs) -> bool:
     try:
         use_case(db.session(), actor=actor_name(), **kwargs)
         return True
-    except (workflow.WorkflowInputError, workflow.IllegalTransition, workflow.TicketNotFound) as exc:
+    except (WorkflowInputError, IllegalTransition, TicketNotFound) as exc:
         flash(f"Не выполнено: {exc}")
         return False
 
@@ -295,7 +296,7 @@ def ticket_action(ticket_id: int):
     action = request.form.get("action", "")
     if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
         abort(403)
-    allowed = workflow.ACTION_PARAMS.get(action, ())
+    allowed = transitions.ACTION_PARAMS.get(action, ())
     params = {name: request.form[name].strip() for name in ACTION_FORM_FIELDS
               if name in allowed and request.form.get(name, "").strip()}
     if _run(workflow.apply_action, ticket_id=ticket.id, action=action, **params):
@@ -369,7 +370,7 @@ def portal_new_ticket():
             ticket = workflow.create_ticket(db.session(), actor=actor_name(),
                                             **bind_ticket_create(current_user(), form,
                                                                staff_fields=workflow.CREATE_FIELDS))
-        except workflow.WorkflowInputError as exc:
+        except WorkflowInputError as exc:
             flash(f"Заявка не создана: {exc}")
             return render_template("web/portal_new.html", form=form), 422
         flash(f"Заявка #{ticket.id} создана.")

@@ -8,13 +8,14 @@ import pytest
 
 from kb import vocab
 from kb.queries import audit
-from service.tickets import workflow
+from service.tickets import transitions, workflow
+from service.tickets.errors import IllegalTransition, TicketNotFound, WorkflowInputError
 
 from .conftest import MONDAY_10_MSK, action_params, drive, new_ticket
 
 LATER = MONDAY_10_MSK + timedelta(hours=1)
 
-#: The ITIL path of the seeds, written out independently of service.workflow.TRANSITIONS.
+#: The ITIL path of the seeds, written out independently of service.tickets.transitions.TRANSITIONS.
 EXPECTED = {
     "new": {"triage": "triaged"},
     "triaged": {"take": "in_progress"},
@@ -30,24 +31,24 @@ EXPECTED = {
     "closed": {"reopen": "reopened"},
     "reopened": {"take": "in_progress"},
 }
-CASES = [(status, action) for status in vocab.STATUSES for action in workflow.ACTIONS]
+CASES = [(status, action) for status in vocab.STATUSES for action in transitions.ACTIONS]
 
 
 def test_table_covers_every_status_and_action():
     assert set(EXPECTED) == set(vocab.STATUSES)
-    assert set(workflow.ACTIONS) == {a for moves in EXPECTED.values() for a in moves}
+    assert set(transitions.ACTIONS) == {a for moves in EXPECTED.values() for a in moves}
 
 
 @pytest.mark.parametrize(("status", "action"), CASES)
 def test_next_status_pure(status, action):
     expected = EXPECTED[status].get(action)
     if expected is None:
-        with pytest.raises(workflow.IllegalTransition) as info:
-            workflow.next_status(status, action, previous_working="in_progress")
+        with pytest.raises(IllegalTransition) as info:
+            transitions.next_status(status, action, previous_working="in_progress")
         assert info.value.status == status
         assert set(info.value.allowed) == set(EXPECTED[status])
     else:
-        assert workflow.next_status(status, action, previous_working="in_progress") == expected
+        assert transitions.next_status(status, action, previous_working="in_progress") == expected
 
 
 @pytest.mark.parametrize(("status", "action"), CASES)
@@ -59,7 +60,7 @@ def test_apply_action_on_the_store(module_session, module_world, flow_settings, 
     events_before = len(audit.history(session, entity="ticket", entity_id=ticket.id))
     expected = EXPECTED[status].get(action)
     if expected is None:
-        with pytest.raises(workflow.IllegalTransition) as info:
+        with pytest.raises(IllegalTransition) as info:
             workflow.apply_action(session, ticket_id=ticket.id, action=action, actor="engineer", now=LATER,
                                   settings=flow_settings, **action_params(world, action))
         assert sorted(info.value.allowed) == sorted(EXPECTED[status])
@@ -87,21 +88,21 @@ def test_client_replied_returns_to_the_status_it_left(db_session, world, flow_se
 
 def test_unknown_action_and_parameter_are_input_errors(db_session, world, flow_settings):
     ticket = new_ticket(db_session, world, flow_settings)
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         workflow.apply_action(db_session, ticket_id=ticket.id, action="teleport", actor="e", settings=flow_settings)
     assert info.value.field == "action"
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         workflow.apply_action(db_session, ticket_id=ticket.id, action="triage", actor="e", settings=flow_settings,
                               colour="red")
     assert info.value.field == "colour"
-    with pytest.raises(workflow.TicketNotFound):
+    with pytest.raises(TicketNotFound):
         workflow.apply_action(db_session, ticket_id=999, action="triage", actor="e", settings=flow_settings)
 
 
 def test_resolve_requires_resolution_and_nothing_is_written(db_session, world, flow_settings):
     ticket = new_ticket(db_session, world, flow_settings)
     drive(db_session, world, flow_settings, ticket.id, "in_progress")
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         workflow.apply_action(db_session, ticket_id=ticket.id, action="resolve", actor="e", settings=flow_settings,
                               resolution="   ")
     assert info.value.field == "resolution"
@@ -112,7 +113,7 @@ def test_resolve_requires_resolution_and_nothing_is_written(db_session, world, f
 def test_escalation_needs_a_second_line_specialist(db_session, world, flow_settings):
     ticket = new_ticket(db_session, world, flow_settings)
     drive(db_session, world, flow_settings, ticket.id, "in_progress")
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         workflow.apply_action(db_session, ticket_id=ticket.id, action="escalate", actor="e",
                               settings=flow_settings, specialist_id=world.line1_id)
     assert info.value.field == "specialist_id"

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from kb.models import Client, Specialist, Ticket, TriagePrediction
 from kb.queries import audit
 from service.cli import main
-from service.tickets import workflow
+from service.tickets import periodic, workflow
+from service.tickets.errors import IllegalTransition, WorkflowInputError
 
 from .conftest import MONDAY_10_MSK, drive, new_ticket
 
@@ -118,14 +119,14 @@ def test_creation_without_priority_runs_triage_and_records_it(db_session, world,
 def test_create_validates_every_field_and_writes_nothing(module_session, module_world, flow_settings, field,
                                                         value):
     before = module_session.scalar(select(func.count()).select_from(Ticket))
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         new_ticket(module_session, module_world, flow_settings, **{field: value})
     assert info.value.field == field
     assert module_session.scalar(select(func.count()).select_from(Ticket)) == before
 
 
 def test_node_of_another_client_is_refused(db_session, world, flow_settings):
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         new_ticket(db_session, world, flow_settings, node_ids=[world.other_node_id])
     assert info.value.field == "node_ids"
 
@@ -147,12 +148,12 @@ def test_time_entry_recorded_and_closed_ticket_refused(db_session, world, flow_s
                                     started_at=MONDAY_10_MSK, minutes=45, on_site=True,
                                     now=MONDAY_10_MSK + H, settings=flow_settings)
     assert (entry.minutes, entry.on_site, entry.work_kind) == (45, True, "included")
-    with pytest.raises(workflow.WorkflowInputError) as info:
+    with pytest.raises(WorkflowInputError) as info:
         workflow.add_time_entry(db_session, ticket_id=ticket.id, actor="anna", specialist_id=world.line1_id,
                                 started_at=MONDAY_10_MSK, minutes=0, now=MONDAY_10_MSK + H, settings=flow_settings)
     assert info.value.field == "minutes"
     drive(db_session, world, flow_settings, ticket.id, "closed", now=MONDAY_10_MSK + H)
-    with pytest.raises(workflow.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         workflow.add_time_entry(db_session, ticket_id=ticket.id, actor="anna", specialist_id=world.line1_id,
                                 started_at=MONDAY_10_MSK, minutes=5, now=MONDAY_10_MSK + H, settings=flow_settings)
 
@@ -169,7 +170,7 @@ def msk(day: int, hour: int, month: int = 11) -> datetime:
 def test_autoclose_after_working_days_skips_holidays(db_session, world, flow_settings, now, closed):
     ticket = new_ticket(db_session, world, flow_settings, now=msk(3, 10))
     drive(db_session, world, flow_settings, ticket.id, "resolved", now=msk(3, 11))  # Tuesday 3 November
-    closed_ids = workflow.autoclose_resolved(db_session, now=now, settings=flow_settings)
+    closed_ids = periodic.autoclose_resolved(db_session, now=now, settings=flow_settings)
     assert (ticket.id in closed_ids) is closed
     assert ticket.status == ("closed" if closed else "resolved")
     if closed:
@@ -186,18 +187,18 @@ def test_time_box_flags_once_and_counts_working_time_only(db_session, world, flo
     workflow.apply_action(db_session, ticket_id=ticket.id, action="take", actor="a", now=friday_1830,
                           settings=flow_settings)
     # 30 minutes on Friday + 89 on Monday: still inside the 120-minute time box
-    assert workflow.flag_time_box_expired(db_session, now=msk(23, 10) + timedelta(minutes=29),
+    assert periodic.flag_time_box_expired(db_session, now=msk(23, 10) + timedelta(minutes=29),
                                           settings=flow_settings) == []
-    assert not workflow.flagged_for_escalation(db_session, ticket=ticket)
-    assert workflow.flag_time_box_expired(db_session, now=msk(23, 10) + timedelta(minutes=30),
+    assert not periodic.flagged_for_escalation(db_session, ticket=ticket)
+    assert periodic.flag_time_box_expired(db_session, now=msk(23, 10) + timedelta(minutes=30),
                                           settings=flow_settings) == [ticket.id]
-    assert workflow.flagged_for_escalation(db_session, ticket=ticket)
-    assert workflow.flag_time_box_expired(db_session, now=msk(23, 12), settings=flow_settings) == []
+    assert periodic.flagged_for_escalation(db_session, ticket=ticket)
+    assert periodic.flag_time_box_expired(db_session, now=msk(23, 12), settings=flow_settings) == []
     event = audit.history(db_session, entity="ticket", entity_id=ticket.id)[-1]
     assert event.action == "time_box_expired" and event.data["used_minutes"] == 120
     workflow.apply_action(db_session, ticket_id=ticket.id, action="escalate", actor="a", now=msk(23, 12),
                           settings=flow_settings)
-    assert not workflow.flagged_for_escalation(db_session, ticket=ticket)
+    assert not periodic.flagged_for_escalation(db_session, ticket=ticket)
 
 
 def test_expired_time_box_mails_the_assignee_and_the_manager_once(db_session, world, flow_settings, smtp_inbox):
@@ -209,8 +210,8 @@ def test_expired_time_box_mails_the_assignee_and_the_manager_once(db_session, wo
     for action in ("triage", "take"):
         workflow.apply_action(db_session, ticket_id=ticket.id, action=action, actor="a", now=msk(23, 9),
                               settings=settings, **({"specialist_id": world.line1_id} if action == "take" else {}))
-    assert workflow.flag_time_box_expired(db_session, now=msk(23, 12), settings=settings) == [ticket.id]
-    assert workflow.flag_time_box_expired(db_session, now=msk(23, 13), settings=settings) == []
+    assert periodic.flag_time_box_expired(db_session, now=msk(23, 12), settings=settings) == [ticket.id]
+    assert periodic.flag_time_box_expired(db_session, now=msk(23, 13), settings=settings) == []
     assert len(inbox.messages) == 1
     recipients, message = inbox.messages[0]
     assert sorted(recipients) == ["line1@desk.example", "manager@romashka.ru"]

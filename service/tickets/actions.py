@@ -1,0 +1,191 @@
+"""The actions of the transition table and comments, staged in the session (no commit): the use cases of
+:mod:`service.tickets.workflow`, the e-mail intake and the Alertmanager webhook commit them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb import vocab
+from kb.models import Assignment, AuditEvent, Comment, SlaPause, Specialist, Ticket
+from service.config import Settings
+from service.platform.validation import check_string, one_of
+from service.tickets.errors import WorkflowInputError
+from service.tickets.staging import (
+    Effects,
+    active_specialist,
+    audit_event,
+    mail_comment,
+    mail_status,
+    refresh_sla,
+)
+from service.tickets.transitions import (
+    ACTION_PARAMS,
+    ACTIONS,
+    REQUESTER_REASONS,
+    TRANSITIONS,
+    WORKING_STATUSES,
+    is_engineer,
+    next_status,
+)
+
+
+def _param_string(params: dict, name: str, *, required: bool = False, max_length: int = 100_000) -> str | None:
+    return check_string(params, name, required=required, max_length=max_length,
+                        required_message="is required for this action") or None
+
+
+def _assign(ticket: Ticket, specialist: Specialist, role: str, now: datetime) -> None:
+    for assignment in ticket.assignees:
+        if assignment.specialist_id == specialist.id:
+            assignment.released_at = None
+            assignment.role = role if role == "primary" else assignment.role
+            return
+    ticket.assignees.append(Assignment(specialist_id=specialist.id, role=role, assigned_at=now))
+
+
+def _release_primary(ticket: Ticket, now: datetime) -> list[int]:
+    released = []
+    for assignment in ticket.assignees:
+        if assignment.role == "primary" and assignment.released_at is None:
+            assignment.released_at = now
+            released.append(assignment.specialist_id)
+    return released
+
+
+def _previous_working_status(session: Session, ticket: Ticket) -> str | None:
+    event = session.scalar(
+        select(AuditEvent).where(AuditEvent.entity == "ticket", AuditEvent.entity_id == ticket.id,
+                                 AuditEvent.action == "request_info")
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1))
+    return (event.data or {}).get("from") if event is not None else None
+
+
+def _close_open_pause(ticket: Ticket, now: datetime) -> bool:
+    closed = False
+    for pause in ticket.pauses:
+        if pause.ended_at is None:
+            pause.ended_at = max(now, pause.started_at)
+            closed = True
+    return closed
+
+
+def _check_no_newer_incident(session: Session, ticket: Ticket) -> None:
+    """A monitoring incident cannot be reopened while a newer open one tracks the same alert of its client."""
+    if ticket.channel != "monitoring" or not ticket.alert_fingerprint:
+        return
+    newer = session.scalar(select(Ticket.id).where(
+        Ticket.id != ticket.id, Ticket.channel == "monitoring", Ticket.client_id == ticket.client_id,
+        Ticket.alert_fingerprint == ticket.alert_fingerprint, Ticket.status.in_(vocab.OPEN_STATUSES)))
+    if newer is not None:
+        raise WorkflowInputError(f"open incident #{newer} tracks the same alert now: add to it instead", "action")
+
+
+def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, now: datetime,
+                  settings: Settings, effects: Effects, params: dict[str, Any]) -> None:
+    """Check and apply one action to ``ticket`` in the session (no commit)."""
+    if action not in TRANSITIONS:
+        raise WorkflowInputError(f"action must be one of {', '.join(ACTIONS)}", "action")
+    unknown = sorted(set(params) - set(ACTION_PARAMS[action]))
+    if unknown:
+        raise WorkflowInputError(f"{unknown[0]!r} is not a parameter of action {action!r} "
+                                 f"(allowed: {', '.join(ACTION_PARAMS[action])})", unknown[0])
+    from_status = ticket.status
+    previous = _previous_working_status(session, ticket) if action == "client_replied" else None
+    to_status = next_status(from_status, action, previous_working=previous)
+    reason = _param_string(params, "reason", max_length=2000)
+    details: dict[str, Any] = {}
+    sla_changed = False
+
+    if action == "triage":
+        priority = one_of(params.get("priority"), "priority", vocab.PRIORITIES)
+        group = one_of(params.get("group"), "group", vocab.GROUPS)
+        if group is None and ticket.group is None:
+            raise WorkflowInputError("group is required: triage could not route this ticket", "group")
+        if priority is not None and priority != ticket.priority:
+            details["priority"] = {"from": ticket.priority, "to": priority}
+            ticket.priority = priority
+            sla_changed = True
+        if group is not None and group != ticket.group:
+            details["group"] = {"from": ticket.group, "to": group}
+            ticket.group = group
+    elif action in ("take", "escalate"):
+        specialist_id = params.get("specialist_id")
+        if specialist_id is not None:
+            specialist = active_specialist(session, specialist_id, "specialist_id")
+            if action == "escalate" and specialist.line < 2:
+                raise WorkflowInputError(f"specialist {specialist.id} is on line {specialist.line}; "
+                                         "escalation goes to line 2 or 3", "specialist_id")
+            released = _release_primary(ticket, now)
+            _assign(ticket, specialist, "primary", now)
+            details.update(specialist_id=specialist.id, released=released)
+    elif action == "assign_specialists":
+        ids = params.get("specialist_ids")
+        if not isinstance(ids, list) or not ids or any(isinstance(v, bool) or not isinstance(v, int) for v in ids):
+            raise WorkflowInputError("specialist_ids must be a non-empty list of specialist ids", "specialist_ids")
+        specialists = [active_specialist(session, value, "specialist_ids") for value in dict.fromkeys(ids)]
+        has_primary = any(a.role == "primary" and a.released_at is None for a in ticket.assignees)
+        for index, specialist in enumerate(specialists):
+            _assign(ticket, specialist, "primary" if not has_primary and index == 0 else "helper", now)
+        details["specialist_ids"] = [s.id for s in specialists]
+    elif action == "request_info":
+        ticket.pauses.append(SlaPause(started_at=now, reason=(reason or "waiting for client")[:200]))
+        sla_changed = True
+    elif action == "resolve":
+        ticket.resolution = _param_string(params, "resolution", required=True)
+        ticket.resolved_at = now
+        details["resolution"] = ticket.resolution[:500]
+    elif action in ("confirm", "close"):
+        ticket.closed_at = now
+        if actor.startswith("system:"):
+            details["automatic"] = True
+    elif action == "reopen":
+        _check_no_newer_incident(session, ticket)
+        details["previous_resolution"] = (ticket.resolution or "")[:500]
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        sla_changed = True
+
+    if from_status == "waiting_for_client" and to_status != "waiting_for_client":
+        sla_changed = _close_open_pause(ticket, now) or sla_changed
+    comment_text = _param_string(params, "comment")
+    if comment_text:
+        stage_comment(session, ticket, author=actor, body=comment_text, public=True, actor=actor, now=now,
+                       settings=settings, effects=effects, notify=False)
+    if to_status in WORKING_STATUSES and ticket.work_started_at is None and is_engineer(actor):
+        ticket.work_started_at = now
+    if from_status == "new" and ticket.reacted_at is None and is_engineer(actor):
+        ticket.reacted_at = now
+    ticket.status = to_status
+    ticket.updated_at = now
+    if sla_changed or to_status in ("resolved", "closed", "reopened"):
+        session.flush()
+        refresh_sla(session, ticket, now, settings)
+    audit_event(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=reason, **details)
+    effects.changes.append({"ticket_id": ticket.id, "action": action, "from_status": from_status,
+                            "to_status": to_status})
+    # the requester reads the question or note in the status mail itself (one message, not two); a staff
+    # reason of an internal step (triage, escalation...) is an internal note and stays in the audit trail
+    told = reason if action in REQUESTER_REASONS or not is_engineer(actor) else None
+    mail_status(effects, settings, ticket, from_status=from_status, reason=told or comment_text, actor=actor)
+
+
+def stage_comment(session: Session, ticket: Ticket, *, author: str, body: str, public: bool, actor: str,
+                   now: datetime, settings: Settings, effects: Effects, notify: bool = True) -> Comment:
+    comment = Comment(author=author[:200], body=body, public=public, created_at=now)
+    ticket.comments.append(comment)
+    session.flush()
+    if public and ticket.reacted_at is None and is_engineer(actor):
+        ticket.reacted_at = now
+        session.flush()
+        refresh_sla(session, ticket, now, settings)
+    ticket.updated_at = now
+    audit_event(session, ticket, "comment", actor, now, comment_id=comment.id, public=public)
+    effects.changes.append({"ticket_id": ticket.id, "action": "comment", "from_status": ticket.status,
+                            "to_status": ticket.status})
+    if notify:
+        mail_comment(effects, settings, ticket, comment)
+    return comment
