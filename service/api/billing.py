@@ -2,7 +2,8 @@
 and typical operations done on a visit.
 
 A client user sees only its own company's invoices and tickets (404 for another's). Money in bodies is
-a decimal string ("52000.00"), never a float.
+a decimal string ("52000.00"), never a float. The views parse, call a use case of service.billing.service
+(which commits once) and serialize; none of them commits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from service.billing.contract import (
     TIER_COEFFICIENTS,
     BillingInputError,
     month_value,
-    parse_terms,
 )
 from service.billing.engine import compute_invoice, invoice_to_dict, work_report
 from service.platform import db
@@ -104,25 +104,19 @@ def list_contracts(client_id: int):
 @permit("billing.contract")
 def create_contract(client_id: int):
     """Add a contract: {plan_kind, tier, valid_from, valid_to?, terms} with terms as in docs/billing.md."""
-    session = db.session()
-    if session.get(Client, client_id) is None:
+    client = db.session().get(Client, client_id)
+    if client is None:
         raise ApiError(404, f"client {client_id} not found", field="client")
     body = json_body()
     plan_kind = choice(body, "plan_kind", PLAN_KINDS, required=True)
     tier = choice(body, "tier", tuple(TIER_COEFFICIENTS), default="bronze")
     valid_from = instant(body, "valid_from", required=True)
     valid_to = instant(body, "valid_to")
-    if valid_to is not None and valid_to <= valid_from:
-        raise ApiError(422, "valid_to must be after valid_from", field="valid_to")
-    terms = body.get("terms")
     try:
-        parse_terms(plan_kind, tier, terms)
+        row = billing_service.create_contract(db.session(), client=client, plan_kind=plan_kind, tier=tier,
+                                              valid_from=valid_from, valid_to=valid_to, terms=body.get("terms"))
     except BillingInputError as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
-    row = ContractRow(client_id=client_id, plan_kind=plan_kind, tier=tier, valid_from=valid_from, valid_to=valid_to,
-                      terms=terms)
-    session.add(row)
-    session.commit()
     return jsonify(contract_dict(row)), 201
 
 
@@ -141,13 +135,10 @@ def get_balance(ticket_id: int):
 def stop_work(ticket_id: int):
     """Stop the ticket's hourly work (the client's right): what was spent is billed, nothing after."""
     ticket = _ticket(ticket_id)
-    session = db.session()
     try:
-        balance = billing_service.stop_work(session, ticket=ticket, actor=_actor(), now=datetime.now(UTC))
+        balance = billing_service.stop_work(db.session(), ticket=ticket, actor=_actor(), now=datetime.now(UTC))
     except billing_service.Conflict as exc:
-        session.rollback()
         raise ApiError(409, str(exc), field=exc.field) from None
-    session.commit()
     return jsonify(balance)
 
 
@@ -179,17 +170,14 @@ def create_change_request(ticket_id: int):
     agreed_by = string(body, "agreed_by", required=True, max_length=200)
     scope = string(body, "scope", max_length=10_000)
     deadline = instant(body, "deadline")
-    session = db.session()
     try:
-        change = billing_service.add_change_request(session, ticket=ticket, new_price=new_price, agreed_by=agreed_by,
-                                                    actor=_actor(), scope=scope, deadline=deadline)
+        change = billing_service.add_change_request(db.session(), ticket=ticket, new_price=new_price,
+                                                    agreed_by=agreed_by, actor=_actor(), scope=scope,
+                                                    deadline=deadline)
     except billing_service.Conflict as exc:
-        session.rollback()
         raise ApiError(409, str(exc), field=exc.field) from None
     except BillingInputError as exc:
-        session.rollback()
         raise ApiError(422, exc.message, field=exc.field) from None
-    session.commit()
     return jsonify(change_request_dict(change)), 201
 
 
@@ -211,13 +199,10 @@ def record_operation(ticket_id: int):
             visit = datetime.strptime(visit_raw, "%Y-%m-%d").date()
         except ValueError:
             raise ApiError(422, f"visit must be a date YYYY-MM-DD, got {visit_raw!r}", field="visit") from None
-    session = db.session()
     try:
-        event = billing_service.record_operation(session, ticket=ticket, kind=kind, quantity=quantity,
+        event = billing_service.record_operation(db.session(), ticket=ticket, kind=kind, quantity=quantity,
                                                  actor=_actor(), visit=visit)
     except billing_service.Conflict as exc:
-        session.rollback()
         raise ApiError(409 if exc.field != "kind" else 422, str(exc), field=exc.field) from None
-    session.commit()
     return jsonify({"id": event.id, "ticket_id": ticket.id, **event.data}), 201
 

@@ -1,8 +1,9 @@
 """Billing over the knowledge store: load a client's contract, time entries, tickets and SLA penalties for a
 month, build the usage document, and hand both to the pure engine (service.billing.engine).
 
-Also the ticket-level money actions: the running balance of hourly work (and stopping it), and change
-requests on fixed-price work. Functions here never commit; the caller (API, CLI) owns the transaction.
+Also the use cases that change money matters, each one unit of work (validate, change, audit, commit once):
+adding a contract, stopping hourly work, an agreed change request on fixed-price work, typical operations
+done on a visit. The API and the CLI only parse, call and serialize; the reads here never commit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from service.billing.contract import (
 )
 from service.billing.engine import SIXTY, Invoice, compute_invoice, money
 from service.billing.usage import Usage, parse_usage
+from service.platform.unit_of_work import unit_of_work
 from service.sla.calendar import (
     ALWAYS_OPEN,
     WEEKLY_HOURS,
@@ -127,6 +129,20 @@ def active_contract(session: Session, *, client_id: int, month: str) -> Contract
 def contract_terms(row: ContractRow) -> Contract:
     """The stored contract's validated terms (BillingInputError naming the field when they are invalid)."""
     return parse_terms(row.plan_kind, row.tier, row.terms)
+
+
+def create_contract(session: Session, *, client: Client, plan_kind: str, tier: str, valid_from: datetime,
+                    valid_to: datetime | None, terms: object) -> ContractRow:
+    """Add a contract to ``client`` (committed); BillingInputError naming the field when the period or the
+    terms (docs/billing.md) are invalid, and nothing is stored."""
+    with unit_of_work(session):
+        if valid_to is not None and valid_to <= valid_from:
+            raise BillingInputError("valid_to", "must be after valid_from")
+        parse_terms(plan_kind, tier, terms)
+        row = ContractRow(client_id=client.id, plan_kind=plan_kind, tier=tier, valid_from=valid_from,
+                          valid_to=valid_to, terms=terms)
+        session.add(row)
+    return row
 
 
 # --- usage ----------------------------------------------------------------------------------------
@@ -388,17 +404,24 @@ def ticket_balance(session: Session, *, ticket: Ticket, now: datetime | None = N
 
 
 def stop_work(session: Session, *, ticket: Ticket, actor: str, now: datetime | None = None) -> dict:
-    """Stop a ticket's hourly work at the client's request: what was spent is billed, nothing after (no commit)."""
-    if ticket.billing_mode != "hourly":
-        raise Conflict(f"ticket {ticket.id} is not hourly work (billing mode {ticket.billing_mode})", "billing_mode")
-    if stopped_at(session, ticket_id=ticket.id) is not None:
-        raise Conflict(f"the work on ticket {ticket.id} is already stopped")
+    """Stop a ticket's hourly work at the client's request: what was spent is billed, nothing after.
+
+    One unit of work: the audit event ``billing.stop_work`` is committed; Conflict when the ticket is not
+    hourly work or is already stopped. Returns the balance after the stop.
+    """
     now = now or datetime.now(UTC)
-    balance = ticket_balance(session, ticket=ticket, now=now)
-    session.add(AuditEvent(entity="ticket", entity_id=ticket.id, action=STOP_WORK_ACTION, actor=actor, at=now,
-                           data={"spent_hours": balance["spent_hours"], "spent_amount": balance["spent_amount"]}))
-    session.flush()
-    return ticket_balance(session, ticket=ticket, now=now)
+    with unit_of_work(session):
+        if ticket.billing_mode != "hourly":
+            raise Conflict(f"ticket {ticket.id} is not hourly work (billing mode {ticket.billing_mode})",
+                           "billing_mode")
+        if stopped_at(session, ticket_id=ticket.id) is not None:
+            raise Conflict(f"the work on ticket {ticket.id} is already stopped")
+        balance = ticket_balance(session, ticket=ticket, now=now)
+        session.add(AuditEvent(entity="ticket", entity_id=ticket.id, action=STOP_WORK_ACTION, actor=actor, at=now,
+                               data={"spent_hours": balance["spent_hours"], "spent_amount": balance["spent_amount"]}))
+        session.flush()
+        stopped = ticket_balance(session, ticket=ticket, now=now)
+    return stopped
 
 
 # --- fixed-price work: change requests ---------------------------------------------------------------
@@ -409,44 +432,51 @@ def add_change_request(session: Session, *, ticket: Ticket, new_price: Decimal, 
                        now: datetime | None = None) -> ChangeRequest:
     """Record an agreed change of a fixed-price work and its new price (the only way the price changes).
 
+    One unit of work: the change request, its audit event and the ticket's new price are committed together.
     An unstorable price (infinite, above ``MAX_MONEY``, fractions of a kopeck) raises BillingInputError
     naming ``new_price``: once stored it would break every later invoice and work report of the client.
+    Conflict when the ticket is not fixed-price work.
     """
-    problem = (amount_problem(new_price, maximum=MAX_MONEY) if isinstance(new_price, Decimal)
-               else "must be a Decimal")
-    if problem is not None:
-        raise BillingInputError("new_price", problem)
-    if ticket.billing_mode != "fixed":
-        raise Conflict(f"ticket {ticket.id} is not fixed-price work (billing mode {ticket.billing_mode})",
-                       "billing_mode")
     now = now or datetime.now(UTC)
-    change = ChangeRequest(ticket_id=ticket.id, old_price=ticket.fixed_price, new_price=new_price, scope=scope,
-                           deadline=deadline, agreed_by=agreed_by, agreed_at=now)
-    session.add(change)
-    session.add(AuditEvent(entity="ticket", entity_id=ticket.id, action=CHANGE_REQUEST_ACTION, actor=actor, at=now,
-                           data={"old_price": _money_text(ticket.fixed_price), "new_price": _money_text(new_price),
-                                 "scope": scope, "deadline": deadline.isoformat() if deadline else None,
-                                 "agreed_by": agreed_by}))
-    ticket.fixed_price = new_price
-    session.flush()
+    with unit_of_work(session):
+        problem = (amount_problem(new_price, maximum=MAX_MONEY) if isinstance(new_price, Decimal)
+                   else "must be a Decimal")
+        if problem is not None:
+            raise BillingInputError("new_price", problem)
+        if ticket.billing_mode != "fixed":
+            raise Conflict(f"ticket {ticket.id} is not fixed-price work (billing mode {ticket.billing_mode})",
+                           "billing_mode")
+        change = ChangeRequest(ticket_id=ticket.id, old_price=ticket.fixed_price, new_price=new_price, scope=scope,
+                               deadline=deadline, agreed_by=agreed_by, agreed_at=now)
+        session.add(change)
+        session.add(AuditEvent(entity="ticket", entity_id=ticket.id, action=CHANGE_REQUEST_ACTION, actor=actor,
+                               at=now, data={"old_price": _money_text(ticket.fixed_price),
+                                             "new_price": _money_text(new_price), "scope": scope,
+                                             "deadline": deadline.isoformat() if deadline else None,
+                                             "agreed_by": agreed_by}))
+        ticket.fixed_price = new_price
     return change
 
 
 def record_operation(session: Session, *, ticket: Ticket, kind: str, quantity: int, actor: str,
                      visit: date | None = None, now: datetime | None = None) -> AuditEvent:
     """Record typical operations done on a visit (e.g. new workplaces commissioned), checked against the
-    client's contract so that the invoice can price them (no commit)."""
+    client's contract so that the invoice can price them.
+
+    One unit of work: the audit event ``billing.operation`` is committed; Conflict (field ``kind``) when the
+    client has no valid contract in force or the contract does not list the operation.
+    """
     now = now or datetime.now(UTC)
-    contract = _current_contract(session, ticket, now)
-    if contract is None:
-        raise Conflict(f"client {ticket.client_id} has no valid contract in force", "kind")
-    if contract.free_operation(kind) is None:
-        known = ", ".join(op.kind for op in contract.free_operations) or "none"
-        raise Conflict(f"the contract does not list the operation {kind!r} (it lists: {known})", "kind")
-    visit = visit or now.astimezone(ticket.client.zone).date()
-    event = AuditEvent(entity="ticket", entity_id=ticket.id, action=OPERATION_ACTION, actor=actor, at=now,
-                       data={"kind": kind, "quantity": quantity, "visit": visit.isoformat()})
-    session.add(event)
-    session.flush()
+    with unit_of_work(session):
+        contract = _current_contract(session, ticket, now)
+        if contract is None:
+            raise Conflict(f"client {ticket.client_id} has no valid contract in force", "kind")
+        if contract.free_operation(kind) is None:
+            known = ", ".join(op.kind for op in contract.free_operations) or "none"
+            raise Conflict(f"the contract does not list the operation {kind!r} (it lists: {known})", "kind")
+        visit = visit or now.astimezone(ticket.client.zone).date()
+        event = AuditEvent(entity="ticket", entity_id=ticket.id, action=OPERATION_ACTION, actor=actor, at=now,
+                           data={"kind": kind, "quantity": quantity, "visit": visit.isoformat()})
+        session.add(event)
     return event
 

@@ -94,9 +94,7 @@ def check(now_text: str | None, reports: bool) -> None:
     now = parse_instant(now_text, "--now") if now_text else datetime.now(UTC)
     config = settings()
     with store_session() as session:
-        result = sla_service.sla_check(session, now=now, settings=config)
-        if reports:
-            result["reports"] = sla_service.send_monthly_reports(session, now=now, settings=config)
+        result = sla_service.periodic_check(session, now=now, settings=config, reports=reports)
     echo_json(result)
 
 

@@ -50,11 +50,10 @@ class SlaScheduler:
                 if not leases.acquire(session, name=LEASE, holder=self.holder, now=datetime.now(UTC),
                                       ttl_seconds=ttl):
                     return {"skipped": "another process holds the SLA scheduler lease"}
-                result = sla_service.sla_check(session, settings=self.settings)
-                if self.settings.sla_send_monthly_reports:
-                    result["reports"] = sla_service.send_monthly_reports(session, settings=self.settings)
+                # The same use case as ``precedent sla check``: it commits (or rolls back) on its own.
+                result = sla_service.periodic_check(session, settings=self.settings,
+                                                    reports=self.settings.sla_send_monthly_reports)
             except Exception:  # a background thread must survive a bad round (database restart, race)
-                session.rollback()
                 log.exception("background SLA check failed")
                 result = {"error": True}
         self.runs += 1

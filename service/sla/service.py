@@ -1,6 +1,10 @@
 """SLA over the knowledge store: load a ticket, its client and pauses, run the pure engine (service/sla),
 store the results; record at-risk / breached events with penalties and notify once per state change;
 build and send monthly SLA reports.
+
+The use cases that write (:func:`sla_check`, :func:`notify_events`, :func:`send_client_report`) each
+commit once through ``unit_of_work``; :func:`refresh_ticket_sla` is a helper of the workflow's own use
+cases and never commits. The CLI and the scheduler call :func:`periodic_check`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from kb.queries import audit
 from kb.vocab import OPEN_STATUSES
 from service.config import Settings, load_settings
 from service.platform.mail import MailError, send_mail
+from service.platform.unit_of_work import unit_of_work
 from service.sla.calendar import (
     BusinessCalendar,
     CalendarError,
@@ -102,11 +107,7 @@ def refresh_ticket_sla(session: Session, *, ticket: Ticket, now: datetime | None
     """Recompute ticket.reaction_due/work_start_due/resolution_due/sla_state (no commit)."""
     if ticket.created_at is None:
         ticket.created_at = now or datetime.now(UTC)
-    clock = evaluate_ticket(session, ticket=ticket, now=now, settings=settings)
-    ticket.reaction_due = clock.due("reaction")
-    ticket.work_start_due = clock.due("work_start")
-    ticket.resolution_due = clock.due("resolution")
-    ticket.sla_state = clock.state
+    _store_clock(ticket, evaluate_ticket(session, ticket=ticket, now=now, settings=settings))
 
 
 def contract_penalty_terms(session: Session, *, client_id: int, at: datetime) -> PenaltyTerms:
@@ -166,88 +167,134 @@ def _tickets_to_check(session: Session) -> list[Ticket]:
 
 
 def sla_check(session: Session, *, now: datetime | None = None, settings: Settings | None = None) -> dict:
-    """Recompute the SLA of every open (or not yet settled) ticket, record at-risk/breached SlaEvents once per
-    state change with overdue time and penalty, notify assignees and the client's manager once per event,
-    and commit. Returns counts."""
+    """Recompute the SLA of every open (or not yet settled) ticket and record at-risk/breached SlaEvents once per
+    state change with overdue time and penalty. Returns counts.
+
+    One unit of work: due instants, states and events are committed together; then, as its effect, every
+    event not yet notified is e-mailed to the assignees and the client's manager (:func:`notify_events`).
+    """
     settings = settings or load_settings()
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    tickets = _tickets_to_check(session)
+    mail = {"notified": 0, "notification_failures": 0}
+
+    def notify() -> None:
+        mail["notified"], mail["notification_failures"] = notify_events(session, settings=settings)
+
+    with unit_of_work(session) as uow:
+        counts = _record_clocks(session, now=now, settings=settings)
+        uow.after_commit("SLA notifications", notify)
+    return {**counts, **mail, "checked_at": now.isoformat()}
+
+
+def periodic_check(session: Session, *, now: datetime | None = None, settings: Settings | None = None,
+                   reports: bool = False) -> dict:
+    """The periodic SLA round of ``precedent sla check`` and of the background scheduler: :func:`sla_check`,
+    then (``reports``) the previous month's reports that are due (:func:`send_monthly_reports`)."""
+    settings = settings or load_settings()
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    result = sla_check(session, now=now, settings=settings)
+    if reports:
+        result["reports"] = send_monthly_reports(session, now=now, settings=settings)
+    return result
+
+
+def _existing_events(session: Session, tickets: list[Ticket]) -> dict[tuple[int, str, str], SlaEvent]:
+    """The recorded events of ``tickets`` by (ticket, target, state)."""
     existing: dict[tuple[int, str, str], SlaEvent] = {}
     ticket_ids = [t.id for t in tickets]
     for start in range(0, len(ticket_ids), 500):
         for event in session.scalars(select(SlaEvent).where(SlaEvent.ticket_id.in_(ticket_ids[start:start + 500]))):
             existing[(event.ticket_id, event.target, event.state)] = event
+    return existing
+
+
+def _record_clocks(session: Session, *, now: datetime, settings: Settings) -> dict:
+    """Store every checked ticket's due instants and state and track its events (no commit); the counts."""
+    tickets = _tickets_to_check(session)
+    existing = _existing_events(session, tickets)
     states: dict[str, int] = {}
-    created = updated = 0
+    changes = {"created": 0, "updated": 0}
     terms_cache: dict[int, PenaltyTerms] = {}
     for ticket in tickets:
-        client = ticket.client
         clock = evaluate_ticket(session, ticket=ticket, now=now, settings=settings)
-        ticket.reaction_due = clock.due("reaction")
-        ticket.work_start_due = clock.due("work_start")
-        ticket.resolution_due = clock.due("resolution")
-        ticket.sla_state = clock.state
+        _store_clock(ticket, clock)
         states[clock.state] = states.get(clock.state, 0) + 1
-        breached_targets = sorted((c for c in clock.targets.values() if c.state == "breached"),
-                                  key=lambda c: (c.due_at, c.target))
-        for target_clock in clock.targets.values():
-            if target_clock.state not in EVENT_STATES:
-                continue
-            key = (ticket.id, target_clock.target, target_clock.state)
-            event = existing.get(key)
-            penalty = Decimal("0")
-            if target_clock.state == "breached":
-                if client.id not in terms_cache:
-                    terms_cache[client.id] = contract_penalty_terms(session, client_id=client.id, at=now)
-                first = breached_targets[0].target == target_clock.target
-                penalty = breach_penalty(terms_cache[client.id], target_clock.overdue, first_breach_of_ticket=first)
-            if event is None:
-                # The instant the state began (capped at now): a check that catches up on history, like the
-                # first check of an imported or demo KB, files each breach in the month it happened.
-                began = target_clock.due_at if target_clock.state == "breached" else target_clock.at_risk_from
-                event = SlaEvent(ticket_id=ticket.id, target=target_clock.target, state=target_clock.state,
-                                 due_at=target_clock.due_at, recorded_at=min(began or now, now),
-                                 overdue_minutes=target_clock.overdue_minutes, penalty=penalty, notified=False)
-                session.add(event)
-                existing[key] = event
-                created += 1
-            elif target_clock.state == "breached" and (event.overdue_minutes, event.penalty, event.due_at) != (
-                    target_clock.overdue_minutes, penalty, target_clock.due_at):
-                # A running breach keeps growing: its overdue time and penalty follow it until the target is done.
-                event.overdue_minutes = target_clock.overdue_minutes
-                event.penalty = penalty
-                event.due_at = target_clock.due_at
-                updated += 1
+        client_id = ticket.client.id
+        if client_id not in terms_cache and any(c.state == "breached" for c in clock.targets.values()):
+            terms_cache[client_id] = contract_penalty_terms(session, client_id=client_id, at=now)
+        _track_events(session, ticket, clock, existing, terms_cache.get(client_id), now=now, changes=changes)
     session.flush()
-    notified, failed = _notify(session, settings=settings)
-    session.commit()
-    return {"checked": len(tickets), "states": dict(sorted(states.items())), "events_created": created,
-            "events_updated": updated, "notified": notified, "notification_failures": failed,
-            "checked_at": now.isoformat()}
+    return {"checked": len(tickets), "states": dict(sorted(states.items())), "events_created": changes["created"],
+            "events_updated": changes["updated"]}
 
 
-def _notify(session: Session, *, settings: Settings) -> tuple[int, int]:
-    """Send one message per not yet notified event (only when SMTP is configured; failures retry next check)."""
+def _store_clock(ticket: Ticket, clock: TicketClock) -> None:
+    ticket.reaction_due = clock.due("reaction")
+    ticket.work_start_due = clock.due("work_start")
+    ticket.resolution_due = clock.due("resolution")
+    ticket.sla_state = clock.state
+
+
+def _track_events(session: Session, ticket: Ticket, clock: TicketClock,
+                  existing: dict[tuple[int, str, str], SlaEvent], terms: PenaltyTerms | None, *, now: datetime,
+                  changes: dict[str, int]) -> None:
+    """Record a new at-risk/breached state of each target once; keep a running breach's event up to date."""
+    breached_targets = sorted((c for c in clock.targets.values() if c.state == "breached"),
+                              key=lambda c: (c.due_at, c.target))
+    for target_clock in clock.targets.values():
+        if target_clock.state not in EVENT_STATES:
+            continue
+        key = (ticket.id, target_clock.target, target_clock.state)
+        event = existing.get(key)
+        penalty = Decimal("0")
+        if target_clock.state == "breached":
+            first = breached_targets[0].target == target_clock.target
+            penalty = breach_penalty(terms, target_clock.overdue, first_breach_of_ticket=first)
+        if event is None:
+            # The instant the state began (capped at now): a check that catches up on history, like the
+            # first check of an imported or demo KB, files each breach in the month it happened.
+            began = target_clock.due_at if target_clock.state == "breached" else target_clock.at_risk_from
+            event = SlaEvent(ticket_id=ticket.id, target=target_clock.target, state=target_clock.state,
+                             due_at=target_clock.due_at, recorded_at=min(began or now, now),
+                             overdue_minutes=target_clock.overdue_minutes, penalty=penalty, notified=False)
+            session.add(event)
+            existing[key] = event
+            changes["created"] += 1
+        elif target_clock.state == "breached" and (event.overdue_minutes, event.penalty, event.due_at) != (
+                target_clock.overdue_minutes, penalty, target_clock.due_at):
+            # A running breach keeps growing: its overdue time and penalty follow it until the target is done.
+            event.overdue_minutes = target_clock.overdue_minutes
+            event.penalty = penalty
+            event.due_at = target_clock.due_at
+            changes["updated"] += 1
+
+
+def notify_events(session: Session, *, settings: Settings) -> tuple[int, int]:
+    """Send one message per not yet notified event (only when SMTP is configured; failures retry next check).
+
+    One unit of work: the events sent (or with nobody to tell) are marked notified. Returns (sent, failed).
+    """
     if not settings.smtp_host:
         return 0, 0
     sent = failed = 0
-    pending = session.scalars(select(SlaEvent).where(SlaEvent.notified.is_(False)).order_by(SlaEvent.id)).all()
-    for event in pending:
-        ticket = session.get(Ticket, event.ticket_id)
-        client = _client_of(session, ticket)
-        recipients = staff_recipients(session, ticket, client)
-        if not recipients:
-            event.notified = True  # nobody to tell; do not retry forever
-            continue
-        subject, body = _notification(ticket, client, event)
-        try:
-            send_mail(settings, recipients, subject, body)
-        except MailError as exc:
-            log.warning("SLA notification for event %s failed: %s", event.id, exc)
-            failed += 1
-            continue
-        event.notified = True
-        sent += 1
+    with unit_of_work(session):
+        pending = session.scalars(select(SlaEvent).where(SlaEvent.notified.is_(False)).order_by(SlaEvent.id)).all()
+        for event in pending:
+            ticket = session.get(Ticket, event.ticket_id)
+            client = _client_of(session, ticket)
+            recipients = staff_recipients(session, ticket, client)
+            if not recipients:
+                event.notified = True  # nobody to tell; do not retry forever
+                continue
+            subject, body = _notification(ticket, client, event)
+            try:
+                send_mail(settings, recipients, subject, body)
+            except MailError as exc:
+                log.warning("SLA notification for event %s failed: %s", event.id, exc)
+                failed += 1
+                continue
+            event.notified = True
+            sent += 1
     return sent, failed
 
 
@@ -343,7 +390,8 @@ def report_recipients(client: Client) -> list[str]:
 
 def send_client_report(session: Session, *, client_id: int, month: str, settings: Settings | None = None,
                        now: datetime | None = None, actor: str = "sla") -> bool:
-    """E-mail one client's report for ``month`` and record an audit event ``sla.report_sent`` (commits).
+    """E-mail one client's report for ``month``, then record it: the audit event ``sla.report_sent``, one unit
+    of work (the mail goes first: only a report that was sent is recorded, so a failed one is sent again).
 
     False when there is no recipient or no SMTP host; MailError when the server fails.
     """
@@ -354,9 +402,9 @@ def send_client_report(session: Session, *, client_id: int, month: str, settings
     sent = send_mail(settings, recipients, f"Отчёт SLA за {month}: {client.name}", report_text(report),
                      html=render_report_html(report))
     if sent:
-        audit.record(session, entity="client", entity_id=client_id, action="sla.report_sent", actor=actor,
-                     month=month, recipients=recipients)
-        session.commit()
+        with unit_of_work(session):
+            audit.record(session, entity="client", entity_id=client_id, action="sla.report_sent", actor=actor,
+                         month=month, recipients=recipients)
     return sent
 
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
 from kb.models import AuditEvent, Client, Contract, Ticket, TimeEntry
-from service.billing import compute_invoice
+from service.billing import BillingInputError, compute_invoice
 from service.billing import service as billing_service
 from service.sla.calendar import BusinessCalendar
 from tests.service.billing.store import EXPECTED_TOTAL, MSK, msk, seed_month
@@ -92,6 +93,30 @@ def test_prepaid_balance_is_carried_over_month_to_month(db_session):
     assert november.prepaid.opening_hours == 0 and november.total == 0
 
 
+def _committed(session, action: str) -> int:
+    """How many audit events ``action`` another session sees: what the use case committed."""
+    with Session(session.get_bind()) as other:
+        return other.query(AuditEvent).filter_by(action=action).count()
+
+
+def test_a_refused_use_case_stores_nothing_and_leaves_the_session_usable(db_session):
+    ids = seed_month(db_session)
+    client = db_session.get(Client, ids["client"])
+    with pytest.raises(BillingInputError) as refused:
+        billing_service.create_contract(db_session, client=client, plan_kind="package", tier="bronze",
+                                        valid_from=msk(12, 1, 0), valid_to=None, terms={"hourly_rate": "1"})
+    assert refused.value.field == "terms.package"
+    with pytest.raises(BillingInputError) as refused:
+        billing_service.create_contract(db_session, client=client, plan_kind="hourly", tier="bronze",
+                                        valid_from=msk(12, 1, 0), valid_to=msk(11, 1, 0), terms={"hourly_rate": "1"})
+    assert refused.value.field == "valid_to"
+    row = billing_service.create_contract(db_session, client=client, plan_kind="hourly", tier="bronze",
+                                          valid_from=msk(12, 1, 0), valid_to=None, terms={"hourly_rate": "1"})
+    with Session(db_session.get_bind()) as other:
+        assert other.query(Contract).filter_by(client_id=client.id).count() == 2  # October's and this one
+        assert other.get(Contract, row.id).plan_kind == "hourly"
+
+
 def test_balance_and_stop_work(db_session):
     ids = seed_month(db_session)
     ticket = db_session.get(Ticket, ids["b"])
@@ -102,8 +127,8 @@ def test_balance_and_stop_work(db_session):
     assert balance["spent_amount"] == "4000.00" and balance["remaining_amount"] == "2000.00"
     assert balance["stopped"] is False
     stopped = billing_service.stop_work(db_session, ticket=ticket, actor="client", now=now)
-    db_session.commit()
     assert stopped["stopped"] is True
+    assert _committed(db_session, billing_service.STOP_WORK_ACTION) == 1  # the use case committed once
     # Work logged after the stop is reported but not billed.
     db_session.add(TimeEntry(ticket_id=ticket.id, started_at=msk(11, 11, 10), minutes=60, work_kind="hourly"))
     db_session.commit()
@@ -122,7 +147,7 @@ def test_change_request_changes_the_price_and_is_audited(db_session):
     change = billing_service.add_change_request(db_session, ticket=ticket, new_price=Decimal("47000"),
                                                 agreed_by="Петров", actor="manager", scope="ещё стойка",
                                                 now=msk(11, 19, 10))
-    db_session.commit()
+    assert _committed(db_session, billing_service.CHANGE_REQUEST_ACTION) == 1
     assert change.old_price == Decimal("45000") and ticket.fixed_price == Decimal("47000")
     invoice, usage = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
     assert [line.amount for line in invoice.lines if line.kind == "fixed_price"] == [Decimal("47000.00")]
@@ -142,7 +167,7 @@ def test_recorded_operations_are_priced(db_session):
     ticket = db_session.get(Ticket, ids["a"])
     billing_service.record_operation(db_session, ticket=ticket, kind="workplace_commissioning", quantity=5,
                                      actor="eng", now=msk(11, 25, 12))
-    db_session.commit()
+    assert _committed(db_session, billing_service.OPERATION_ACTION) == 1
     # 5 workplaces on one visit: 3 free, 2 x 1500 = 3000 on top.
     invoice, _ = billing_service.client_invoice(db_session, client_id=ids["client"], month="2026-11")
     assert invoice.total == EXPECTED_TOTAL + Decimal("3000.00")

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, SlaPause, Specialist, Ticket
 from service.config import load_settings
@@ -147,3 +148,22 @@ def test_month_end_reports_go_out_once_from_gold_up(db_session):
     assert db_session.scalar(select(AuditEvent.data).where(AuditEvent.action == "sla.report_sent"))["month"] == \
         "2026-11"
     assert bronze.id != gold.id
+
+
+def test_notifications_are_the_checks_effect_after_its_commit(db_session, monkeypatch):
+    """The check commits its events once; mail goes out only then, and a failing mailer never undoes them."""
+    seed(db_session)
+    stored_when_mailing = []
+
+    def broken_mailer(settings, recipients, subject, body, **kwargs):
+        with Session(db_session.get_bind()) as other:
+            stored_when_mailing.append(other.query(SlaEvent).count())
+        raise RuntimeError("the mailer crashed")
+
+    monkeypatch.setattr(sla_service, "send_mail", broken_mailer)
+    settings = load_settings({}, smtp_host="127.0.0.1")
+    result = sla_service.sla_check(db_session, now=msk(23, 12), settings=settings)
+    assert stored_when_mailing == [1]  # the at-risk event was committed before the first mail
+    assert result["events_created"] == 1 and (result["notified"], result["notification_failures"]) == (0, 0)
+    with Session(db_session.get_bind()) as other:
+        assert [e.notified for e in other.scalars(select(SlaEvent))] == [False]  # retried at the next check
