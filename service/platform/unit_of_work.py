@@ -27,16 +27,21 @@ class UnitOfWork:
 
     def __init__(self, session: Session):
         self.session = session
-        self._effects: list[tuple[str, Callable[[], object]]] = []
+        self._effects: list[tuple[int, str, Callable[[], object]]] = []
 
-    def after_commit(self, what: str, effect: Callable[[], object]) -> None:
-        """Run ``effect`` once the transaction is committed (``what`` names it in the log if it fails)."""
-        self._effects.append((what, effect))
+    def after_commit(self, what: str, effect: Callable[[], object], *, phase: int = 0) -> None:
+        """Run ``effect`` once the transaction is committed (``what`` names it in the log if it fails).
+
+        Effects run phase by phase, the lower first, and within a phase in the order they were added: a use
+        case that stages several changes can send all its signals before any of its mail.
+        """
+        self._effects.append((phase, what, effect))
 
     def run_effects(self) -> None:
-        """Run the effects in the order they were added; a failing one is logged, the others still run."""
-        effects, self._effects = self._effects, []
-        for what, effect in effects:
+        """Run the effects by phase, then in the order they were added; a failing one is logged, the others
+        still run."""
+        effects, self._effects = sorted(self._effects, key=lambda e: e[0]), []  # stable: keeps the order
+        for _phase, what, effect in effects:
             try:
                 effect()
             except Exception:  # noqa: BLE001 - the change is committed: log, never undo

@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session
 from kb import vocab
 from kb.models import Assignment, AuditEvent, Comment, SlaPause, Specialist, Ticket
 from service.config import Settings
+from service.platform.unit_of_work import UnitOfWork
 from service.platform.validation import check_string, one_of
 from service.tickets.errors import WorkflowInputError
 from service.tickets.staging import (
-    Effects,
     active_specialist,
     audit_event,
     mail_comment,
     mail_status,
+    notify_changed,
     refresh_sla,
 )
 from service.tickets.transitions import (
@@ -84,9 +85,11 @@ def _check_no_newer_incident(session: Session, ticket: Ticket) -> None:
         raise WorkflowInputError(f"open incident #{newer} tracks the same alert now: add to it instead", "action")
 
 
-def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, now: datetime,
-                  settings: Settings, effects: Effects, params: dict[str, Any]) -> None:
-    """Check and apply one action to ``ticket`` in the session (no commit)."""
+def stage_action(uow: UnitOfWork, ticket: Ticket, *, action: str, actor: str, now: datetime,
+                 settings: Settings, params: dict[str, Any]) -> None:
+    """Check and apply one action to ``ticket`` in the unit of work's session (no commit); its signal and
+    the requester's e-mail go out once the unit of work is committed."""
+    session = uow.session
     if action not in TRANSITIONS:
         raise WorkflowInputError(f"action must be one of {', '.join(ACTIONS)}", "action")
     unknown = sorted(set(params) - set(ACTION_PARAMS[action]))
@@ -153,8 +156,8 @@ def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, n
         sla_changed = _close_open_pause(ticket, now) or sla_changed
     comment_text = _param_string(params, "comment")
     if comment_text:
-        stage_comment(session, ticket, author=actor, body=comment_text, public=True, actor=actor, now=now,
-                       settings=settings, effects=effects, notify=False)
+        stage_comment(uow, ticket, author=actor, body=comment_text, public=True, actor=actor, now=now,
+                      settings=settings, notify=False)
     if to_status in WORKING_STATUSES and ticket.work_started_at is None and is_engineer(actor):
         ticket.work_started_at = now
     if from_status == "new" and ticket.reacted_at is None and is_engineer(actor):
@@ -165,16 +168,18 @@ def stage_action(session: Session, ticket: Ticket, *, action: str, actor: str, n
         session.flush()
         refresh_sla(session, ticket, now, settings)
     audit_event(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=reason, **details)
-    effects.changes.append({"ticket_id": ticket.id, "action": action, "from_status": from_status,
-                            "to_status": to_status})
+    notify_changed(uow, ticket, action, from_status=from_status)
     # the requester reads the question or note in the status mail itself (one message, not two); a staff
     # reason of an internal step (triage, escalation...) is an internal note and stays in the audit trail
     told = reason if action in REQUESTER_REASONS or not is_engineer(actor) else None
-    mail_status(effects, settings, ticket, from_status=from_status, reason=told or comment_text, actor=actor)
+    mail_status(uow, settings, ticket, from_status=from_status, reason=told or comment_text, actor=actor)
 
 
-def stage_comment(session: Session, ticket: Ticket, *, author: str, body: str, public: bool, actor: str,
-                   now: datetime, settings: Settings, effects: Effects, notify: bool = True) -> Comment:
+def stage_comment(uow: UnitOfWork, ticket: Ticket, *, author: str, body: str, public: bool, actor: str,
+                  now: datetime, settings: Settings, notify: bool = True) -> Comment:
+    """Add a comment in the unit of work's session (no commit); a public one by an engineer may be the
+    reaction, and (``notify``) is e-mailed to the requester after the commit."""
+    session = uow.session
     comment = Comment(author=author[:200], body=body, public=public, created_at=now)
     ticket.comments.append(comment)
     session.flush()
@@ -184,8 +189,7 @@ def stage_comment(session: Session, ticket: Ticket, *, author: str, body: str, p
         refresh_sla(session, ticket, now, settings)
     ticket.updated_at = now
     audit_event(session, ticket, "comment", actor, now, comment_id=comment.id, public=public)
-    effects.changes.append({"ticket_id": ticket.id, "action": "comment", "from_status": ticket.status,
-                            "to_status": ticket.status})
+    notify_changed(uow, ticket, "comment")
     if notify:
-        mail_comment(effects, settings, ticket, comment)
+        mail_comment(uow, settings, ticket, comment)
     return comment

@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session
 from kb import vocab
 from kb.models import Node, Ticket
 from service.config import Settings
+from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.tickets.actions import stage_comment
 from service.tickets.errors import WorkflowInputError
-from service.tickets.staging import Effects, commit_and_notify, resolve_settings, utc_now
+from service.tickets.staging import resolve_settings, utc_now
 from service.tickets.workflow import stage_ticket
 
 ACTOR = "system:alertmanager"
@@ -209,57 +210,50 @@ def ingest_alertmanager(session: Session, *, payload: object, now: datetime | No
     alerts = parse_notification(payload)
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _apply_alerts(session, alerts, now=now, settings=settings)
-        except IntegrityError:
-            session.rollback()
+            with unit_of_work(session) as uow:
+                results = _stage_alerts(uow, alerts, now=now, settings=settings)
+        except IntegrityError:  # rolled back: another notification created the incident meanwhile
             if attempt == _ATTEMPTS:
                 raise
+            continue
+        counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
+                  for outcome in ("created", "commented", "ignored", "unmatched")}
+        return {"alerts": len(results), **counts, "results": results}
     raise AssertionError("unreachable")
 
 
-def _apply_alerts(session: Session, alerts: list[Alert], *, now: datetime, settings: Settings) -> dict[str, Any]:
-    effects = Effects()
+def _stage_alerts(uow: UnitOfWork, alerts: list[Alert], *, now: datetime, settings: Settings) -> list[dict[str, Any]]:
+    """Stage every alert of a notification in the unit of work; one result per alert."""
+    nodes = list(uow.session.scalars(select(Node))) if alerts else []
     results = []
-    try:
-        nodes = list(session.scalars(select(Node))) if alerts else []
-        for alert in alerts:
-            node, how = match_node(nodes, alert.labels, tuple(settings.alertmanager_node_labels))
-            result: dict[str, Any] = {"fingerprint": alert.fingerprint, "status": alert.status, "match": how}
-            existing = _open_incident(session, alert.fingerprint, node)
-            if alert.status == "resolved":
-                if existing is None:
-                    result["outcome"] = "ignored"
-                else:
-                    ended = (alert.ends_at or now).isoformat()
-                    stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт снят "
-                                   f"(resolved) в {ended}.", public=False, actor=ACTOR, now=now,
-                                   settings=settings, effects=effects)
-                    result.update(outcome="commented", ticket_id=existing.id)
-            elif existing is not None:
-                stage_comment(session, existing, author=ACTOR, body=f"Мониторинг: алерт всё ещё "
-                               f"активен (firing с {alert.starts_at.isoformat()}).", public=False,
-                               actor=ACTOR, now=now, settings=settings, effects=effects)
-                result.update(outcome="commented", ticket_id=existing.id)
-            elif node is None:
-                result["outcome"] = "unmatched"
-            else:
-                subject, description = _describe(alert, node)
-                ticket = stage_ticket(session, actor=ACTOR, now=now, settings=settings, effects=effects,
-                                       fields={
-                                           "client_id": node.client_id, "subject": subject,
-                                           "description": description, "channel": "monitoring",
-                                           "type": "incident", "node_ids": [node.id],
-                                           "requester_name": "Alertmanager",
-                                           "alert_fingerprint": alert.fingerprint,
-                                           "alert_severity": (alert.labels.get("severity") or None)
-                                           and alert.labels["severity"][:20],
-                                       })
-                result.update(outcome="created", ticket_id=ticket.id, node_id=node.id)
-            results.append(result)
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
-    counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
-              for outcome in ("created", "commented", "ignored", "unmatched")}
-    return {"alerts": len(results), **counts, "results": results}
+    for alert in alerts:
+        node, how = match_node(nodes, alert.labels, tuple(settings.alertmanager_node_labels))
+        result: dict[str, Any] = {"fingerprint": alert.fingerprint, "status": alert.status, "match": how}
+        result.update(_stage_alert(uow, alert, node, now=now, settings=settings))
+        results.append(result)
+    return results
+
+
+def _stage_alert(uow: UnitOfWork, alert: Alert, node: Node | None, *, now: datetime,
+                 settings: Settings) -> dict[str, Any]:
+    """Comment the open incident of the alert, open a new one, or nothing; the outcome."""
+    existing = _open_incident(uow.session, alert.fingerprint, node)
+    if alert.status == "resolved":
+        if existing is None:
+            return {"outcome": "ignored"}
+        body = f"Мониторинг: алерт снят (resolved) в {(alert.ends_at or now).isoformat()}."
+    elif existing is not None:
+        body = f"Мониторинг: алерт всё ещё активен (firing с {alert.starts_at.isoformat()})."
+    elif node is None:
+        return {"outcome": "unmatched"}
+    else:
+        subject, description = _describe(alert, node)
+        severity = alert.labels.get("severity") or None
+        ticket = stage_ticket(uow, actor=ACTOR, now=now, settings=settings, fields={
+            "client_id": node.client_id, "subject": subject, "description": description, "channel": "monitoring",
+            "type": "incident", "node_ids": [node.id], "requester_name": "Alertmanager",
+            "alert_fingerprint": alert.fingerprint, "alert_severity": severity and severity[:20],
+        })
+        return {"outcome": "created", "ticket_id": ticket.id, "node_id": node.id}
+    stage_comment(uow, existing, author=ACTOR, body=body, public=False, actor=ACTOR, now=now, settings=settings)
+    return {"outcome": "commented", "ticket_id": existing.id}

@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session
 
 from kb.models import Client, ClientContact, Ticket, User
 from service.config import Settings
+from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.tickets.actions import stage_action, stage_comment
 from service.tickets.errors import WorkflowInputError
-from service.tickets.staging import Effects, commit_and_notify, resolve_settings, utc_now
+from service.tickets.staging import resolve_settings, utc_now
 from service.tickets.workflow import stage_ticket
 
 REFERENCE = re.compile(r"\[#(\d{1,9})\]")
@@ -209,35 +210,40 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
     actor = f"{ACTOR_PREFIX}{message.sender_email}"
     reference = REFERENCE.search(message.subject)
     ticket = session.get(Ticket, int(reference.group(1))) if reference else None
-    effects = Effects()
-    try:
+    with unit_of_work(session) as uow:
         if ticket is not None:
-            if not _sender_belongs(session, ticket, message.sender_email):
-                raise IntakeError(f"the sender {message.sender_email} does not belong to the client of "
-                                  f"ticket #{ticket.id}", "From")
-            body = message.body or message.subject
-            stage_comment(session, ticket, author=message.sender_email, body=body, public=True,
-                          actor=actor, now=now, settings=settings, effects=effects)
-            resumed = ticket.status == "waiting_for_client"
-            if resumed:
-                stage_action(session, ticket, action="client_replied", actor=actor, now=now,
-                             settings=settings, effects=effects,
-                             params={"reason": "the client answered by e-mail"})
-            outcome = {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed}
+            outcome = _stage_reply(uow, ticket, message, actor=actor, now=now, settings=settings)
         elif (duplicate := _already_ingested(session, message)) is not None:
             outcome = {"outcome": "duplicate", "ticket_id": duplicate.id}
         else:
-            client = match_client(session, message.sender_email)
-            subject = REFERENCE.sub("", message.subject).strip() or message.subject
-            ticket = stage_ticket(session, actor=actor, now=now, settings=settings, effects=effects,
-                                  fields={"client_id": client.id, "subject": subject[:500],
-                                          "description": message.body, "channel": "email",
-                                          "requester_name": message.sender_name,
-                                          "requester_email": message.sender_email,
-                                          "external_id": message_external_id(message)})
-            outcome = {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id}
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+            outcome = _stage_new_ticket(uow, message, actor=actor, now=now, settings=settings)
     return {**outcome, "sender": message.sender_email, "message_id": message.message_id}
+
+
+def _stage_reply(uow: UnitOfWork, ticket: Ticket, message: ParsedMessage, *, actor: str, now: datetime,
+                 settings: Settings) -> dict:
+    """A public comment by the sender on the ticket the subject names; a ticket waiting for the client resumes."""
+    if not _sender_belongs(uow.session, ticket, message.sender_email):
+        raise IntakeError(f"the sender {message.sender_email} does not belong to the client of "
+                          f"ticket #{ticket.id}", "From")
+    body = message.body or message.subject
+    stage_comment(uow, ticket, author=message.sender_email, body=body, public=True, actor=actor, now=now,
+                  settings=settings)
+    resumed = ticket.status == "waiting_for_client"
+    if resumed:
+        stage_action(uow, ticket, action="client_replied", actor=actor, now=now, settings=settings,
+                     params={"reason": "the client answered by e-mail"})
+    return {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed}
+
+
+def _stage_new_ticket(uow: UnitOfWork, message: ParsedMessage, *, actor: str, now: datetime,
+                      settings: Settings) -> dict:
+    """A new ticket (channel "email") of the client the sender is registered with."""
+    client = match_client(uow.session, message.sender_email)
+    subject = REFERENCE.sub("", message.subject).strip() or message.subject
+    ticket = stage_ticket(uow, actor=actor, now=now, settings=settings,
+                          fields={"client_id": client.id, "subject": subject[:500], "description": message.body,
+                                  "channel": "email", "requester_name": message.sender_name,
+                                  "requester_email": message.sender_email,
+                                  "external_id": message_external_id(message)})
+    return {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id}

@@ -11,14 +11,16 @@ from sqlalchemy.orm import Session
 
 from kb.models import AuditEvent, Client, Ticket
 from service.config import Settings
+from service.platform.mail import send_mail
+from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.sla.service import staff_recipients
 from service.tickets.actions import stage_action
 from service.tickets.staging import (
-    Effects,
     audit_event,
     calendar_of,
-    commit_and_notify,
+    notify_changed,
     resolve_settings,
+    send_after_commit,
     utc_now,
 )
 
@@ -50,18 +52,13 @@ def autoclose_candidates(session: Session, *, now: datetime | None = None,
 def autoclose_resolved(session: Session, *, now: datetime | None = None,
                        settings: Settings | None = None) -> list[int]:
     """Close every auto-close candidate (actor ``system:autoclose``) in one commit; their ids."""
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
-    try:
+    now, settings = utc_now(now), resolve_settings(settings)
+    reason = f"no confirmation within {settings.workflow_autoclose_working_days} working days"
+    with unit_of_work(session) as uow:
         tickets = autoclose_candidates(session, now=now, settings=settings)
         for ticket in tickets:
-            stage_action(session, ticket, action="close", actor="system:autoclose", now=now, settings=settings,
-                          effects=effects,
-                          params={"reason": f"no confirmation within {settings.workflow_autoclose_working_days} "
-                                            "working days"})
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+            stage_action(uow, ticket, action="close", actor="system:autoclose", now=now, settings=settings,
+                         params={"reason": reason})
     return [t.id for t in tickets]
 
 
@@ -103,39 +100,33 @@ def time_box_expired(session: Session, *, now: datetime | None = None,
 def flag_time_box_expired(session: Session, *, now: datetime | None = None,
                           settings: Settings | None = None) -> list[int]:
     """Flag tickets whose first-line time box ran out (audit event ``time_box_expired``); their ids."""
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
-    try:
+    now, settings = utc_now(now), resolve_settings(settings)
+    with unit_of_work(session) as uow:
         expired = time_box_expired(session, now=now, settings=settings)
         for ticket, used in expired:
-            audit_event(session, ticket, "time_box_expired", "system:timebox", now, **{"from": ticket.status, "to": ticket.status},
-                         reason="first-line time box ran out: escalate to the second line",
-                         used_minutes=int(used.total_seconds() // 60),
-                         limit_minutes=settings.workflow_first_line_minutes)
-            effects.changes.append({"ticket_id": ticket.id, "action": "time_box_expired",
-                                    "from_status": ticket.status, "to_status": ticket.status})
+            used_minutes = int(used.total_seconds() // 60)
+            audit_event(session, ticket, "time_box_expired", "system:timebox", now,
+                        **{"from": ticket.status, "to": ticket.status},
+                        reason="first-line time box ran out: escalate to the second line",
+                        used_minutes=used_minutes, limit_minutes=settings.workflow_first_line_minutes)
+            notify_changed(uow, ticket, "time_box_expired")
             client = session.get(Client, ticket.client_id)
-            _mail_time_box_expired(effects, settings, ticket, client, staff_recipients(session, ticket, client),
-                                   used_minutes=int(used.total_seconds() // 60))
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+            _mail_time_box_expired(uow, settings, ticket, client, staff_recipients(session, ticket, client),
+                                   used_minutes=used_minutes)
     return [t.id for t, _ in expired]
 
 
-def _mail_time_box_expired(effects: Effects, settings: Settings, ticket: Ticket, client: Client,
+def _mail_time_box_expired(uow: UnitOfWork, settings: Settings, ticket: Ticket, client: Client,
                            recipients: list[str], *, used_minutes: int) -> None:
     """Tell the first-line assignee and the client's manager that the ticket should go to the second line."""
     if not recipients:
         return
-    from service.platform.mail import send_mail
-
     subject = f"Время первой линии истекло: заявка #{ticket.id} — {client.name}"
     body = (f"Заявка #{ticket.id}: {ticket.subject}\n"
             f"Клиент: {client.name}, приоритет: {ticket.priority}, статус: {ticket.status}\n"
             f"Первая линия работает {used_minutes} мин рабочего времени при лимите "
             f"{settings.workflow_first_line_minutes} мин: передайте заявку второй линии (escalate).\n")
-    effects.mails.append(lambda: send_mail(settings, recipients, subject, body))
+    send_after_commit(uow, lambda: send_mail(settings, recipients, subject, body))
 
 
 def flagged_for_escalation(session: Session, *, ticket: Ticket) -> bool:

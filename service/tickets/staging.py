@@ -1,11 +1,9 @@
 """What every staged change of a ticket shares: the instant and settings, loading the ticket, its audit event,
-the SLA refresh, and the signals and requester e-mail sent once the change is committed."""
+the SLA refresh, and the signals and requester e-mail registered on the unit of work, sent once it is committed."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +13,10 @@ from kb.models import MAX_ID, Client, Comment, Specialist, Ticket
 from kb.queries import audit
 from service.config import Settings, current_settings
 from service.platform import signals
+from service.platform.unit_of_work import UnitOfWork, signal_sender
 from service.sla.service import client_calendar, client_policy, refresh_ticket_sla
 from service.tickets.errors import TicketNotFound, WorkflowInputError
-
-log = logging.getLogger(__name__)
+from service.tickets.notifications import notify_comment, notify_status_change
 
 
 def resolve_settings(settings: Settings | None) -> Settings:
@@ -45,51 +43,29 @@ def refresh_sla(session: Session, ticket: Ticket, now: datetime, settings: Setti
     refresh_ticket_sla(session, ticket=ticket, now=now, settings=settings)
 
 
-@dataclass
-class Effects:
-    """What to do once the transaction is committed: signals and e-mail."""
-
-    created: list[int] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    mails: list[Callable[[], None]] = field(default_factory=list)
-
-    def run(self) -> None:
-        sender = _signal_sender()
-        for ticket_id in self.created:
-            _safe(lambda tid=ticket_id: signals.ticket_created.send(sender, ticket_id=tid), "ticket_created")
-        for facts in self.changes:
-            _safe(lambda f=facts: signals.ticket_changed.send(sender, **f), "ticket_changed")
-        for send in self.mails:
-            _safe(send, "mail")
+#: Phases of the effects after the commit, as the workflow always sent them: every ``ticket_created``, then
+#: every ``ticket_changed``, then the e-mail.
+CREATED, CHANGED, MAIL = 0, 1, 2
 
 
-def _safe(call: Callable[[], object], what: str) -> None:
-    # After the commit nothing may undo the ticket change: a failing receiver or SMTP server is logged.
-    try:
-        call()
-    except Exception:  # noqa: BLE001 - logged, the change is already committed
-        log.exception("%s failed after commit", what)
+def notify_created(uow: UnitOfWork, ticket: Ticket) -> None:
+    """Send ``ticket_created`` for ``ticket`` once the unit of work is committed."""
+    ticket_id = ticket.id
+    uow.after_commit("ticket_created", lambda: signals.ticket_created.send(signal_sender(), ticket_id=ticket_id),
+                     phase=CREATED)
 
 
-def _signal_sender():
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context():
-            return current_app._get_current_object()
-    except ImportError:  # pragma: no cover
-        pass
-    return None
+def notify_changed(uow: UnitOfWork, ticket: Ticket, action: str, *, from_status: str | None = None) -> None:
+    """Send ``ticket_changed`` (action, from and to status) once the unit of work is committed; ``from_status``
+    defaults to the status the ticket has now (a change that does not move it)."""
+    facts = {"ticket_id": ticket.id, "action": action,
+             "from_status": ticket.status if from_status is None else from_status, "to_status": ticket.status}
+    uow.after_commit("ticket_changed", lambda: signals.ticket_changed.send(signal_sender(), **facts), phase=CHANGED)
 
 
-def commit_and_notify(session: Session, effects: Effects) -> None:
-    """Commit the use case's one transaction, then send its signals and e-mail (rolled back on failure)."""
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    effects.run()
+def send_after_commit(uow: UnitOfWork, send: Callable[[], object]) -> None:
+    """Send an e-mail once the unit of work is committed (an SMTP failure is logged, never undoes the change)."""
+    uow.after_commit("mail", send, phase=MAIL)
 
 
 def audit_event(session: Session, ticket: Ticket, action: str, actor: str, now: datetime, **data: Any) -> None:
@@ -116,27 +92,25 @@ def active_specialist(session: Session, value: object, name: str) -> Specialist:
     return specialist
 
 
-def mail_status(effects: Effects, settings: Settings, ticket: Ticket, *, from_status: str | None,
-                 reason: str | None, actor: str) -> None:
+def mail_status(uow: UnitOfWork, settings: Settings, ticket: Ticket, *, from_status: str | None,
+                reason: str | None, actor: str) -> None:
+    """E-mail the requester the ticket's new status after the commit (when enabled and known)."""
     if not (settings.workflow_notify_requester and ticket.requester_email):
         return
-    from service.tickets.notifications import notify_status_change
-
     facts = mail_facts(ticket)
-    effects.mails.append(lambda: notify_status_change(settings, facts, from_status=from_status,
-                                                       reason=reason, actor=actor))
+    send_after_commit(uow, lambda: notify_status_change(settings, facts, from_status=from_status,
+                                                        reason=reason, actor=actor))
 
 
-def mail_comment(effects: Effects, settings: Settings, ticket: Ticket, comment: Comment) -> None:
+def mail_comment(uow: UnitOfWork, settings: Settings, ticket: Ticket, comment: Comment) -> None:
+    """E-mail the requester a public comment after the commit, unless the requester wrote it."""
     if not (settings.workflow_notify_requester and ticket.requester_email and comment.public):
         return
     if comment.author.strip().lower() == ticket.requester_email.strip().lower():
         return  # the requester wrote it: no echo
-    from service.tickets.notifications import notify_comment
-
     facts = mail_facts(ticket)
     author, body = comment.author, comment.body
-    effects.mails.append(lambda: notify_comment(settings, facts, author=author, body=body))
+    send_after_commit(uow, lambda: notify_comment(settings, facts, author=author, body=body))
 
 
 def mail_facts(ticket: Ticket) -> dict[str, Any]:

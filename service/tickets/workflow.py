@@ -29,16 +29,17 @@ from kb.models import MAX_ID, Client, Comment, Ticket, TimeEntry
 from kb.queries.directory import get_nodes
 from service.config import Settings
 from service.platform.money import MAX_HOURS, MAX_MONEY
+from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.platform.validation import check_amount, check_email, check_string, one_of
 from service.tickets.actions import stage_action, stage_comment
 from service.tickets.errors import DuplicateTicket, IllegalTransition, WorkflowInputError
 from service.tickets.staging import (
-    Effects,
     active_specialist,
     audit_event,
-    commit_and_notify,
     load_ticket,
     mail_status,
+    notify_changed,
+    notify_created,
     refresh_sla,
     resolve_settings,
     utc_now,
@@ -90,9 +91,10 @@ def _triage(session: Session, *, subject: str, description: str, client_id: int,
         return None
 
 
-def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Settings, effects: Effects,
-                  fields: dict[str, Any]) -> Ticket:
-    """Validate ``fields``, add the ticket with triage, SLA and audit to the session (no commit)."""
+def stage_ticket(uow: UnitOfWork, *, actor: str, now: datetime, settings: Settings, fields: dict[str, Any]) -> Ticket:
+    """Validate ``fields``, add the ticket with triage, SLA and audit to the unit of work's session (no
+    commit); ``ticket_created`` and the requester's e-mail go out once the unit of work is committed."""
+    session = uow.session
     unknown = sorted(set(fields) - set(CREATE_FIELDS))
     if unknown:
         raise WorkflowInputError(f"unknown field {unknown[0]!r}", unknown[0])
@@ -160,10 +162,10 @@ def stage_ticket(session: Session, *, actor: str, now: datetime, settings: Setti
         record_prediction(session, ticket=ticket, result=triage_result)
     refresh_sla(session, ticket, now, settings)
     audit_event(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=channel,
-           priority=priority, group=group, triaged_by=triaged_by,
-           needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
-    effects.created.append(ticket.id)
-    mail_status(effects, settings, ticket, from_status=None, reason=None, actor=actor)
+                priority=priority, group=group, triaged_by=triaged_by,
+                needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
+    notify_created(uow, ticket)
+    mail_status(uow, settings, ticket, from_status=None, reason=None, actor=actor)
     return ticket
 
 
@@ -174,19 +176,15 @@ def create_ticket(session: Session, *, actor: str, now: datetime | None = None, 
     ``fields`` are the names of :data:`CREATE_FIELDS`; ``client_id`` and ``subject`` are required.
     Raises WorkflowInputError naming the field; nothing is written then.
     """
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
+    now, settings = utc_now(now), resolve_settings(settings)
     try:
-        ticket = stage_ticket(session, actor=actor, now=now, settings=settings, effects=effects, fields=fields)
-        commit_and_notify(session, effects)
+        with unit_of_work(session) as uow:
+            ticket = stage_ticket(uow, actor=actor, now=now, settings=settings, fields=fields)
     except IntegrityError:
-        session.rollback()
-        # a concurrent create took the same external id between our check and our commit
+        # rolled back; a concurrent create took the same external id between our check and our commit
         external_id = fields.get("external_id")
         if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id.strip())):
             raise DuplicateTicket(f"a ticket with external_id {external_id.strip()!r} exists") from None
-        raise
-    except Exception:
-        session.rollback()
         raise
     return ticket
 
@@ -198,33 +196,24 @@ def apply_action(session: Session, *, ticket_id: int, action: str, actor: str, n
     Raises TicketNotFound, IllegalTransition (with the current status and the allowed actions) or
     WorkflowInputError naming the parameter; nothing is written then.
     """
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
-    try:
+    now, settings = utc_now(now), resolve_settings(settings)
+    with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
-        stage_action(session, ticket, action=action, actor=actor, now=now, settings=settings, effects=effects,
-                      params=params)
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+        stage_action(uow, ticket, action=action, actor=actor, now=now, settings=settings, params=params)
     return ticket
 
 
 def add_comment(session: Session, *, ticket_id: int, body: str, actor: str, author: str | None = None,
                 public: bool = True, now: datetime | None = None, settings: Settings | None = None) -> Comment:
     """Add a comment; a public one is e-mailed to the requester and may count as the reaction."""
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
-    try:
+    now, settings = utc_now(now), resolve_settings(settings)
+    with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         body = _check_string({"body": body}, "body", required=True, max_length=100_000)
         if not isinstance(public, bool):
             raise WorkflowInputError("public must be true or false", "public")
-        comment = stage_comment(session, ticket, author=author or actor, body=body, public=public,
-                                 actor=actor, now=now, settings=settings, effects=effects)
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+        comment = stage_comment(uow, ticket, author=author or actor, body=body, public=public,
+                                actor=actor, now=now, settings=settings)
     return comment
 
 
@@ -233,8 +222,8 @@ def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_i
                    work_kind: str | None = None, note: str | None = None, now: datetime | None = None,
                    settings: Settings | None = None) -> TimeEntry:
     """Record work on a ticket (not on a closed one); ``work_kind`` defaults to the ticket's billing mode."""
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
-    try:
+    now, settings = utc_now(now), resolve_settings(settings)
+    with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         if ticket.status == "closed":
             raise IllegalTransition(ticket.status, "add_time_entry", allowed_actions(ticket.status))
@@ -253,14 +242,9 @@ def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_i
         ticket.time_entries.append(entry)
         ticket.updated_at = now
         session.flush()
-        audit_event(session, ticket, "time_entry", actor, now, time_entry_id=entry.id, specialist_id=specialist.id, minutes=minutes, on_site=bool(on_site),
-                     off_hours_agreed=bool(off_hours_agreed), work_kind=work_kind)
-        effects.changes.append({"ticket_id": ticket.id, "action": "time_entry", "from_status": ticket.status,
-                                "to_status": ticket.status})
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+        audit_event(session, ticket, "time_entry", actor, now, time_entry_id=entry.id, specialist_id=specialist.id,
+                    minutes=minutes, on_site=bool(on_site), off_hours_agreed=bool(off_hours_agreed), work_kind=work_kind)
+        notify_changed(uow, ticket, "time_entry")
     return entry
 
 
@@ -268,8 +252,8 @@ def change_priority(session: Session, *, ticket_id: int, actor: str, priority: s
                     group: str | None = None, reason: str | None = None, now: datetime | None = None,
                     settings: Settings | None = None) -> Ticket:
     """Change priority and/or group of an open ticket; a new priority recomputes the SLA targets."""
-    now, settings, effects = utc_now(now), resolve_settings(settings), Effects()
-    try:
+    now, settings = utc_now(now), resolve_settings(settings)
+    with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         if ticket.status == "closed":
             raise IllegalTransition(ticket.status, "change_priority", allowed_actions(ticket.status))
@@ -290,10 +274,5 @@ def change_priority(session: Session, *, ticket_id: int, actor: str, priority: s
             if "priority" in changes:
                 refresh_sla(session, ticket, now, settings)
             audit_event(session, ticket, "update", actor, now, reason=reason, **changes)
-            effects.changes.append({"ticket_id": ticket.id, "action": "update", "from_status": ticket.status,
-                                    "to_status": ticket.status})
-    except Exception:
-        session.rollback()
-        raise
-    commit_and_notify(session, effects)
+            notify_changed(uow, ticket, "update")
     return ticket
