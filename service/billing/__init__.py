@@ -1,7 +1,7 @@
 """Billing rules as pure functions: contract terms, the month's usage, and the invoice computed from both.
 
-Nothing here touches the database or the clock; ``service.billing_service`` builds the inputs from the
-knowledge store. Money is ``Decimal`` throughout and is rounded half-up to kopecks once per invoice line.
+Nothing here touches the database or the clock; ``service.billing.service`` builds the inputs from the
+knowledge store and holds the use cases. Money is ``Decimal`` throughout and is rounded half-up to kopecks once per invoice line.
 """
 
 from service.billing.contract import BillingInputError, Contract, parse_contract

@@ -26,12 +26,12 @@ Every line's amount is rounded half-up to kopecks exactly once; totals are sums 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from service.billing.contract import BillingInputError, Contract
-from service.billing.usage import Usage
+from service.billing.usage import EntryData, TicketData, Usage
 
 KOPECK = Decimal("0.01")
 HUNDRED = Decimal("100")
@@ -184,96 +184,182 @@ def _plan_fees(contract: Contract, usage: Usage, lines: _Lines) -> None:
 
 
 def compute_invoice(contract: Contract, usage: Usage) -> Invoice:
-    """The month's invoice for ``usage`` under ``contract`` (see the module docstring for the rules)."""
+    """The month's invoice for ``usage`` under ``contract`` (see the module docstring for the rules): first the
+    month's minutes are allocated (:func:`allocate_minutes`), then the lines are built in invoice order."""
+    allocation = allocate_minutes(contract, usage)
     lines = _Lines()
     _plan_fees(contract, usage, lines)
-    plan = contract.plan_kind
-    rate = contract.hourly_rate
+    _included_work_lines(contract, allocation, lines)
+    _hourly_lines(contract, usage, allocation, lines)
+    _fixed_price_lines(usage, lines)
+    _operations(contract, usage, lines)
+    _penalties(contract, usage, lines)
+    capped = _cap_penalties(contract, lines)
+    subtotal = lines.total()
+    vat = ZERO
+    if contract.vat_percent:
+        vat = lines.add("vat", f"НДС {_number(contract.vat_percent)} %", subtotal * contract.vat_percent / HUNDRED,
+                        quantity=contract.vat_percent, unit="%").amount
+    return Invoice(
+        month=usage.month, client_id=usage.client_id, client_name=usage.client_name, plan_kind=contract.plan_kind,
+        tier=contract.tier, currency=contract.currency, lines=tuple(lines.items), subtotal=subtotal,
+        vat_percent=contract.vat_percent, vat=vat, total=lines.total(), hours=allocation.summary(),
+        prepaid=allocation.prepaid_balance(), penalties_capped=capped,
+    )
 
-    # Minutes are exact integers; Decimal minutes appear only through fractional package/prepaid hours.
-    covered = ZERO
-    package_left = contract.package.hours * SIXTY if plan == "package" else ZERO
-    package_used = ZERO
-    prepaid_opening = ZERO
-    prepaid_purchased = ZERO
-    if plan == "prepaid":
-        prepaid_opening = usage.prepaid_opening_hours if usage.prepaid_opening_hours is not None \
-            else contract.prepaid.opening_balance_hours
-        prepaid_purchased = sum((p.hours for p in contract.prepaid.purchases if p.month == usage.month), ZERO)
-    prepaid_left = (prepaid_opening + prepaid_purchased) * SIXTY
-    prepaid_used = ZERO
+
+# --- minute allocation ---------------------------------------------------------------------------
+
+
+@dataclass
+class MinuteAllocation:
+    """Where the month's minutes went, entry by entry in chronological order.
+
+    Minutes are exact integers; Decimal minutes appear only through fractional package/prepaid hours.
+    """
+
+    plan: str
+    #: Minutes of the package still free, and of the prepaid balance (opening + bought this month).
+    package_left: Decimal = ZERO
+    prepaid_opening: Decimal = ZERO
+    prepaid_purchased: Decimal = ZERO
+    prepaid_left: Decimal = ZERO
+    covered: Decimal = ZERO
+    package_used: Decimal = ZERO
+    prepaid_used: Decimal = ZERO
+    #: When the prepaid balance ran out (the first entry billed as overage), else None.
     exhausted_at: datetime | None = None
-    overage = ZERO
-    hourly: OrderedDict[int, Decimal] = OrderedDict()
-    off_hours: OrderedDict[int, Decimal] = OrderedDict()
-    fixed_minutes = ZERO
-    after_stop = ZERO
-    on_site = ZERO
-    total_minutes = ZERO
+    overage: Decimal = ZERO
+    #: Minutes per ticket billed by the hour, and off-hours minutes (unagreed, outside the calendar).
+    hourly: OrderedDict[int, Decimal] = field(default_factory=OrderedDict)
+    off_hours: OrderedDict[int, Decimal] = field(default_factory=OrderedDict)
+    fixed: Decimal = ZERO
+    after_stop: Decimal = ZERO
+    on_site: Decimal = ZERO
+    total: Decimal = ZERO
 
-    for entry in sorted(usage.entries, key=lambda e: e.started_at):
+    def add(self, entry: EntryData, ticket: TicketData | None) -> None:
+        """Allocate one time entry (entries come in chronological order)."""
         minutes = Decimal(entry.minutes)
-        total_minutes += minutes
+        self.total += minutes
         if entry.on_site:
-            on_site += minutes
-        ticket = usage.ticket(entry.ticket_id)
+            self.on_site += minutes
         if entry.work_kind == "fixed":
-            fixed_minutes += minutes
-            continue
+            self.fixed += minutes
+            return
         if entry.work_kind == "hourly" and ticket is not None and ticket.stopped_at is not None \
                 and entry.started_at >= ticket.stopped_at:
             # The client stopped the work: what was spent up to then is billed, nothing after.
-            after_stop += minutes
-            continue
+            self.after_stop += minutes
+            return
         outside = 0 if entry.off_hours_agreed else entry.outside_minutes
         if outside:
             # The part outside the calendar, not agreed in advance, is project work at the coefficient.
-            off_hours[entry.ticket_id] = off_hours.get(entry.ticket_id, ZERO) + outside
+            self.off_hours[entry.ticket_id] = self.off_hours.get(entry.ticket_id, ZERO) + outside
             minutes -= outside
             if not minutes:
-                continue
-        if entry.work_kind == "hourly" or plan == "hourly":
-            hourly[entry.ticket_id] = hourly.get(entry.ticket_id, ZERO) + minutes
-            continue
-        if plan in ("subscription", "unlimited"):
-            covered += minutes
-        elif plan == "package":
-            taken = min(minutes, package_left)
-            package_used += taken
-            package_left -= taken
-            overage += minutes - taken
-        else:  # prepaid
-            taken = min(minutes, prepaid_left)
-            prepaid_used += taken
-            prepaid_left -= taken
-            if minutes > taken:
-                overage += minutes - taken
-                if exhausted_at is None:
-                    exhausted_at = entry.started_at
+                return
+        if entry.work_kind == "hourly" or self.plan == "hourly":
+            self.hourly[entry.ticket_id] = self.hourly.get(entry.ticket_id, ZERO) + minutes
+            return
+        self._included(minutes, entry.started_at)
 
+    def _included(self, minutes: Decimal, started_at: datetime) -> None:
+        """Included work: covered by the plan, or taken from the package / prepaid balance, the rest overage."""
+        if self.plan in ("subscription", "unlimited"):
+            self.covered += minutes
+        elif self.plan == "package":
+            taken = min(minutes, self.package_left)
+            self.package_used += taken
+            self.package_left -= taken
+            self.overage += minutes - taken
+        else:  # prepaid
+            taken = min(minutes, self.prepaid_left)
+            self.prepaid_used += taken
+            self.prepaid_left -= taken
+            if minutes > taken:
+                self.overage += minutes - taken
+                if self.exhausted_at is None:
+                    self.exhausted_at = started_at
+
+    def summary(self) -> HoursSummary:
+        return HoursSummary(
+            total=hours(self.total), covered_by_plan=hours(self.covered), package=hours(self.package_used),
+            package_burned=hours(self.package_left) if self.plan == "package" else ZERO,
+            prepaid=hours(self.prepaid_used), overage=hours(self.overage),
+            hourly=hours(sum(self.hourly.values(), ZERO)), off_hours=hours(sum(self.off_hours.values(), ZERO)),
+            fixed=hours(self.fixed), not_billed_after_stop=hours(self.after_stop), on_site=hours(self.on_site),
+            remote=hours(self.total - self.on_site),
+        )
+
+    def prepaid_balance(self) -> PrepaidBalance | None:
+        if self.plan != "prepaid":
+            return None
+        return PrepaidBalance(
+            opening_hours=self.prepaid_opening, purchased_hours=self.prepaid_purchased,
+            consumed_hours=hours(self.prepaid_used),
+            closing_hours=self.prepaid_opening + self.prepaid_purchased - self.prepaid_used / SIXTY,
+            exhausted_at=self.exhausted_at,
+        )
+
+
+def allocate_minutes(contract: Contract, usage: Usage) -> MinuteAllocation:
+    """Allocate the month's work: fixed-price, after a stop, off-hours, hourly, and included work taken from
+    the plan (covered, package, prepaid balance) in chronological order, the rest overage."""
+    plan = contract.plan_kind
+    allocation = MinuteAllocation(plan=plan)
+    if plan == "package":
+        allocation.package_left = contract.package.hours * SIXTY
+    if plan == "prepaid":
+        allocation.prepaid_opening = usage.prepaid_opening_hours if usage.prepaid_opening_hours is not None \
+            else contract.prepaid.opening_balance_hours
+        allocation.prepaid_purchased = sum((p.hours for p in contract.prepaid.purchases if p.month == usage.month),
+                                           ZERO)
+    allocation.prepaid_left = (allocation.prepaid_opening + allocation.prepaid_purchased) * SIXTY
+    for entry in sorted(usage.entries, key=lambda e: e.started_at):
+        allocation.add(entry, usage.ticket(entry.ticket_id))
+    return allocation
+
+
+# --- line building -------------------------------------------------------------------------------
+
+
+def _included_work_lines(contract: Contract, allocation: MinuteAllocation, lines: _Lines) -> None:
+    """Included work covered by the plan, taken from the package or the prepaid balance, and the overage."""
+    plan = contract.plan_kind
+    covered = allocation.covered
     if covered:
         lines.add("included_work", f"Работы в рамках договора ({PLAN_NAMES[plan]}): {_number(hours(covered))} ч",
                   ZERO, quantity=hours(covered), unit="ч", unit_price=money(ZERO))
     if plan == "package":
+        used = allocation.package_used
         lines.add("package_usage",
-                  f"Израсходовано из пакета {_number(hours(package_used))} ч из {_number(contract.package.hours)} ч"
-                  f", сгорает {_number(hours(package_left))} ч", ZERO,
-                  quantity=hours(package_used), unit="ч", unit_price=money(ZERO))
-    if plan == "prepaid" and prepaid_used:
-        lines.add("prepaid_usage", f"Списано с предоплаченного остатка {_number(hours(prepaid_used))} ч", ZERO,
-                  quantity=hours(prepaid_used), unit="ч", unit_price=money(ZERO))
-    if overage:
+                  f"Израсходовано из пакета {_number(hours(used))} ч из {_number(contract.package.hours)} ч"
+                  f", сгорает {_number(hours(allocation.package_left))} ч", ZERO,
+                  quantity=hours(used), unit="ч", unit_price=money(ZERO))
+    if plan == "prepaid" and allocation.prepaid_used:
+        used = allocation.prepaid_used
+        lines.add("prepaid_usage", f"Списано с предоплаченного остатка {_number(hours(used))} ч", ZERO,
+                  quantity=hours(used), unit="ч", unit_price=money(ZERO))
+    if allocation.overage:
         source = "пакета" if plan == "package" else "предоплаченного остатка"
+        exhausted_at = allocation.exhausted_at
         since = f" с {exhausted_at.date().isoformat()}" if exhausted_at is not None else ""
-        lines.add("overage", f"Часы сверх {source}{since}", rate * overage / SIXTY,
-                  quantity=hours(overage), unit="ч", unit_price=money(rate))
-    for ticket_id, minutes in hourly.items():
+        rate = contract.hourly_rate
+        lines.add("overage", f"Часы сверх {source}{since}", rate * allocation.overage / SIXTY,
+                  quantity=hours(allocation.overage), unit="ч", unit_price=money(rate))
+
+
+def _hourly_lines(contract: Contract, usage: Usage, allocation: MinuteAllocation, lines: _Lines) -> None:
+    """Hourly work and off-hours work per ticket, then the plan's discount on every hour billed."""
+    rate = contract.hourly_rate
+    for ticket_id, minutes in allocation.hourly.items():
         ticket = usage.ticket(ticket_id)
         estimate = f" (оценка {_number(ticket.estimate_hours)} ч)" if ticket and ticket.estimate_hours else ""
         lines.add("hourly_work", f"Почасовые работы, {_ticket_label(usage, ticket_id)}{estimate}",
                   rate * minutes / SIXTY, quantity=hours(minutes), unit="ч", unit_price=money(rate), ticket_id=ticket_id)
     off_rate = money(rate * contract.off_hours_coefficient)
-    for ticket_id, minutes in off_hours.items():
+    for ticket_id, minutes in allocation.off_hours.items():
         lines.add("off_hours_work",
                   f"Работы вне графика без предварительного согласования ×{_number(contract.off_hours_coefficient)}"
                   f", {_ticket_label(usage, ticket_id)}",
@@ -285,6 +371,9 @@ def compute_invoice(contract: Contract, usage: Usage) -> Invoice:
         lines.add("hourly_discount", f"Скидка тарифа на час работы специалиста: {_number(discount)} %",
                   -(hourly_base * discount / HUNDRED), quantity=discount, unit="%")
 
+
+def _fixed_price_lines(usage: Usage, lines: _Lines) -> None:
+    """Fixed-price work completed this month, at its final price."""
     for ticket in usage.tickets:
         if ticket.billing_mode == "fixed" and ticket.completed:
             changes = len(ticket.change_requests)
@@ -297,36 +386,6 @@ def compute_invoice(contract: Contract, usage: Usage) -> Invoice:
             lines.add("fixed_price", f"Работы с фиксированной стоимостью, {_ticket_label(usage, ticket.id)}{note}",
                       ticket.final_price, quantity=Decimal(1), unit="шт.", unit_price=money(ticket.final_price),
                       ticket_id=ticket.id)
-
-    _operations(contract, usage, lines)
-    _penalties(contract, usage, lines)
-
-    capped = _cap_penalties(contract, lines)
-    subtotal = lines.total()
-    vat = ZERO
-    if contract.vat_percent:
-        vat = lines.add("vat", f"НДС {_number(contract.vat_percent)} %", subtotal * contract.vat_percent / HUNDRED,
-                        quantity=contract.vat_percent, unit="%").amount
-
-    prepaid = None
-    if plan == "prepaid":
-        prepaid = PrepaidBalance(
-            opening_hours=prepaid_opening, purchased_hours=prepaid_purchased, consumed_hours=hours(prepaid_used),
-            closing_hours=prepaid_opening + prepaid_purchased - prepaid_used / SIXTY, exhausted_at=exhausted_at,
-        )
-    summary = HoursSummary(
-        total=hours(total_minutes), covered_by_plan=hours(covered), package=hours(package_used),
-        package_burned=hours(package_left) if plan == "package" else ZERO, prepaid=hours(prepaid_used),
-        overage=hours(overage), hourly=hours(sum(hourly.values(), ZERO)),
-        off_hours=hours(sum(off_hours.values(), ZERO)), fixed=hours(fixed_minutes),
-        not_billed_after_stop=hours(after_stop), on_site=hours(on_site), remote=hours(total_minutes - on_site),
-    )
-    return Invoice(
-        month=usage.month, client_id=usage.client_id, client_name=usage.client_name, plan_kind=plan,
-        tier=contract.tier, currency=contract.currency, lines=tuple(lines.items), subtotal=subtotal,
-        vat_percent=contract.vat_percent, vat=vat, total=lines.total(), hours=summary, prepaid=prepaid,
-        penalties_capped=capped,
-    )
 
 
 def _operations(contract: Contract, usage: Usage, lines: _Lines) -> None:

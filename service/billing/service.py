@@ -208,88 +208,115 @@ def build_usage_document(session: Session, *, client: Client, month: str,
                          prepaid_opening_hours: Decimal | None = None) -> dict:
     """The month's usage of ``client`` as a usage document (the format of ``precedent bill --usage``)."""
     zone = client.zone
-    calendar = client_calendar(client)
     start, end = month_bounds(month, zone)
-    entries = session.execute(
+    entries = _month_entries(session, client=client, start=start, end=end)
+    completed_fixed = _completed_fixed_tickets(session, client=client, start=start, end=end)
+    breaches = _month_breaches(session, client=client, start=start, end=end)
+    operations = _month_operations(session, client=client, start=start, end=end)
+    # Every ticket the month's lines refer to: worked on, completed at a fixed price, or breached.
+    tickets: dict[int, Ticket] = {ticket.id: ticket for _, ticket in entries}
+    tickets.update((ticket.id, ticket) for ticket in completed_fixed)
+    tickets.update((ticket.id, ticket) for _, ticket in breaches)
+    completed_ids = {t.id for t in completed_fixed}
+    calendar = client_calendar(client)
+    document = {
+        "month": month,
+        "client": {"id": client.id, "name": client.name},
+        "seats": _seats(session, client=client),
+        "tickets": [_ticket_document(session, t, zone, completed=t.id in completed_ids)
+                    for t in sorted(tickets.values(), key=lambda t: t.id)],
+        "entries": [_entry_document(entry, ticket, zone, calendar) for entry, ticket in entries if entry.minutes > 0],
+        "operations": [_operation_document(event, zone) for event in operations],
+        "sla_breaches": [_breach_document(event) for event, _ in breaches],
+    }
+    if prepaid_opening_hours is not None:
+        document["prepaid_opening_hours"] = format(prepaid_opening_hours, "f")
+    return document
+
+
+def _month_entries(session: Session, *, client: Client, start: datetime, end: datetime) -> list:
+    """The client's time entries started in [start, end), with their tickets, in order."""
+    return list(session.execute(
         select(TimeEntry, Ticket)
         .join(Ticket, TimeEntry.ticket_id == Ticket.id)
         .where(Ticket.client_id == client.id, TimeEntry.started_at >= start, TimeEntry.started_at < end)
         .order_by(TimeEntry.started_at, TimeEntry.id)
-    ).all()
-    tickets: dict[int, Ticket] = {ticket.id: ticket for _, ticket in entries}
+    ).all())
+
+
+def _completed_fixed_tickets(session: Session, *, client: Client, start: datetime, end: datetime) -> list[Ticket]:
+    """Fixed-price work first completed in [start, end).
+
+    It is billed once, in the month it was first completed: a reopen is rework under the agreed price, so a
+    completion after an earlier resolve/close (audited) bills nothing more.
+    """
     completed_at = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
-    # Fixed-price work is billed once, in the month it was first completed: a reopen is rework under the
-    # agreed price, so a completion after an earlier resolve/close (audited) bills nothing more.
     completed_before = (select(AuditEvent.id)
                         .where(AuditEvent.entity == "ticket", AuditEvent.entity_id == Ticket.id,
                                AuditEvent.action.in_(COMPLETING_ACTIONS), AuditEvent.at < start)
                         .exists())
-    completed_fixed = session.scalars(
+    return list(session.scalars(
         select(Ticket).where(Ticket.client_id == client.id, Ticket.billing_mode == "fixed",
                              completed_at >= start, completed_at < end, ~completed_before)
-    ).all()
-    for ticket in completed_fixed:
-        tickets[ticket.id] = ticket
-    breaches = session.execute(
+    ).all())
+
+
+def _month_breaches(session: Session, *, client: Client, start: datetime, end: datetime) -> list:
+    """The breaches the SLA check recorded in [start, end), with their tickets, in order."""
+    return list(session.execute(
         select(SlaEvent, Ticket)
         .join(Ticket, SlaEvent.ticket_id == Ticket.id)
         .where(Ticket.client_id == client.id, SlaEvent.state == "breached",
                SlaEvent.recorded_at >= start, SlaEvent.recorded_at < end)
         .order_by(SlaEvent.recorded_at, SlaEvent.id)
-    ).all()
-    for _, ticket in breaches:
-        tickets[ticket.id] = ticket
-    operations = session.scalars(
+    ).all())
+
+
+def _month_operations(session: Session, *, client: Client, start: datetime, end: datetime) -> list[AuditEvent]:
+    """The typical operations recorded in [start, end) on the client's tickets, in order."""
+    return list(session.scalars(
         select(AuditEvent)
         .join(Ticket, AuditEvent.entity_id == Ticket.id)
         .where(AuditEvent.entity == "ticket", AuditEvent.action == OPERATION_ACTION,
                Ticket.client_id == client.id, AuditEvent.at >= start, AuditEvent.at < end)
         .order_by(AuditEvent.at, AuditEvent.id)
-    ).all()
+    ).all())
 
-    completed_ids = {t.id for t in completed_fixed}
+
+def _seats(session: Session, *, client: Client) -> dict:
+    """Workstation and server seats of the per-seat subscription (other nodes are not seats)."""
     node_kinds = session.scalars(select(Node.kind).where(Node.client_id == client.id)).all()
-    document = {
-        "month": month,
-        "client": {"id": client.id, "name": client.name},
-        "seats": {
-            "workstations": sum(1 for kind in node_kinds if kind in WORKSTATION_KINDS),
-            "servers": sum(1 for kind in node_kinds if kind in SERVER_KINDS),
-        },
-        "tickets": [_ticket_document(session, t, zone, completed=t.id in completed_ids)
-                    for t in sorted(tickets.values(), key=lambda t: t.id)],
-        "entries": [
-            {
-                "id": entry.id,
-                "ticket_id": entry.ticket_id,
-                "started_at": _iso(entry.started_at, zone),
-                "minutes": entry.minutes,
-                "work_kind": effective_work_kind(entry, ticket),
-                "on_site": entry.on_site,
-                "off_hours_minutes": minutes_outside_calendar(entry.started_at, entry.minutes, calendar=calendar),
-                "off_hours_agreed": entry.off_hours_agreed,
-                "specialist": entry.specialist.name if entry.specialist is not None else None,
-                "note": entry.note,
-            }
-            for entry, ticket in entries
-            if entry.minutes > 0
-        ],
-        "operations": [
-            {"ticket_id": event.entity_id, "kind": event.data.get("kind"), "quantity": event.data.get("quantity"),
-             "visit": event.data.get("visit") or event.at.astimezone(zone).date().isoformat()}
-            for event in operations
-        ],
-        "sla_breaches": [
-            {"ticket_id": event.ticket_id, "target": event.target, "overdue_minutes": event.overdue_minutes,
-             # The SLA check computes every breach's penalty from the same contract terms; its amount
-             # (zero included) is authoritative, so the engine's formula never charges a breach twice.
-             "penalty": _money_text(event.penalty if event.penalty is not None else Decimal("0"))}
-            for event, _ in breaches
-        ],
+    return {
+        "workstations": sum(1 for kind in node_kinds if kind in WORKSTATION_KINDS),
+        "servers": sum(1 for kind in node_kinds if kind in SERVER_KINDS),
     }
-    if prepaid_opening_hours is not None:
-        document["prepaid_opening_hours"] = format(prepaid_opening_hours, "f")
-    return document
+
+
+def _entry_document(entry: TimeEntry, ticket: Ticket, zone: ZoneInfo, calendar: BusinessCalendar) -> dict:
+    return {
+        "id": entry.id,
+        "ticket_id": entry.ticket_id,
+        "started_at": _iso(entry.started_at, zone),
+        "minutes": entry.minutes,
+        "work_kind": effective_work_kind(entry, ticket),
+        "on_site": entry.on_site,
+        "off_hours_minutes": minutes_outside_calendar(entry.started_at, entry.minutes, calendar=calendar),
+        "off_hours_agreed": entry.off_hours_agreed,
+        "specialist": entry.specialist.name if entry.specialist is not None else None,
+        "note": entry.note,
+    }
+
+
+def _operation_document(event: AuditEvent, zone: ZoneInfo) -> dict:
+    return {"ticket_id": event.entity_id, "kind": event.data.get("kind"), "quantity": event.data.get("quantity"),
+            "visit": event.data.get("visit") or event.at.astimezone(zone).date().isoformat()}
+
+
+def _breach_document(event: SlaEvent) -> dict:
+    # The SLA check computes every breach's penalty from the same contract terms; its amount (zero included)
+    # is authoritative, so the engine's formula never charges a breach twice.
+    return {"ticket_id": event.ticket_id, "target": event.target, "overdue_minutes": event.overdue_minutes,
+            "penalty": _money_text(event.penalty if event.penalty is not None else Decimal("0"))}
 
 
 def _contract_start_month(row: ContractRow, zone: ZoneInfo) -> str:
