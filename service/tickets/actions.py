@@ -1,8 +1,15 @@
-"""The actions of the transition table and comments, staged in the session (no commit): the use cases of
-:mod:`service.tickets.workflow`, the e-mail intake and the Alertmanager webhook commit them."""
+"""The actions of the transition table and comments, staged in a unit of work (no commit): the use cases of
+:mod:`service.tickets.workflow`, the periodic checks, the e-mail intake and the Alertmanager webhook commit them.
+
+:func:`stage_action` does what every action shares (parameters allowed, the move the table allows, the
+reason and comment, the reaction and work start, the SLA refresh, audit, signal and mail) and calls the
+action's own handler in :data:`HANDLERS`, which checks the action's parameters and applies it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +39,25 @@ from service.tickets.transitions import (
     is_engineer,
     next_status,
 )
+
+
+@dataclass(frozen=True)
+class Act:
+    """One action being staged: the unit of work, the ticket, who acts, when, and the reason given."""
+
+    uow: UnitOfWork
+    ticket: Ticket
+    actor: str
+    now: datetime
+    reason: str | None
+
+
+@dataclass
+class Change:
+    """What a handler did: the facts for the audit event, and whether the SLA targets must be recomputed."""
+
+    details: dict[str, Any] = field(default_factory=dict)
+    sla_changed: bool = False
 
 
 def _param_string(params: dict, name: str, *, required: bool = False, max_length: int = 100_000) -> str | None:
@@ -85,94 +111,157 @@ def _check_no_newer_incident(session: Session, ticket: Ticket) -> None:
         raise WorkflowInputError(f"open incident #{newer} tracks the same alert now: add to it instead", "action")
 
 
-def stage_action(uow: UnitOfWork, ticket: Ticket, *, action: str, actor: str, now: datetime,
-                 settings: Settings, params: dict[str, Any]) -> None:
-    """Check and apply one action to ``ticket`` in the unit of work's session (no commit); its signal and
-    the requester's e-mail go out once the unit of work is committed."""
-    session = uow.session
+def _triage(act: Act, params: dict[str, Any]) -> Change:
+    """First line sets or confirms priority and group (a ticket triage could not route needs a group)."""
+    ticket = act.ticket
+    priority = one_of(params.get("priority"), "priority", vocab.PRIORITIES)
+    group = one_of(params.get("group"), "group", vocab.GROUPS)
+    if group is None and ticket.group is None:
+        raise WorkflowInputError("group is required: triage could not route this ticket", "group")
+    change = Change()
+    if priority is not None and priority != ticket.priority:
+        change.details["priority"] = {"from": ticket.priority, "to": priority}
+        ticket.priority = priority
+        change.sla_changed = True
+    if group is not None and group != ticket.group:
+        change.details["group"] = {"from": ticket.group, "to": group}
+        ticket.group = group
+    return change
+
+
+def _take(act: Act, params: dict[str, Any]) -> Change:
+    """A first-line engineer takes the ticket; the specialist given becomes its primary assignee."""
+    return _assign_primary(act, params.get("specialist_id"))
+
+
+def _escalate(act: Act, params: dict[str, Any]) -> Change:
+    """First line hands the ticket to the second line; the specialist given (line 2 or 3) becomes primary."""
+    return _assign_primary(act, params.get("specialist_id"), minimum_line=2)
+
+
+def _assign_primary(act: Act, specialist_id: object, *, minimum_line: int | None = None) -> Change:
+    """The specialist (if given; of ``minimum_line`` or above) replaces the primary assignee, who is released."""
+    if specialist_id is None:
+        return Change()
+    specialist = active_specialist(act.uow.session, specialist_id, "specialist_id")
+    if minimum_line is not None and specialist.line < minimum_line:
+        raise WorkflowInputError(f"specialist {specialist.id} is on line {specialist.line}; "
+                                 "escalation goes to line 2 or 3", "specialist_id")
+    released = _release_primary(act.ticket, act.now)
+    _assign(act.ticket, specialist, "primary", act.now)
+    return Change({"specialist_id": specialist.id, "released": released})
+
+
+def _assign_specialists(act: Act, params: dict[str, Any]) -> Change:
+    """Narrow specialists join the ticket as helpers (the first becomes primary if there is none)."""
+    ids = params.get("specialist_ids")
+    if not isinstance(ids, list) or not ids or any(isinstance(v, bool) or not isinstance(v, int) for v in ids):
+        raise WorkflowInputError("specialist_ids must be a non-empty list of specialist ids", "specialist_ids")
+    specialists = [active_specialist(act.uow.session, value, "specialist_ids") for value in dict.fromkeys(ids)]
+    ticket = act.ticket
+    has_primary = any(a.role == "primary" and a.released_at is None for a in ticket.assignees)
+    for index, specialist in enumerate(specialists):
+        _assign(ticket, specialist, "primary" if not has_primary and index == 0 else "helper", act.now)
+    return Change({"specialist_ids": [s.id for s in specialists]})
+
+
+def _request_info(act: Act, params: dict[str, Any]) -> Change:
+    """Ask the client: an SLA pause opens (its reason is the question)."""
+    act.ticket.pauses.append(SlaPause(started_at=act.now, reason=(act.reason or "waiting for client")[:200]))
+    return Change(sla_changed=True)
+
+
+def _client_replied(act: Act, params: dict[str, Any]) -> Change:
+    """The client answered: nothing of its own (leaving "waiting_for_client" closes the pause)."""
+    return Change()
+
+
+def _resolve(act: Act, params: dict[str, Any]) -> Change:
+    """The resolver records the resolution (required)."""
+    ticket = act.ticket
+    ticket.resolution = _param_string(params, "resolution", required=True)
+    ticket.resolved_at = act.now
+    return Change({"resolution": ticket.resolution[:500]})
+
+
+def _close(act: Act, params: dict[str, Any]) -> Change:
+    """``confirm`` (the requester) or ``close`` (staff, or automatically by the system)."""
+    act.ticket.closed_at = act.now
+    return Change({"automatic": True} if act.actor.startswith("system:") else {})
+
+
+def _reopen(act: Act, params: dict[str, Any]) -> Change:
+    """The problem is back: resolved and closed instants clear, the old resolution stays in the audit trail."""
+    ticket = act.ticket
+    _check_no_newer_incident(act.uow.session, ticket)
+    change = Change({"previous_resolution": (ticket.resolution or "")[:500]}, sla_changed=True)
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    return change
+
+
+#: The handler of each action of the table: it checks the action's own parameters and applies it.
+HANDLERS: dict[str, Callable[[Act, dict[str, Any]], Change]] = {
+    "triage": _triage,
+    "take": _take,
+    "escalate": _escalate,
+    "assign_specialists": _assign_specialists,
+    "request_info": _request_info,
+    "client_replied": _client_replied,
+    "resolve": _resolve,
+    "confirm": _close,
+    "close": _close,
+    "reopen": _reopen,
+}
+
+
+def _check_parameters(action: str, params: dict[str, Any]) -> None:
     if action not in TRANSITIONS:
         raise WorkflowInputError(f"action must be one of {', '.join(ACTIONS)}", "action")
     unknown = sorted(set(params) - set(ACTION_PARAMS[action]))
     if unknown:
         raise WorkflowInputError(f"{unknown[0]!r} is not a parameter of action {action!r} "
                                  f"(allowed: {', '.join(ACTION_PARAMS[action])})", unknown[0])
+
+
+def stage_action(uow: UnitOfWork, ticket: Ticket, *, action: str, actor: str, now: datetime,
+                 settings: Settings, params: dict[str, Any]) -> None:
+    """Check and apply one action to ``ticket`` in the unit of work's session (no commit); its signal and
+    the requester's e-mail go out once the unit of work is committed."""
+    session = uow.session
+    _check_parameters(action, params)
     from_status = ticket.status
     previous = _previous_working_status(session, ticket) if action == "client_replied" else None
     to_status = next_status(from_status, action, previous_working=previous)
-    reason = _param_string(params, "reason", max_length=2000)
-    details: dict[str, Any] = {}
-    sla_changed = False
-
-    if action == "triage":
-        priority = one_of(params.get("priority"), "priority", vocab.PRIORITIES)
-        group = one_of(params.get("group"), "group", vocab.GROUPS)
-        if group is None and ticket.group is None:
-            raise WorkflowInputError("group is required: triage could not route this ticket", "group")
-        if priority is not None and priority != ticket.priority:
-            details["priority"] = {"from": ticket.priority, "to": priority}
-            ticket.priority = priority
-            sla_changed = True
-        if group is not None and group != ticket.group:
-            details["group"] = {"from": ticket.group, "to": group}
-            ticket.group = group
-    elif action in ("take", "escalate"):
-        specialist_id = params.get("specialist_id")
-        if specialist_id is not None:
-            specialist = active_specialist(session, specialist_id, "specialist_id")
-            if action == "escalate" and specialist.line < 2:
-                raise WorkflowInputError(f"specialist {specialist.id} is on line {specialist.line}; "
-                                         "escalation goes to line 2 or 3", "specialist_id")
-            released = _release_primary(ticket, now)
-            _assign(ticket, specialist, "primary", now)
-            details.update(specialist_id=specialist.id, released=released)
-    elif action == "assign_specialists":
-        ids = params.get("specialist_ids")
-        if not isinstance(ids, list) or not ids or any(isinstance(v, bool) or not isinstance(v, int) for v in ids):
-            raise WorkflowInputError("specialist_ids must be a non-empty list of specialist ids", "specialist_ids")
-        specialists = [active_specialist(session, value, "specialist_ids") for value in dict.fromkeys(ids)]
-        has_primary = any(a.role == "primary" and a.released_at is None for a in ticket.assignees)
-        for index, specialist in enumerate(specialists):
-            _assign(ticket, specialist, "primary" if not has_primary and index == 0 else "helper", now)
-        details["specialist_ids"] = [s.id for s in specialists]
-    elif action == "request_info":
-        ticket.pauses.append(SlaPause(started_at=now, reason=(reason or "waiting for client")[:200]))
-        sla_changed = True
-    elif action == "resolve":
-        ticket.resolution = _param_string(params, "resolution", required=True)
-        ticket.resolved_at = now
-        details["resolution"] = ticket.resolution[:500]
-    elif action in ("confirm", "close"):
-        ticket.closed_at = now
-        if actor.startswith("system:"):
-            details["automatic"] = True
-    elif action == "reopen":
-        _check_no_newer_incident(session, ticket)
-        details["previous_resolution"] = (ticket.resolution or "")[:500]
-        ticket.resolved_at = None
-        ticket.closed_at = None
-        sla_changed = True
-
+    act = Act(uow, ticket, actor, now, reason=_param_string(params, "reason", max_length=2000))
+    change = HANDLERS[action](act, params)
     if from_status == "waiting_for_client" and to_status != "waiting_for_client":
-        sla_changed = _close_open_pause(ticket, now) or sla_changed
+        change.sla_changed = _close_open_pause(ticket, now) or change.sla_changed
     comment_text = _param_string(params, "comment")
     if comment_text:
         stage_comment(uow, ticket, author=actor, body=comment_text, public=True, actor=actor, now=now,
                       settings=settings, notify=False)
-    if to_status in WORKING_STATUSES and ticket.work_started_at is None and is_engineer(actor):
-        ticket.work_started_at = now
-    if from_status == "new" and ticket.reacted_at is None and is_engineer(actor):
-        ticket.reacted_at = now
-    ticket.status = to_status
-    ticket.updated_at = now
-    if sla_changed or to_status in ("resolved", "closed", "reopened"):
+    _move(ticket, to_status, actor=actor, now=now)
+    if change.sla_changed or to_status in ("resolved", "closed", "reopened"):
         session.flush()
         refresh_sla(session, ticket, now, settings)
-    audit_event(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=reason, **details)
+    audit_event(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=act.reason,
+                **change.details)
     notify_changed(uow, ticket, action, from_status=from_status)
     # the requester reads the question or note in the status mail itself (one message, not two); a staff
     # reason of an internal step (triage, escalation...) is an internal note and stays in the audit trail
-    told = reason if action in REQUESTER_REASONS or not is_engineer(actor) else None
+    told = act.reason if action in REQUESTER_REASONS or not is_engineer(actor) else None
     mail_status(uow, settings, ticket, from_status=from_status, reason=told or comment_text, actor=actor)
+
+
+def _move(ticket: Ticket, to_status: str, *, actor: str, now: datetime) -> None:
+    """Set the new status; an engineer's first move out of "new" is the reaction, into work the work start."""
+    if to_status in WORKING_STATUSES and ticket.work_started_at is None and is_engineer(actor):
+        ticket.work_started_at = now
+    if ticket.status == "new" and ticket.reacted_at is None and is_engineer(actor):
+        ticket.reacted_at = now
+    ticket.status = to_status
+    ticket.updated_at = now
 
 
 def stage_comment(uow: UnitOfWork, ticket: Ticket, *, author: str, body: str, public: bool, actor: str,

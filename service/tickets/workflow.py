@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.models import MAX_ID, Client, Comment, Ticket, TimeEntry
+from kb.models import MAX_ID, Client, Comment, Node, Ticket, TimeEntry
 from kb.queries.directory import get_nodes
 from service.config import Settings
 from service.platform.money import MAX_HOURS, MAX_MONEY
@@ -63,6 +63,7 @@ def _check_string(fields: dict, name: str, *, required: bool = False, max_length
 
 
 def _check_choice(fields: dict, name: str, allowed: Sequence[str], default: str | None) -> str | None:
+    """A field restricted to ``allowed``; ``default`` when absent (or null)."""
     value = fields.get(name)
     return default if value is None else one_of(value, name, allowed)
 
@@ -95,10 +96,58 @@ def stage_ticket(uow: UnitOfWork, *, actor: str, now: datetime, settings: Settin
     """Validate ``fields``, add the ticket with triage, SLA and audit to the unit of work's session (no
     commit); ``ticket_created`` and the requester's e-mail go out once the unit of work is committed."""
     session = uow.session
+    client, values, node_ids, nodes = _checked_ticket_fields(session, fields)
+    triage_result, triaged_by = _triage_missing(session, values, client=client, node_ids=node_ids, settings=settings)
+    ticket = Ticket(client=client, client_id=client.id, **values, status="new", created_at=now, updated_at=now)
+    ticket.nodes = list(nodes)
+    session.add(ticket)
+    session.flush()
+    if triage_result is not None:
+        from service.triage.service import record_prediction
+
+        record_prediction(session, ticket=ticket, result=triage_result)
+    refresh_sla(session, ticket, now, settings)
+    audit_event(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=ticket.channel,
+                priority=ticket.priority, group=ticket.group, triaged_by=triaged_by,
+                needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
+    notify_created(uow, ticket)
+    mail_status(uow, settings, ticket, from_status=None, reason=None, actor=actor)
+    return ticket
+
+
+def _checked_ticket_fields(session: Session,
+                           fields: dict[str, Any]) -> tuple[Client, dict[str, Any], list[int], list[Node]]:
+    """The client, the ticket's column values, its node ids and nodes from the create ``fields``, each
+    checked; WorkflowInputError names the first bad field, DuplicateTicket a taken external id."""
     unknown = sorted(set(fields) - set(CREATE_FIELDS))
     if unknown:
         raise WorkflowInputError(f"unknown field {unknown[0]!r}", unknown[0])
-    client_id = fields.get("client_id")
+    client = _checked_client(session, fields.get("client_id"))
+    values = {
+        "subject": _check_string(fields, "subject", required=True),
+        "description": _check_string(fields, "description") or "",
+        "requester_name": _check_string(fields, "requester_name"),
+        "requester_email": check_email(_check_string(fields, "requester_email"), "requester_email"),
+        "channel": _check_choice(fields, "channel", vocab.CHANNELS, "portal"),
+        "type": _check_choice(fields, "type", vocab.TICKET_TYPES, "incident"),
+        "priority": _check_choice(fields, "priority", vocab.PRIORITIES, None),
+        "urgency": _check_choice(fields, "urgency", vocab.PRIORITIES, None),
+        "group": _check_choice(fields, "group", vocab.GROUPS, None),
+        "billing_mode": _check_choice(fields, "billing_mode", vocab.BILLING_MODES, "included"),
+        "estimate_hours": _check_decimal(fields, "estimate_hours"),
+        "fixed_price": _check_decimal(fields, "fixed_price"),
+        "alert_fingerprint": _check_string(fields, "alert_fingerprint"),
+        "alert_severity": _check_string(fields, "alert_severity"),
+        "external_id": _check_string(fields, "external_id"),
+    }
+    node_ids, nodes = _checked_nodes(session, fields.get("node_ids") or [], client)
+    external_id = values["external_id"]
+    if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
+        raise DuplicateTicket(f"a ticket with external_id {external_id!r} exists")
+    return client, values, node_ids, nodes
+
+
+def _checked_client(session: Session, client_id: object) -> Client:
     if client_id is None:
         raise WorkflowInputError("client_id is required", "client_id")
     if isinstance(client_id, bool) or not isinstance(client_id, int):
@@ -106,22 +155,11 @@ def stage_ticket(uow: UnitOfWork, *, actor: str, now: datetime, settings: Settin
     client = session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
     if client is None:
         raise WorkflowInputError(f"client {client_id} not found", "client_id")
-    subject = _check_string(fields, "subject", required=True)
-    description = _check_string(fields, "description") or ""
-    requester_name = _check_string(fields, "requester_name")
-    requester_email = check_email(_check_string(fields, "requester_email"), "requester_email")
-    channel = _check_choice(fields, "channel", vocab.CHANNELS, "portal")
-    ticket_type = _check_choice(fields, "type", vocab.TICKET_TYPES, "incident")
-    priority = _check_choice(fields, "priority", vocab.PRIORITIES, None)
-    urgency = _check_choice(fields, "urgency", vocab.PRIORITIES, None)
-    group = _check_choice(fields, "group", vocab.GROUPS, None)
-    billing_mode = _check_choice(fields, "billing_mode", vocab.BILLING_MODES, "included")
-    estimate_hours = _check_decimal(fields, "estimate_hours")
-    fixed_price = _check_decimal(fields, "fixed_price")
-    alert_fingerprint = _check_string(fields, "alert_fingerprint")
-    alert_severity = _check_string(fields, "alert_severity")
-    external_id = _check_string(fields, "external_id")
-    node_ids = fields.get("node_ids") or []
+    return client
+
+
+def _checked_nodes(session: Session, node_ids: object, client: Client) -> tuple[list[int], list[Node]]:
+    """``node_ids`` without repeats (in the order given) and the client's nodes they name."""
     if not isinstance(node_ids, list | tuple) or any(isinstance(i, bool) or not isinstance(i, int)
                                                      for i in node_ids):
         raise WorkflowInputError("node_ids must be a list of integers", "node_ids")
@@ -132,41 +170,23 @@ def stage_ticket(uow: UnitOfWork, *, actor: str, now: datetime, settings: Settin
     missing = sorted(set(node_ids) - {n.id for n in nodes})
     if missing:
         raise WorkflowInputError(f"nodes not found: {', '.join(map(str, missing))}", "node_ids")
-    if external_id is not None and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
-        raise DuplicateTicket(f"a ticket with external_id {external_id!r} exists")
+    return node_ids, nodes
 
-    triage_result, triaged_by = None, "caller"
-    if priority is None or group is None:
-        triage_result = _triage(session, subject=subject, description=description, client_id=client.id,
-                                channel=channel, node_ids=node_ids, alert_severity=alert_severity,
-                                settings=settings)
-        triaged_by = "triage" if triage_result is not None else "triage failed"
-        if priority is None:
-            priority = triage_result.priority.value if triage_result is not None else "standard"
-        if group is None:
-            group = triage_result.group.value if triage_result is not None else None
 
-    ticket = Ticket(
-        client=client, client_id=client.id, subject=subject, description=description,
-        requester_name=requester_name, requester_email=requester_email, channel=channel, type=ticket_type,
-        priority=priority, urgency=urgency, group=group, status="new", billing_mode=billing_mode, estimate_hours=estimate_hours,
-        fixed_price=fixed_price, alert_fingerprint=alert_fingerprint, alert_severity=alert_severity,
-        external_id=external_id, created_at=now, updated_at=now,
-    )
-    ticket.nodes = list(nodes)
-    session.add(ticket)
-    session.flush()
-    if triage_result is not None:
-        from service.triage.service import record_prediction
-
-        record_prediction(session, ticket=ticket, result=triage_result)
-    refresh_sla(session, ticket, now, settings)
-    audit_event(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=channel,
-                priority=priority, group=group, triaged_by=triaged_by,
-                needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
-    notify_created(uow, ticket)
-    mail_status(uow, settings, ticket, from_status=None, reason=None, actor=actor)
-    return ticket
+def _triage_missing(session: Session, values: dict[str, Any], *, client: Client, node_ids: list[int],
+                    settings: Settings) -> tuple[Any, str]:
+    """Fill the priority and group the caller left out (in ``values``) from triage; the triage result (None
+    when triage did not run or failed) and who triaged: "caller", "triage" or "triage failed"."""
+    if values["priority"] is not None and values["group"] is not None:
+        return None, "caller"
+    result = _triage(session, subject=values["subject"], description=values["description"], client_id=client.id,
+                     channel=values["channel"], node_ids=node_ids, alert_severity=values["alert_severity"],
+                     settings=settings)
+    if values["priority"] is None:
+        values["priority"] = result.priority.value if result is not None else "standard"
+    if values["group"] is None:
+        values["group"] = result.group.value if result is not None else None
+    return result, "triage" if result is not None else "triage failed"
 
 
 def create_ticket(session: Session, *, actor: str, now: datetime | None = None, settings: Settings | None = None,

@@ -8,7 +8,7 @@ import pytest
 
 from kb import vocab
 from kb.queries import audit
-from service.tickets import transitions, workflow
+from service.tickets import actions, transitions, workflow
 from service.tickets.errors import IllegalTransition, TicketNotFound, WorkflowInputError
 
 from .conftest import MONDAY_10_MSK, action_params, drive, new_ticket
@@ -37,6 +37,10 @@ CASES = [(status, action) for status in vocab.STATUSES for action in transitions
 def test_table_covers_every_status_and_action():
     assert set(EXPECTED) == set(vocab.STATUSES)
     assert set(transitions.ACTIONS) == {a for moves in EXPECTED.values() for a in moves}
+
+
+def test_every_action_has_one_handler_and_its_parameters():
+    assert set(actions.HANDLERS) == set(transitions.ACTIONS) == set(transitions.ACTION_PARAMS)
 
 
 @pytest.mark.parametrize(("status", "action"), CASES)
