@@ -4,7 +4,8 @@ Messages are rendered from Jinja templates in ``service/web/templates/mail/``
 (``status_changed.subject.txt``, ``status_changed.txt``, ``comment_added.subject.txt``,
 ``comment_added.txt``); a file of the same name in the folder of the ``mail_templates_dir`` setting
 overrides the built-in one. Every subject carries ``[#<id>]`` so that a reply lands on the same ticket
-(see service/intake.py). Sending goes through service/mail.py (SMTP settings in kb/config.py).
+(see service/tickets/email_intake.py). Sending goes through service/platform/mail.py (SMTP settings in
+service/config.py).
 """
 
 from __future__ import annotations
