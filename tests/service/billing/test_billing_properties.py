@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -104,17 +105,51 @@ def usages(draw) -> dict:
     }
 
 
-@settings(max_examples=150, deadline=None)
-@given(contracts(), usages())
-def test_total_is_the_sum_of_the_lines(contract_doc, usage_doc):
+def _without_unset_penalties(contract_doc: dict) -> dict:
     contract_doc["terms"]["penalties"] = {k: v for k, v in contract_doc["terms"]["penalties"].items()
                                           if v is not None}
-    invoice = compute_invoice(parse_contract(contract_doc), parse_usage(usage_doc))
-    assert invoice.total == sum((line.amount for line in invoice.lines), Decimal("0"))
-    assert invoice.subtotal == sum((line.amount for line in invoice.lines if line.kind != "vat"), Decimal("0"))
-    assert all(line.amount == line.amount.quantize(KOPECK) for line in invoice.lines)
+    return contract_doc
+
+
+@settings(max_examples=150, deadline=None)
+@given(contracts(), usages())
+def test_the_prepayment_discount_never_raises_a_total(contract_doc, usage_doc):
+    """Rule 2: paying ahead lowers the recurring fee or leaves it; through penalty caps and VAT the total
+    never ends up higher than the same month paid one month ahead."""
+    contract_doc = _without_unset_penalties(contract_doc)
+    monthly = copy.deepcopy(contract_doc)
+    monthly["terms"]["prepayment_months"] = 1
+    usage = parse_usage(usage_doc)
+    ahead = compute_invoice(parse_contract(contract_doc), usage)
+    assert ahead.total <= compute_invoice(parse_contract(monthly), usage).total
     if not contract_doc["terms"]["penalties"]["allow_negative_invoice"]:
-        assert invoice.total >= 0
+        assert ahead.total >= 0  # rule 10: never negative unless the contract says so
+
+
+@settings(max_examples=150, deadline=None)
+@given(contracts(), usages(), st.integers(1, 600))
+def test_off_hours_work_costs_one_and_a_half_to_two_times_the_same_work_in_hours(contract_doc, usage_doc, minutes):
+    """Rule 5: unagreed work outside the calendar costs the hourly rate x 1.5-2; the same entry inside the
+    calendar costs the hourly rate. The whole invoice is never cheaper for it."""
+    contract = parse_contract(_without_unset_penalties(contract_doc))
+    extra_ticket = {"id": 5, "billing_mode": "hourly"}
+    entry = {"ticket_id": 5, "started_at": "2026-11-12T20:00:00+03:00", "minutes": minutes,
+             "work_kind": "hourly", "off_hours_agreed": False}
+
+    def invoice(off_hours: bool):
+        document = {**usage_doc, "tickets": [*usage_doc["tickets"], extra_ticket],
+                    "entries": [*usage_doc["entries"], {**entry, "off_hours": off_hours}]}
+        return compute_invoice(contract, parse_usage(document))
+
+    inside, outside = invoice(False), invoice(True)
+    in_hours = [line.amount for line in inside.lines if line.ticket_id == 5]
+    off_hours = [line.amount for line in outside.lines if line.ticket_id == 5]
+    assert [line.kind for line in inside.lines if line.ticket_id == 5] == ["hourly_work"]
+    assert [line.kind for line in outside.lines if line.ticket_id == 5] == ["off_hours_work"]
+    # Each amount is rounded to kopecks (and the off-hours rate once more per hour): allow for that.
+    slack = KOPECK * (2 + Decimal(minutes) / 60)
+    assert Decimal("1.5") * in_hours[0] - slack <= off_hours[0] <= 2 * in_hours[0] + slack
+    assert outside.total >= inside.total
 
 
 @settings(max_examples=150, deadline=None)
@@ -125,9 +160,7 @@ def test_total_is_the_sum_of_the_lines(contract_doc, usage_doc):
     "off_quarters": st.one_of(st.none(), st.integers(0, 4)),
 }))
 def test_adding_an_hour_of_work_never_lowers_the_total(contract_doc, usage_doc, extra):
-    contract_doc["terms"]["penalties"] = {k: v for k, v in contract_doc["terms"]["penalties"].items()
-                                          if v is not None}
-    contract = parse_contract(contract_doc)
+    contract = parse_contract(_without_unset_penalties(contract_doc))
     before = compute_invoice(contract, parse_usage(usage_doc)).total
     usage_doc = {**usage_doc, "entries": [*usage_doc["entries"], _entry(extra)]}
     after = compute_invoice(contract, parse_usage(usage_doc)).total
