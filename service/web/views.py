@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from functools import wraps
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from service.platform.auth import (
 )
 from service.platform.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
 from service.platform.validation import instant_in_range
+from service.sla.calendar import month_of, previous_month
 from service.tickets import transitions, workflow
 from service.tickets.errors import IllegalTransition, TicketNotFound, WorkflowInputError
 
@@ -58,9 +59,8 @@ def _template_globals():
 
 
 def _last_month() -> str:
-    """The latest complete month (YYYY-MM), the default period of reports."""
-    first_of_month = utcnow().replace(day=1)
-    return (first_of_month - timedelta(days=1)).strftime("%Y-%m")
+    """The latest complete month (YYYY-MM, in UTC), the default period of reports."""
+    return previous_month(month_of(utcnow(), UTC))
 
 
 def login_required(*roles: str):
