@@ -18,6 +18,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.config import current_settings
 from service.platform import db
 from service.platform.auth import STAFF_ROLES, public, user_for_token
 from service.platform.errors import ApiError
@@ -75,7 +76,7 @@ def _check_metrics_access() -> None:
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "metrics need 'Authorization: Bearer <token>' (or a scrape from loopback)",
                        field="Authorization")
-    expected = current_app.config["SETTINGS"].metrics_token
+    expected = current_settings().metrics_token
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return
     user = user_for_token(db.session(), token)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from kb.models import Ticket
 from kb.vocab import PRIORITIES
+from service.config import current_settings
 from service.platform import db
 from service.platform.auth import ensure_visible
 from service.platform.errors import ApiError
@@ -26,7 +27,7 @@ def _report(client_id: int) -> dict:
     ensure_visible(client_id, f"client {client_id}")
     try:
         return sla_service.client_report(db.session(), client_id=client_id, month=request.args.get("month"),
-                                         settings=current_app.config["SETTINGS"])
+                                         settings=current_settings())
     except sla_service.ClientNotFound as exc:
         raise ApiError(404, str(exc)) from None
     except sla_service.SlaReportError as exc:
@@ -61,7 +62,7 @@ def ticket_sla(ticket_id: int):
         raise ApiError(404, f"ticket {ticket_id} not found")
     ensure_visible(ticket.client_id, f"ticket {ticket_id}")
     now = datetime.now(UTC)
-    clock = sla_service.evaluate_ticket(session, ticket=ticket, now=now, settings=current_app.config["SETTINGS"])
+    clock = sla_service.evaluate_ticket(session, ticket=ticket, now=now, settings=current_settings())
     return jsonify({
         "ticket_id": ticket.id, "priority": ticket.priority, "state": clock.state, "paused": clock.paused,
         "evaluated_at": iso(now),

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
+from service.config import current_settings
 from service.platform import db
 from service.platform.auth import public
 from service.platform.errors import ApiError
@@ -37,7 +38,7 @@ def _check_secret(expected: str) -> None:
 @public
 def alertmanager():
     """Create or update incidents from one Alertmanager notification."""
-    settings = current_app.config["SETTINGS"]
+    settings = current_settings()
     _check_secret(settings.alertmanager_token)
     if not request.is_json:
         raise ApiError(415, "send the Alertmanager JSON with Content-Type: application/json")

@@ -234,7 +234,7 @@ class SearchIndex:
 
 def build_index(session: Session, settings: Settings | None = None, *, save: bool = True) -> SearchIndex:
     """Index every resolved incident, article and known problem of the store (and persist it)."""
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     model = embedder(settings)
     retrievers, watermarks = {}, {}
     for kind in KINDS:
@@ -249,7 +249,7 @@ def build_index(session: Session, settings: Settings | None = None, *, save: boo
 
 def load_index(settings: Settings | None = None) -> SearchIndex:
     """Load the persisted index; :class:`SearchUnavailable` when missing or built for another model."""
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     model = embedder(settings)
     retrievers, watermarks = {}, {}
     for kind in KINDS:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, Ticket
 from kb.queries import audit
 from kb.vocab import OPEN_STATUSES
-from service.config import Settings, load_settings
+from service.config import Settings, current_settings
 from service.platform.mail import MailError, send_mail
 from service.platform.unit_of_work import unit_of_work
 from service.sla.calendar import (
@@ -95,7 +95,7 @@ def _client_of(session: Session, ticket: Ticket) -> Client:
 def evaluate_ticket(session: Session, *, ticket: Ticket, now: datetime | None = None,
                     settings: Settings | None = None) -> TicketClock:
     """Run the clocks of ``ticket`` at ``now`` without changing anything."""
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     client = _client_of(session, ticket)
     policy = client_policy(client)
     return ticket_clock(ticket_times(ticket), policy, client_calendar(client, policy),
@@ -173,7 +173,7 @@ def sla_check(session: Session, *, now: datetime | None = None, settings: Settin
     One unit of work: due instants, states and events are committed together; then, as its effect, every
     event not yet notified is e-mailed to the assignees and the client's manager (:func:`notify_events`).
     """
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     mail = {"notified": 0, "notification_failures": 0}
 
@@ -190,7 +190,7 @@ def periodic_check(session: Session, *, now: datetime | None = None, settings: S
                    reports: bool = False) -> dict:
     """The periodic SLA round of ``precedent sla check`` and of the background scheduler: :func:`sla_check`,
     then (``reports``) the previous month's reports that are due (:func:`send_monthly_reports`)."""
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     result = sla_check(session, now=now, settings=settings)
     if reports:
@@ -316,7 +316,7 @@ def client_report(session: Session, *, client_id: int, month: str | None, now: d
 
     SlaReportError naming ``month`` when it is missing or malformed; ClientNotFound for an unknown client.
     """
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     if not month:
         raise SlaReportError("month is required (YYYY-MM)", "month")
     client = session.get(Client, client_id)
@@ -395,7 +395,7 @@ def send_client_report(session: Session, *, client_id: int, month: str, settings
 
     False when there is no recipient or no SMTP host; MailError when the server fails.
     """
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     report = client_report(session, client_id=client_id, month=month, now=now, settings=settings)
     client = session.get(Client, client_id)
     recipients = report_recipients(client)
@@ -411,7 +411,7 @@ def send_client_report(session: Session, *, client_id: int, month: str, settings
 def send_monthly_reports(session: Session, *, now: datetime | None = None, settings: Settings | None = None) -> list[dict]:
     """At month end (the first run in a new month, client's zone), send the previous month's report to every
     client whose policy sends reports (Gold and up), once per client and month."""
-    settings = settings or load_settings()
+    settings = current_settings(settings)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     results = []
     for client in session.scalars(select(Client).order_by(Client.id)):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
+from service.config import current_settings
 from service.platform import db
 from service.platform.auth import visible_client_id
 from service.sla import service as sla_service
@@ -21,7 +22,7 @@ def client_sla_report_page(client_id: int):
         abort(404, f"client {client_id} not found")
     try:
         report = sla_service.client_report(db.session(), client_id=client_id, month=request.args.get("month"),
-                                           settings=current_app.config["SETTINGS"])
+                                           settings=current_settings())
     except sla_service.ClientNotFound as exc:
         abort(404, str(exc))
     except sla_service.SlaReportError as exc:

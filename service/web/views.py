@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from kb import vocab
 from kb.models import AuditEvent, Client, SlaEvent, Specialist, Ticket, TriagePrediction, utcnow
 from kb.queries import tickets as ticket_queries
+from service.config import current_settings
 from service.platform import db
 from service.platform.auth import (
     STAFF_ROLES,
@@ -88,7 +89,7 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         attempt = attempt_login(db.session(), username=username, password=request.form.get("password", ""),
-                                address=request.remote_addr or "unknown", settings=current_app.config["SETTINGS"])
+                                address=request.remote_addr or "unknown", settings=current_settings())
         db.session().commit()  # failures are recorded (or cleared) whatever the answer
         if attempt.retry_after is not None:
             flash(f"Слишком много неудачных попыток входа. Повторите через {(attempt.retry_after + 59) // 60} мин.")
