@@ -262,7 +262,7 @@ def test_months_outside_the_supported_years_are_a_400(hostile, month):
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
                                     "1800-01-01T00:00:00+00:00", "2300-01-01T00:00:00+03:00"])
 def test_instants_outside_the_supported_years_are_refused_naming_the_field(hostile, moment):
-    from tests.service.ticket_workflow.test_alertmanager import notification
+    from tests.service.tickets.test_alertmanager import notification
 
     ids = hostile.ids
     before = _stored_state(hostile)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from kb.db import make_engine, make_session_factory
 from kb.models import Client, Node, Ticket
 from service.platform.auth import create_user, issue_token
-from tests.service.ticket_workflow.test_alertmanager import notification
+from tests.service.tickets.test_alertmanager import notification
 from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

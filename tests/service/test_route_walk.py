@@ -21,7 +21,7 @@ from service.platform.auth import create_user, issue_token
 from service.platform.permissions import ROLE_ACTIONS
 from service.platform.permissions import STAFF as STAFF_ROLES
 from service.tickets import workflow
-from tests.service.ticket_workflow.conftest import build_world
+from tests.service.tickets.conftest import build_world
 from tests.service.web.test_views import PASSWORD, login
 
 #: Write routes outside the role table, each protecting itself otherwise.

@@ -13,7 +13,7 @@ from kb.db import make_engine, make_session_factory
 from kb.models import AuditEvent, Client, Ticket
 from service.cli import main
 
-MAPPINGS = Path(__file__).resolve().parents[2] / "data" / "mappings"
+MAPPINGS = Path(__file__).resolve().parents[3] / "data" / "mappings"
 CLIENTS = "external_id;name;calendar\nacme;ООО Ромашка;10x5\nvector;АО Вектор;24x7\n"
 TICKETS = (
     '{"external_id": "T-1", "client": "acme", "subject": "Не печатает", "created_at": "2024-03-01T09:30:00+03:00"}\n'

@@ -122,7 +122,7 @@ def test_serve_on_a_public_host_with_the_default_key_exits_with_one_line(clean_e
 def test_gunicorn_refuses_the_default_key(clean_env, tmp_path):
     """gunicorn's bind is invisible to the app, so running under gunicorn is production mode."""
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     completed = subprocess.run([str(gunicorn), "-b", "127.0.0.1:0", "-w", "1", "service:create_app()"],
                                env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert completed.returncode != 0

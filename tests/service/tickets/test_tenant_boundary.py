@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kb.models import Ticket, User
-from tests.service.ticket_workflow.test_alertmanager import AUTH, URL, notification
-from tests.service.ticket_workflow.test_api import act, create
+from tests.service.tickets.test_alertmanager import AUTH, URL, notification
+from tests.service.tickets.test_api import act, create
 from tests.service.web.test_views import login
 
 
