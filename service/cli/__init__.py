@@ -32,11 +32,11 @@ class _Main(click.Group):
             from service.cli.common import fail, settings
 
             detail = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+            where = make_url(settings().resolved_database_url).render_as_string(hide_password=True)
             if "no such table" in detail or "does not exist" in detail:
-                where = make_url(settings().resolved_database_url).render_as_string(hide_password=True)
                 fail(f"the database {where} is not initialised ({detail}): run `precedent db upgrade` first",
                      code=1)
-            fail(f"database error: {detail}", code=1)
+            fail(f"database error at {where}: {detail}", code=1)
 
 
 @click.group(cls=_Main)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from kb.importers import ENTITIES, ImportFileError, import_file, load_mapping
+from kb.importers import ENTITIES, ImportFileError
 from service.cli.common import echo_json, fail, store_session
+from service.directory.imports import import_export
 
 
 @click.command("import")
@@ -27,24 +28,16 @@ def import_command(entity: str, file: str, mapping_path: str | None, skip_invali
     Rows are upserted by external_id, so importing the same file again updates instead of duplicating.
     A file with bad rows imports nothing (exit 2) unless --skip-invalid is given.
     """
-    session = store_session()
-    try:
-        mapping = load_mapping(mapping_path, entity=entity) if mapping_path else None
-        report = import_file(session, entity=entity, path=file, mapping=mapping, skip_invalid=skip_invalid,
-                             dry_run=dry_run, actor=actor, delimiter=delimiter, encoding=encoding)
-        if report.imported and not dry_run:
-            session.commit()
-        else:
-            session.rollback()
-    except ImportFileError as exc:
-        session.rollback()
-        fail(str(exc))
-    except SQLAlchemyError as exc:
-        session.rollback()
-        fail(f"{file}: the database refused the import, nothing was written ({exc.__class__.__name__}: "
-             f"{str(getattr(exc, 'orig', exc)).splitlines()[0]})")
-    finally:
-        session.close()
+    with store_session() as session:
+        try:
+            report = import_export(session, entity=entity, path=file, mapping_path=mapping_path,
+                                   skip_invalid=skip_invalid, dry_run=dry_run, actor=actor, delimiter=delimiter,
+                                   encoding=encoding)
+        except ImportFileError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            fail(f"{file}: the database refused the import, nothing was written ({exc.__class__.__name__}: "
+                 f"{str(getattr(exc, 'orig', exc)).splitlines()[0]})")
 
     if as_json:
         echo_json(report.as_dict())

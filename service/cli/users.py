@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from kb import vocab
-from kb.db import make_engine, make_session_factory, transaction
-from kb.models import User
-from service.cli.common import echo_json, fail, settings
-from service.platform.auth import create_user, issue_token, set_password
-
-
-def _sessions():
-    return make_session_factory(make_engine(settings().resolved_database_url))
+from service.cli.common import echo_json, fail, store_session
+from service.directory import users as users_service
 
 
 @click.group()
@@ -28,15 +21,13 @@ def users() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create(username: str, role: str, client_id: int | None, password: str) -> None:
     """Create a login."""
-    try:
-        with transaction(_sessions()) as session:
-            if session.scalar(select(User).where(User.username == username)):
-                fail(f"username: {username!r} already exists")
-            user = create_user(session, username=username, password=password, role=role, client_id=client_id)
-            session.flush()
-            click.echo(f"created user {user.id} ({role})")
-    except ValueError as exc:
-        fail(str(exc))
+    with store_session() as session:
+        try:
+            user = users_service.register_user(session, username=username, password=password, role=role,
+                                               client_id=client_id)
+        except users_service.UserError as exc:
+            fail(f"{exc.field}: {exc}")
+        click.echo(f"created user {user.id} ({role})")
 
 
 @users.command("token")
@@ -44,11 +35,12 @@ def create(username: str, role: str, client_id: int | None, password: str) -> No
 @click.option("--name", default=None, help="A label for the token.")
 def token(username: str, name: str | None) -> None:
     """Issue an API token for USERNAME and print it (it is stored only as a hash)."""
-    with transaction(_sessions()) as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            fail(f"username: no user {username!r}")
-        echo_json({"username": username, "token": issue_token(session, user=user, name=name)})
+    with store_session() as session:
+        try:
+            echo_json({"username": username, "token": users_service.new_api_token(session, username=username,
+                                                                                  name=name)})
+        except users_service.UserError as exc:
+            fail(f"{exc.field}: {exc}")
 
 
 @users.command("password")
@@ -56,12 +48,9 @@ def token(username: str, name: str | None) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def password(username: str, password: str) -> None:
     """Set USERNAME's password; its browser sessions end everywhere (API tokens stay valid)."""
-    with transaction(_sessions()) as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            fail(f"username: no user {username!r}")
+    with store_session() as session:
         try:
-            set_password(user, password)
-        except ValueError as exc:
-            fail(f"password: {exc}")
+            users_service.change_password(session, username=username, password=password)
+        except users_service.UserError as exc:
+            fail(f"{exc.field}: {exc}")
         click.echo(f"password of {username} changed; its sessions are ended")

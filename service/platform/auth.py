@@ -34,6 +34,7 @@ from service.config import Settings
 from service.platform import db
 from service.platform.errors import ApiError
 from service.platform.permissions import STAFF
+from service.platform.unit_of_work import unit_of_work
 
 STAFF_ROLES = STAFF  # the role table's staff roles (service/permissions.py)
 
@@ -166,7 +167,7 @@ def _seconds_limited(session: Session, key: str, limit: int, window: timedelta, 
 
 def attempt_login(session: Session, *, username: str, password: str, address: str, settings: Settings,
                   now: datetime | None = None) -> LoginAttempt:
-    """Check a login against the rate limit and the password; record or clear failures (no commit).
+    """Check a login against the rate limit and the password; record or clear failures (one commit).
 
     While the account or the address has too many recent failures even the right password is refused and
     nothing is hashed. An unknown username costs one scrypt check like a known one, and counts the same.
@@ -174,22 +175,23 @@ def attempt_login(session: Session, *, username: str, password: str, address: st
     now = now or utcnow()
     window = timedelta(seconds=settings.login_failure_window_seconds)
     account_key, address_key = _failure_keys(username, address)
-    waits = [_seconds_limited(session, account_key, settings.login_max_account_failures, window, now),
-             _seconds_limited(session, address_key, settings.login_max_address_failures, window, now)]
-    if any(wait is not None for wait in waits):
-        return LoginAttempt(user=None, retry_after=max(wait for wait in waits if wait is not None))
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        check_password_hash(DUMMY_PASSWORD_HASH, password)
-        ok = False
-    else:
-        ok = check_password(user, password) and user.active
-    if ok:
-        session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
-        return LoginAttempt(user=user)
-    # Old rows are pruned here, so the table holds at most one window of failures.
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - window))
-    session.add_all([LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)])
+    with unit_of_work(session):
+        waits = [_seconds_limited(session, account_key, settings.login_max_account_failures, window, now),
+                 _seconds_limited(session, address_key, settings.login_max_address_failures, window, now)]
+        if any(wait is not None for wait in waits):
+            return LoginAttempt(user=None, retry_after=max(wait for wait in waits if wait is not None))
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            check_password_hash(DUMMY_PASSWORD_HASH, password)
+            ok = False
+        else:
+            ok = check_password(user, password) and user.active
+        if ok:
+            session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+            return LoginAttempt(user=user)
+        # Old rows are pruned here, so the table holds at most one window of failures.
+        session.execute(delete(LoginFailure).where(LoginFailure.at <= now - window))
+        session.add_all([LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)])
     return LoginAttempt(user=None)
 
 
@@ -208,11 +210,12 @@ def start_session(user: User) -> None:
 
 
 def end_session(db_session: Session) -> None:
-    """Log out: void every cookie of the current session user (bump the session version; no commit)."""
+    """Log out: void every cookie of the current session user (bump the session version; one commit)."""
     user = current_user()
     if user is not None and g.get("auth_method") == "session":
-        db_session.execute(update(User).where(User.id == user.id)
-                           .values(session_version=User.session_version + 1))
+        with unit_of_work(db_session):
+            db_session.execute(update(User).where(User.id == user.id)
+                               .values(session_version=User.session_version + 1))
     session.clear()
 
 

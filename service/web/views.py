@@ -90,7 +90,6 @@ def login():
         username = request.form.get("username", "").strip()
         attempt = attempt_login(db.session(), username=username, password=request.form.get("password", ""),
                                 address=request.remote_addr or "unknown", settings=current_settings())
-        db.session().commit()  # failures are recorded (or cleared) whatever the answer
         if attempt.retry_after is not None:
             flash(f"Слишком много неудачных попыток входа. Повторите через {(attempt.retry_after + 59) // 60} мин.")
             page = render_template("web/login.html", username=username)
@@ -108,7 +107,6 @@ def login():
 def logout():
     """Log out and void this user's session cookies everywhere (they carry an older session version)."""
     end_session(db.session())
-    db.session().commit()
     return redirect(url_for("web.login"))
 
 

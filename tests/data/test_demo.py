@@ -165,7 +165,7 @@ def test_histories_are_paths_of_the_workflow(built):
     """Every ticket's audit trail reads like one the workflow wrote: ``create`` with the workflow's data, then
     one allowed transition per event (each from the previous one's status), ending in the ticket's status."""
     from kb.models import AuditEvent
-    from service.tickets.workflow import TRANSITIONS, next_status
+    from service.tickets.transitions import TRANSITIONS, next_status
 
     session, _ = built
     trails: dict[int, list[AuditEvent]] = {}
