@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session
 
 from kb import vocab
 from kb.models import Node, Ticket
-from service.config import Settings
+from service.config import Settings, current_settings
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.tickets.actions import stage_comment
 from service.tickets.errors import WorkflowInputError
-from service.tickets.staging import resolve_settings, utc_now
+from service.tickets.staging import utc_now
 from service.tickets.workflow import stage_ticket
 
 ACTOR = "system:alertmanager"
@@ -206,7 +206,7 @@ def ingest_alertmanager(session: Session, *, payload: object, now: datetime | No
     Identical notifications arriving together create one incident: the unique index of open monitoring
     incidents refuses the second, which is then applied again and finds the first.
     """
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     alerts = parse_notification(payload)
     for attempt in range(1, _ATTEMPTS + 1):
         try:

@@ -30,11 +30,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.models import Client, ClientContact, Ticket, User
-from service.config import Settings
+from service.config import Settings, current_settings
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.tickets.actions import stage_action, stage_comment
 from service.tickets.errors import WorkflowInputError
-from service.tickets.staging import resolve_settings, utc_now
+from service.tickets.staging import utc_now
 from service.tickets.workflow import stage_ticket
 
 REFERENCE = re.compile(r"\[#(\d{1,9})\]")
@@ -206,7 +206,7 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
                  settings: Settings | None = None) -> dict:
     """Turn one message into a ticket (channel "email") or a comment; returns what happened."""
     message = parse_message(raw)
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     actor = f"{ACTOR_PREFIX}{message.sender_email}"
     reference = REFERENCE.search(message.subject)
     ticket = session.get(Ticket, int(reference.group(1))) if reference else None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.models import AuditEvent, Client, Ticket
-from service.config import Settings
+from service.config import Settings, current_settings
 from service.platform.mail import send_mail
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.sla.service import staff_recipients
@@ -19,7 +19,6 @@ from service.tickets.staging import (
     audit_event,
     calendar_of,
     notify_changed,
-    resolve_settings,
     send_after_commit,
     utc_now,
 )
@@ -42,7 +41,7 @@ def working_days_between(start: datetime, end: datetime, calendar) -> int:
 def autoclose_candidates(session: Session, *, now: datetime | None = None,
                          settings: Settings | None = None) -> list[Ticket]:
     """Resolved tickets whose requester has not confirmed within the configured working days."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     days = settings.workflow_autoclose_working_days
     rows = session.scalars(select(Ticket).where(Ticket.status == "resolved", Ticket.resolved_at.is_not(None))
                            .order_by(Ticket.id))
@@ -52,7 +51,7 @@ def autoclose_candidates(session: Session, *, now: datetime | None = None,
 def autoclose_resolved(session: Session, *, now: datetime | None = None,
                        settings: Settings | None = None) -> list[int]:
     """Close every auto-close candidate (actor ``system:autoclose``) in one commit; their ids."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     reason = f"no confirmation within {settings.workflow_autoclose_working_days} working days"
     with unit_of_work(session) as uow:
         tickets = autoclose_candidates(session, now=now, settings=settings)
@@ -83,7 +82,7 @@ def first_line_time_used(session: Session, ticket: Ticket, *, now: datetime) -> 
 def time_box_expired(session: Session, *, now: datetime | None = None,
                      settings: Settings | None = None) -> list[tuple[Ticket, timedelta]]:
     """First-line tickets past the time box that are not yet flagged since they were last taken."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     limit = timedelta(minutes=settings.workflow_first_line_minutes)
     found = []
     for ticket in session.scalars(select(Ticket).where(Ticket.status == "in_progress").order_by(Ticket.id)):
@@ -100,7 +99,7 @@ def time_box_expired(session: Session, *, now: datetime | None = None,
 def flag_time_box_expired(session: Session, *, now: datetime | None = None,
                           settings: Settings | None = None) -> list[int]:
     """Flag tickets whose first-line time box ran out (audit event ``time_box_expired``); their ids."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
         expired = time_box_expired(session, now=now, settings=settings)
         for ticket, used in expired:

@@ -11,17 +11,12 @@ from sqlalchemy.orm import Session
 
 from kb.models import MAX_ID, Client, Comment, Specialist, Ticket
 from kb.queries import audit
-from service.config import Settings, current_settings
+from service.config import Settings
 from service.platform import signals
 from service.platform.unit_of_work import UnitOfWork, signal_sender
 from service.sla.service import client_calendar, client_policy, refresh_ticket_sla
 from service.tickets.errors import TicketNotFound, WorkflowInputError
 from service.tickets.notifications import notify_comment, notify_status_change
-
-
-def resolve_settings(settings: Settings | None) -> Settings:
-    """``settings``, else the running app's, else the environment's."""
-    return current_settings(settings)
 
 
 def utc_now(now: datetime | None) -> datetime:

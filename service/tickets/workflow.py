@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from kb import vocab
 from kb.models import MAX_ID, Client, Comment, Node, Ticket, TimeEntry
 from kb.queries.directory import get_nodes
-from service.config import Settings
+from service.config import Settings, current_settings
 from service.platform.money import MAX_HOURS, MAX_MONEY
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.platform.validation import check_amount, check_email, check_string, one_of
@@ -41,7 +41,6 @@ from service.tickets.staging import (
     notify_changed,
     notify_created,
     refresh_sla,
-    resolve_settings,
     utc_now,
 )
 from service.tickets.transitions import allowed_actions
@@ -196,7 +195,7 @@ def create_ticket(session: Session, *, actor: str, now: datetime | None = None, 
     ``fields`` are the names of :data:`CREATE_FIELDS`; ``client_id`` and ``subject`` are required.
     Raises WorkflowInputError naming the field; nothing is written then.
     """
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     try:
         with unit_of_work(session) as uow:
             ticket = stage_ticket(uow, actor=actor, now=now, settings=settings, fields=fields)
@@ -216,7 +215,7 @@ def apply_action(session: Session, *, ticket_id: int, action: str, actor: str, n
     Raises TicketNotFound, IllegalTransition (with the current status and the allowed actions) or
     WorkflowInputError naming the parameter; nothing is written then.
     """
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         stage_action(uow, ticket, action=action, actor=actor, now=now, settings=settings, params=params)
@@ -226,7 +225,7 @@ def apply_action(session: Session, *, ticket_id: int, action: str, actor: str, n
 def add_comment(session: Session, *, ticket_id: int, body: str, actor: str, author: str | None = None,
                 public: bool = True, now: datetime | None = None, settings: Settings | None = None) -> Comment:
     """Add a comment; a public one is e-mailed to the requester and may count as the reaction."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         body = _check_string({"body": body}, "body", required=True, max_length=100_000)
@@ -242,7 +241,7 @@ def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_i
                    work_kind: str | None = None, note: str | None = None, now: datetime | None = None,
                    settings: Settings | None = None) -> TimeEntry:
     """Record work on a ticket (not on a closed one); ``work_kind`` defaults to the ticket's billing mode."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         if ticket.status == "closed":
@@ -272,7 +271,7 @@ def change_priority(session: Session, *, ticket_id: int, actor: str, priority: s
                     group: str | None = None, reason: str | None = None, now: datetime | None = None,
                     settings: Settings | None = None) -> Ticket:
     """Change priority and/or group of an open ticket; a new priority recomputes the SLA targets."""
-    now, settings = utc_now(now), resolve_settings(settings)
+    now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
         ticket = load_ticket(session, ticket_id)
         if ticket.status == "closed":
