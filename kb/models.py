@@ -554,7 +554,13 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
+    #: What the token may do: "read" (GET), "write" (every change), "intake" (create tickets, triage).
+    scopes: Mapped[list] = mapped_column(JSON, default=lambda: ["read", "write"])
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: None: valid until revoked.
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    #: Written on use, at most once a minute (a write per request would double the load of reads).
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()

@@ -15,7 +15,7 @@ from service.cli.serve import serve
 from service.cli.sla import sla
 from service.cli.tickets import intake, tickets
 from service.cli.train import models, train
-from service.cli.users import users
+from service.cli.users import tokens, users
 
 
 class _Main(click.Group):
@@ -48,6 +48,7 @@ main.add_command(db)
 main.add_command(serve)
 main.add_command(evaluate)
 main.add_command(users)
+main.add_command(tokens)
 main.add_command(clients)
 main.add_command(bill)
 main.add_command(import_command)

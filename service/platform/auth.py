@@ -91,19 +91,55 @@ def set_password(user: User, password: str) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def issue_token(session: Session, *, user: User, name: str | None = None) -> str:
+def issue_token(session: Session, *, user: User, name: str | None = None,
+                scopes: tuple[str, ...] = ("read", "write"), expires_at: datetime | None = None) -> str:
     """Create an API token for ``user`` and return it in clear, the only time it is visible (no commit)."""
+    unknown = sorted(set(scopes) - set(vocab.TOKEN_SCOPES))
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be some of {', '.join(vocab.TOKEN_SCOPES)}, got {', '.join(scopes) or 'none'}")
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user=user, token_hash=token_digest(token), name=name))
+    session.add(ApiToken(user=user, token_hash=token_digest(token), name=name, scopes=list(dict.fromkeys(scopes)),
+                         expires_at=expires_at))
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The active user owning ``token``, or None."""
+def valid_token(session: Session, token: str, *, now: datetime | None = None) -> ApiToken | None:
+    """The token row of ``token`` when it is neither revoked nor expired and its user is active, else None."""
+    now = now or utcnow()
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
-    if row is None or not row.user.active:
+    if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    return row.user
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    return row
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning a valid (not revoked, not expired) ``token``, or None."""
+    row = valid_token(session, token)
+    return row.user if row is not None else None
+
+
+#: How often a token's last use is written (a write on every request would double the load of reads).
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _note_use(row: ApiToken, now: datetime) -> None:
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
+        session_ = db.session()
+        with unit_of_work(session_):
+            session_.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+
+
+#: Endpoints an "intake" token may call: the intake creates tickets and asks triage, nothing else.
+INTAKE_ENDPOINTS = frozenset({"workflow.create_ticket", "triage.triage"})
+
+
+def required_scope(method: str, endpoint: str | None) -> tuple[str, ...]:
+    """The scopes of which a token needs one for this request."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return ("read",)
+    return ("write", "intake") if endpoint in INTAKE_ENDPOINTS else ("write",)
 
 
 def public(view: Callable) -> Callable:
@@ -243,10 +279,15 @@ def _load_user() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "Authorization header must be 'Bearer <token>'", field="Authorization")
-        user = user_for_token(db.session(), token.strip())
-        if user is None:
-            raise ApiError(401, "unknown or revoked API token", field="Authorization")
-        g.user, g.auth_method = user, "token"
+        row = valid_token(db.session(), token.strip())
+        if row is None:
+            raise ApiError(401, "unknown, revoked or expired API token", field="Authorization")
+        needed = required_scope(request.method, request.endpoint)
+        if not set(needed) & set(row.scopes or ()):
+            raise ApiError(403, f"this token's scopes ({', '.join(row.scopes or ())}) do not allow this request: "
+                                f"it needs {' or '.join(needed)}", field="Authorization")
+        _note_use(row, utcnow())
+        g.user, g.auth_method = row.user, "token"
         return
     user_id = session.get("user_id")
     if user_id is not None:

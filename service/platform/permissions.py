@@ -14,8 +14,9 @@ from functools import wraps
 from service.platform.errors import ApiError
 
 ENGINEERS = ("engineer_l1", "engineer_l2")
-STAFF = (*ENGINEERS, "manager", "analyst")
-#: Staff who change tickets, knowledge and billing records (analysts only read).
+#: Everyone of ours; the admin manages logins and tokens (`precedent users`, `precedent tokens`) and reads.
+STAFF = (*ENGINEERS, "manager", "analyst", "admin")
+#: Staff who change tickets, knowledge and billing records (analysts and admins only read).
 STAFF_WRITERS = (*ENGINEERS, "manager")
 
 #: action -> roles allowed to take it. Reads open to everyone are not listed; ``client`` is bound to its company.

@@ -185,7 +185,7 @@ def test_walk_every_route_as_a_client_user_of_another_client(app, store):
 def test_docs_show_the_whole_role_table():
     document = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w.]+)`[^|]*\|(.*)\|$", document, re.M)}
-    columns = ("engineer_l1", "engineer_l2", "manager", "analyst", "client")
+    columns = ("engineer_l1", "engineer_l2", "manager", "analyst", "admin", "client")
     assert set(ROLE_ACTIONS) - set(rows) == {"pages.portal"}  # shown in one row with pages.staff
     for action, roles in ROLE_ACTIONS.items():
         if action.startswith("pages."):
