@@ -1,11 +1,15 @@
-"""``precedent db``: schema migrations."""
+"""``precedent db``: schema migrations and backups."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from kb import migrate
-from service.cli.common import settings
+from kb.backup import BackupError
+from kb.backup import backup as backup_database
+from service.cli.common import fail, settings
 
 
 @click.group()
@@ -37,3 +41,14 @@ def upgrade(revision: str) -> None:
 def current() -> None:
     """Print the database's current revision."""
     click.echo(migrate.current_revision(settings().resolved_database_url) or "empty")
+
+
+@db.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """Write a consistent backup of the database to PATH (a new file): SQLite's online backup API while the
+    service runs, or pg_dump (custom format) for PostgreSQL."""
+    try:
+        click.echo(backup_database(settings().resolved_database_url, path))
+    except BackupError as exc:
+        fail(f"path: {exc}", code=1)
