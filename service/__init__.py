@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         webhooks,
         workflow,
     )
-    from service.platform import auth, db, errors
+    from service.platform import auth, db, errors, request_log
     from service.sla import scheduler as sla_scheduler
     from service.web import billing as billing_views
     from service.web import sla as sla_views
@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     auth.configure_sessions(app, app.config["SETTINGS"])
     auth.install_log_redaction()
+    request_log.init_app(app)  # first: the id exists before anything can fail
     db.init_app(app)
     errors.register_error_handlers(app)
     auth.init_app(app)
