@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -100,6 +101,23 @@ def test_ticket_suggestions_exclude_the_ticket_itself(client, store):
     assert body["ticket_id"] == own and own not in [i["id"] for i in body["incidents"]]
     assert body["articles"][0]["id"] == store["article"]
     assert client.get("/api/v1/tickets/99999/suggestions").status_code == 404
+
+
+def test_ticket_page_never_suggests_the_ticket_itself(app, store):
+    from service.platform.auth import create_user
+
+    own = store["tickets"][0]
+    with store["factory"]() as session:
+        create_user(session, username="page-eng", password="correct horse battery", role="engineer_l1")
+        session.commit()
+    web = app.test_client()
+    login = web.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)
+    web.post("/login", data={"username": "page-eng", "password": "correct horse battery", "csrf": csrf})
+    page = web.get(f"/tickets/{own}").get_data(as_text=True)
+    assert "Похожие решённые инциденты" in page and "Как очистить очередь печати" in page
+    suggested = page.split("Похожие решённые инциденты", 1)[1]
+    assert f"<strong>#{own} " not in suggested and f"<strong>#{store['tickets'][1]} " in suggested
 
 
 def test_feedback_is_stored_and_validated(client, store):
