@@ -11,6 +11,7 @@ dropped when results are rendered, so a stale index never shows something that n
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -379,7 +380,7 @@ def suggest(session: Session, *, text: str, client_id: int | None = None, k: int
         incident_retriever = index.retrievers["incident"]
         hits = {
             "incident": incident_retriever.search(
-                text, int(k) + 5, client_id=client_id, node_kinds=node_kinds, only_client=only_client,
+                text, _incident_depth(int(k)), client_id=client_id, node_kinds=node_kinds, only_client=only_client,
                 resolved_only=True, exclude=[exclude_ticket_id] if exclude_ticket_id else ()),
             "article": index.retrievers["article"].search(text, KNOWLEDGE_K),
             "known_problem": index.retrievers["known_problem"].search(text, KNOWLEDGE_K),
@@ -390,6 +391,22 @@ def suggest(session: Session, *, text: str, client_id: int | None = None, k: int
     result["known_problems"] = _problem_items(session, text, hits["known_problem"], settings)
     result["took_ms"] = round((time.perf_counter() - started) * 1000.0, 2)
     return result
+
+
+def _incident_depth(k: int) -> int:
+    """Incident hits to fetch for ``k`` shown: rows gone since indexing and grouped duplicates need spares."""
+    return 3 * k + 5
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def duplicate_key(subject: str | None, resolution: str | None) -> tuple[str, str]:
+    """What makes two incidents near-duplicates: the same subject and the same resolution once lower-cased,
+    with punctuation and runs of spaces dropped ("VPN: ошибка 809!" = "vpn ошибка 809")."""
+    def normal(text: str | None) -> str:
+        return " ".join(_NON_WORD.sub(" ", (text or "").casefold()).split())
+    return normal(subject), normal(resolution)
 
 
 def _relative_cut(hits, settings: Settings):
@@ -406,12 +423,18 @@ def _incident_items(session: Session, text: str, hits, k: int, settings: Setting
     rows = {t.id: (t, name) for t, name in session.execute(
         select(Ticket, Client.name).join(Client, Client.id == Ticket.client_id)
         .where(Ticket.id.in_([h.ref for h in hits])))}
-    items = []
+    items, by_key = [], {}
     for hit in hits:
         found = rows.get(hit.ref)
         if found is None or found[0].status not in RESOLVED_STATUSES:
             continue  # deleted or reopened since the index saw it
         ticket, client_name = found
+        key = duplicate_key(ticket.subject, ticket.resolution)
+        if key in by_key:  # a near-duplicate of a better-ranked hit: counted there, not shown again
+            by_key[key]["duplicates"] += 1
+            continue
+        if len(items) >= k:
+            continue  # full: later hits only count as duplicates of the shown ones
         terms = shared_terms(text, f"{ticket.subject}\n{ticket.description}\n{ticket.resolution or ''}")
         items.append({
             "kind": "incident", "id": ticket.id, "subject": ticket.subject,
@@ -419,9 +442,8 @@ def _incident_items(session: Session, text: str, hits, k: int, settings: Setting
             "group": ticket.group, "resolved_at": _iso(ticket.resolved_at or ticket.closed_at),
             "score": round(hit.score, 6), "shared_terms": terms, "same_client": hit.same_client,
             "same_node_kind": hit.same_node_kind,
-            "reasons": _reasons(terms, hit.same_client, hit.same_node_kind)})
-        if len(items) >= k:
-            break
+            "reasons": _reasons(terms, hit.same_client, hit.same_node_kind), "duplicates": 0})
+        by_key[key] = items[-1]
     return items
 
 

@@ -385,3 +385,20 @@ def test_evaluate_retrieve_missing_file(tmp_path):
                                        "--text", "b", "--queries", str(tmp_path / "q.csv"), "--query-text", "q",
                                        "--relevant", "r"])
     assert result.exit_code == 2 and "--corpus: file" in result.output
+
+
+def test_near_duplicate_incidents_are_one_hit_with_a_count(client, store):
+    with store["factory"]() as session:
+        copies = [Ticket(client_id=store["alpha"], subject=subject, description="Письма не приходят с утра",
+                         resolution="Ящик был переполнен, увеличили квоту.", status="resolved",
+                         resolved_at=NOW, group="workstations")
+                  for subject in ("outlook не получает почту!", "Outlook  не получает почту")]
+        session.add_all(copies)
+        session.commit()
+        copy_ids = {t.id for t in copies}
+    body = client.get("/api/v1/search", query_string={"q": "Outlook не получает почту", "k": 4}).get_json()
+    mail = [i for i in body["incidents"] if i["id"] in copy_ids | {store["tickets"][3]}]
+    assert len(mail) == 1 and mail[0]["duplicates"] == 2
+    assert body["incidents"][0] == mail[0] and all(i["duplicates"] == 0 for i in body["incidents"][1:])
+    assert len(body["incidents"]) == 4  # the hidden copies leave room for other incidents
+    assert search.duplicate_key("VPN: ошибка 809!", "Ок") == search.duplicate_key("vpn ошибка 809", "ок")
