@@ -28,6 +28,7 @@ from ml.embedders import CachedEmbedder, Embedder, make_embedder
 from ml.lexical import shared_terms
 from ml.retrieval import Document, FusionConfig, HybridRetriever, IndexMismatchError
 from service.config import Settings, current_settings, load_settings
+from service.search.feedback import verdict_boosts
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,11 @@ class SearchUnavailable(RuntimeError):
 # --- configuration ------------------------------------------------------------------------------------
 
 
-def fusion_config(settings: Settings) -> FusionConfig:
-    """The fusion configuration from settings."""
+def fusion_config(settings: Settings, kind: str | None = None) -> FusionConfig:
+    """The fusion configuration from settings, with the relevance floor of collection ``kind`` (none without)."""
     return FusionConfig(
+        min_similarity=getattr(settings, f"search_min_score_{kind}") if kind else 0.0,
+        min_similarity_shared_words=getattr(settings, f"search_min_score_words_{kind}") if kind else None,
         method=settings.search_fusion,
         weights={"title": settings.search_weight_title, "document": settings.search_weight_document,
                  "lexical": settings.search_weight_lexical, "char": settings.search_weight_char},
@@ -75,9 +78,9 @@ def embedder(settings: Settings) -> Embedder:
                           settings.var_dir / "cache" / "embeddings")
 
 
-def new_retriever(settings: Settings, model: Embedder) -> HybridRetriever:
-    """An empty retriever configured from settings."""
-    return HybridRetriever(model, fusion_config(settings), dense_max_chars=settings.search_dense_max_chars,
+def new_retriever(settings: Settings, model: Embedder, kind: str | None = None) -> HybridRetriever:
+    """An empty retriever configured from settings (for collection ``kind``: its relevance floor)."""
+    return HybridRetriever(model, fusion_config(settings, kind), dense_max_chars=settings.search_dense_max_chars,
                            hnsw_threshold=settings.search_hnsw_threshold, ef_search=settings.search_ef_search)
 
 
@@ -241,7 +244,7 @@ def build_index(session: Session, settings: Settings | None = None, *, save: boo
     for kind in KINDS:
         watermarks[kind] = _watermark(session, kind)
         documents = [_document(kind, row) for row in _rows(session, kind)]
-        retrievers[kind] = new_retriever(settings, model).fit(documents)
+        retrievers[kind] = new_retriever(settings, model, kind).fit(documents)
     index = SearchIndex(settings, retrievers, watermarks, last_sync=time.monotonic())
     if save:
         index.save()
@@ -258,7 +261,7 @@ def load_index(settings: Settings | None = None) -> SearchIndex:
         try:
             manifest = HybridRetriever.read_manifest(directory)
             retrievers[kind] = HybridRetriever.load(
-                directory, model, fusion_config(settings), hnsw_threshold=settings.search_hnsw_threshold,
+                directory, model, fusion_config(settings, kind), hnsw_threshold=settings.search_hnsw_threshold,
                 ef_search=settings.search_ef_search)
         except IndexMismatchError as exc:
             raise SearchUnavailable(str(exc)) from None
@@ -376,14 +379,18 @@ def suggest(session: Session, *, text: str, client_id: int | None = None, k: int
     index = get_index(session)
     index.sync(session)
     settings = index.settings
+    boosts = {kind: verdict_boosts(session, kind, per_verdict=settings.search_feedback_boost,
+                                   cap=settings.search_feedback_max_boost) for kind in KINDS}
     with index.lock:
         incident_retriever = index.retrievers["incident"]
         hits = {
             "incident": incident_retriever.search(
                 text, _incident_depth(int(k)), client_id=client_id, node_kinds=node_kinds, only_client=only_client,
-                resolved_only=True, exclude=[exclude_ticket_id] if exclude_ticket_id else ()),
-            "article": index.retrievers["article"].search(text, KNOWLEDGE_K),
-            "known_problem": index.retrievers["known_problem"].search(text, KNOWLEDGE_K),
+                resolved_only=True, exclude=[exclude_ticket_id] if exclude_ticket_id else (),
+                boosts=boosts["incident"]),
+            "article": index.retrievers["article"].search(text, KNOWLEDGE_K, boosts=boosts["article"]),
+            "known_problem": index.retrievers["known_problem"].search(text, KNOWLEDGE_K,
+                                                                      boosts=boosts["known_problem"]),
         }
     result: dict = {"query": text, "client_id": client_id, "k": int(k)}
     result["incidents"] = _incident_items(session, text, hits["incident"], int(k), settings)
