@@ -47,12 +47,14 @@ def record_feedback(session: Session, *, ticket_id: int, kind: str, ref: int, us
     return feedback
 
 
-def net_verdicts(session: Session, kind: str) -> dict[int, int]:
+def net_verdicts(session: Session, kind: str, *, except_ticket: int | None = None) -> dict[int, int]:
     """``{ref: useful - not useful}`` over the suggested items of ``kind``, counting an engineer team's latest
-    verdict per (ticket, item) once: changing one's mind replaces the verdict, it does not add one."""
-    latest = (select(func.max(SuggestionFeedback.id))
-              .where(SuggestionFeedback.kind == kind)
-              .group_by(SuggestionFeedback.ticket_id, SuggestionFeedback.ref))
+    verdict per (ticket, item) once: changing one's mind replaces the verdict, it does not add one. Verdicts
+    given for ``except_ticket`` are left out (a replay must not be told its own answers)."""
+    latest = select(func.max(SuggestionFeedback.id)).where(SuggestionFeedback.kind == kind)
+    if except_ticket is not None:
+        latest = latest.where(SuggestionFeedback.ticket_id != except_ticket)
+    latest = latest.group_by(SuggestionFeedback.ticket_id, SuggestionFeedback.ref)
     net = func.sum(case((SuggestionFeedback.useful.is_(True), 1), else_=-1))
     rows = session.execute(select(SuggestionFeedback.ref, net)
                            .where(SuggestionFeedback.id.in_(latest.scalar_subquery()))
@@ -60,9 +62,11 @@ def net_verdicts(session: Session, kind: str) -> dict[int, int]:
     return {int(ref): int(value) for ref, value in rows if value}
 
 
-def verdict_boosts(session: Session, kind: str, *, per_verdict: float, cap: float) -> dict[int, float]:
+def verdict_boosts(session: Session, kind: str, *, per_verdict: float, cap: float,
+                   except_ticket: int | None = None) -> dict[int, float]:
     """The ranking term of engineers' verdicts: ``per_verdict`` per net useful verdict, within ``±cap``
     (added to the hit's multiplicative factor by :meth:`ml.retrieval.HybridRetriever.rank`)."""
     if per_verdict <= 0 or cap <= 0:
         return {}
-    return {ref: max(-cap, min(cap, per_verdict * net)) for ref, net in net_verdicts(session, kind).items()}
+    nets = net_verdicts(session, kind, except_ticket=except_ticket)
+    return {ref: max(-cap, min(cap, per_verdict * net)) for ref, net in nets.items()}

@@ -369,8 +369,9 @@ def _reasons(terms: Sequence[str], same_client: bool, same_kind: bool) -> list[s
 
 def suggest(session: Session, *, text: str, client_id: int | None = None, k: int = 5,
             node_kinds: Sequence[str] = (), exclude_ticket_id: int | None = None,
-            only_client: bool = False) -> dict:
-    """Similar resolved incidents (k), knowledge articles and known problems for ``text``, with reasons."""
+            only_client: bool = False, verdicts_except_ticket: int | None = None) -> dict:
+    """Similar resolved incidents (k), knowledge articles and known problems for ``text``, with reasons;
+    engineers' verdicts rank too, except those given for ``verdicts_except_ticket``."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text must not be empty")
     if not 1 <= int(k) <= MAX_K:
@@ -380,7 +381,8 @@ def suggest(session: Session, *, text: str, client_id: int | None = None, k: int
     index.sync(session)
     settings = index.settings
     boosts = {kind: verdict_boosts(session, kind, per_verdict=settings.search_feedback_boost,
-                                   cap=settings.search_feedback_max_boost) for kind in KINDS}
+                                   cap=settings.search_feedback_max_boost, except_ticket=verdicts_except_ticket)
+              for kind in KINDS}
     with index.lock:
         incident_retriever = index.retrievers["incident"]
         hits = {
@@ -487,10 +489,12 @@ def _problem_items(session: Session, text: str, hits, settings: Settings) -> lis
     return items
 
 
-def suggest_for_ticket(session: Session, *, ticket: Ticket, k: int = 5) -> dict:
-    """Suggestions for a stored ticket: its subject and description, its client and node kinds, itself excluded."""
+def suggest_for_ticket(session: Session, *, ticket: Ticket, k: int = 5, own_verdicts: bool = True) -> dict:
+    """Suggestions for a stored ticket: its subject and description, its client and node kinds, itself excluded;
+    ``own_verdicts=False`` ignores the verdicts given for this very ticket (replaying them)."""
     text = f"{ticket.subject}\n{ticket.description or ''}".strip()
     result = suggest(session, text=text, client_id=ticket.client_id, k=k,
-                     node_kinds=sorted({n.kind for n in ticket.nodes}), exclude_ticket_id=ticket.id)
+                     node_kinds=sorted({n.kind for n in ticket.nodes}), exclude_ticket_id=ticket.id,
+                     verdicts_except_ticket=None if own_verdicts else ticket.id)
     result["ticket_id"] = ticket.id
     return result

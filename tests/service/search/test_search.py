@@ -445,6 +445,11 @@ def test_a_fix_marked_useful_rises_in_the_next_ranking(client, store):
     assert response.status_code == 201
     after = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
     assert after[0]["id"] == lower and after[0]["score"] > before[1]["score"]
+    from service.search.feedback import net_verdicts
+
+    with store["factory"]() as session:  # a replay of the similar ticket is not told its own verdict
+        assert net_verdicts(session, "incident") == {lower: 1}
+        assert net_verdicts(session, "incident", except_ticket=similar_id) == {}
     # Changing one's mind replaces the verdict: "not useful" now sinks it below the other twin again.
     client.post(f"/api/v1/tickets/{similar_id}/suggestions/incident/{lower}/feedback", json={"useful": False})
     again = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
