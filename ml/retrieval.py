@@ -64,6 +64,12 @@ class FusionConfig:
     #: Recency: score *= 1 + recency_boost * 0.5 ** (age_days / half_life_days); 0 disables it.
     recency_boost: float = 0.0
     recency_half_life_days: float = 180.0
+    #: Relevance floor: a hit whose best dense cosine (title or document signal) is below it is dropped, so
+    #: a query that matches nothing gets nothing. 0 disables it; so does a fusion without dense signals.
+    min_similarity: float = 0.0
+    #: The floor for a hit that shares a word stem with the query (the word BM25 signal proposed it): words in
+    #: common are evidence of their own, so it may be lower. ``None``: the same as ``min_similarity``.
+    min_similarity_shared_words: float | None = None
 
     def __post_init__(self):
         if self.method not in FUSION_METHODS:
@@ -89,6 +95,8 @@ class Hit:
     ranks: dict[str, int] = field(default_factory=dict)
     same_client: bool = False
     same_node_kind: bool = False
+    #: The best raw cosine of the dense signals in use (None without one): what the relevance floor reads.
+    similarity: float | None = None
 
 
 SignalResults = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -123,6 +131,30 @@ def fuse(signals: SignalResults, config: FusionConfig) -> dict[int, tuple[float,
             for ref, entry in fused.items():
                 entry[0] += weight * by_ref.get(ref, floor)
     return {ref: (score, ranks) for ref, (score, ranks) in fused.items()}
+
+
+DENSE_SIGNALS = ("title", "document")
+
+
+def dense_similarity(signals: SignalResults, config: FusionConfig) -> tuple[dict[int, float], float | None]:
+    """``({ref: best raw cosine over the dense signals in use}, cosine of a ref none proposed)``.
+
+    A ref missing from a signal's pool scores at most that pool's lowest cosine, which is used for it (an upper
+    bound, so the floor never drops a document it cannot tell apart); ``(…, None)`` without dense signals.
+    """
+    best: dict[int, float] = {}
+    default = None
+    for name in DENSE_SIGNALS:
+        if config.weight(name) <= 0 or name not in signals:
+            continue
+        refs, scores = signals[name]
+        lowest = float(scores[-1]) if len(scores) else -1.0
+        default = lowest if default is None else max(default, lowest)
+        for ref, score in zip(refs.tolist(), scores.tolist(), strict=True):
+            best[ref] = max(best.get(ref, -1.0), float(score))
+    if default is None:
+        return {}, None
+    return {ref: max(score, default) for ref, score in best.items()}, default
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -253,10 +285,20 @@ class HybridRetriever:
     def rank(self, signals: SignalResults, k: int, *, client_id: int | None = None,
              node_kinds: Iterable[str] = (), only_client: bool = False, resolved_only: bool = False,
              exclude: Iterable[int] = (), now: datetime | None = None,
-             config: FusionConfig | None = None) -> list[Hit]:
-        """Fuse ``signals``, apply filters and boosts, and return the ``k`` best hits."""
+             config: FusionConfig | None = None, boosts: Mapping[int, float] | None = None) -> list[Hit]:
+        """Fuse ``signals``, apply filters and boosts, and return the ``k`` best hits.
+
+        ``boosts`` adds a caller's own multiplicative term per ref (e.g. engineers' verdicts): the fused score
+        is multiplied by ``1 + same client + same node kind + recency + boosts[ref]`` (never below 0).
+        Hits under ``config.min_similarity`` (see :func:`dense_similarity`) are dropped."""
         config = config or self.config
         fused = fuse(signals, config)
+        similarity, unseen = dense_similarity(signals, config)
+        floor = config.min_similarity if unseen is not None else 0.0
+        word_floor = floor if config.min_similarity_shared_words is None or unseen is None \
+            else config.min_similarity_shared_words
+        worded = set(signals["lexical"][0].tolist()) if "lexical" in signals and word_floor != floor else set()
+        boosts = boosts or {}
         node_kinds = set(node_kinds)
         excluded = {int(x) for x in exclude}
         now = now or datetime.now(UTC)
@@ -269,6 +311,10 @@ class HybridRetriever:
                 continue
             if only_client and client_id is not None and meta.client_id != client_id:
                 continue
+            cosine = similarity.get(ref, unseen)
+            threshold = word_floor if ref in worded else floor
+            if threshold > 0 and cosine < threshold:
+                continue
             same_client = client_id is not None and meta.client_id == client_id
             same_kind = bool(node_kinds & set(meta.node_kinds))
             factor = 1.0
@@ -280,7 +326,8 @@ class HybridRetriever:
                 at = meta.at if meta.at.tzinfo else meta.at.replace(tzinfo=UTC)
                 age_days = max((now - at).total_seconds() / 86400.0, 0.0)
                 factor += config.recency_boost * 0.5 ** (age_days / config.recency_half_life_days)
-            hits.append(Hit(ref, score * factor, ranks, same_client, same_kind))
+            factor = max(factor + boosts.get(ref, 0.0), 0.0)
+            hits.append(Hit(ref, score * factor, ranks, same_client, same_kind, cosine))
         hits.sort(key=lambda h: (-h.score, h.ref))
         return hits[:k]
 

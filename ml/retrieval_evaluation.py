@@ -131,5 +131,7 @@ def evaluate_retrieval(corpus: pd.DataFrame, queries: pd.DataFrame, *, id_column
         "k": k,
         "embedder": embedder.name,
         "fusion": {"method": retriever.config.method, "weights": dict(retriever.config.weights),
-                   "rrf_k": retriever.config.rrf_k, "pool": retriever.config.pool},
+                   "rrf_k": retriever.config.rrf_k, "pool": retriever.config.pool,
+                   "min_similarity": retriever.config.min_similarity,
+                   "min_similarity_shared_words": retriever.config.min_similarity_shared_words},
     }

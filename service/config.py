@@ -83,6 +83,21 @@ class Settings:
     search_recency_half_life_days: float = 365.0
     #: Suggestions below this share of the best hit's fused score are not shown (0 shows all k).
     search_min_relative_score: float = 0.0
+    #: Relevance floor per collection (``PRECEDENT_SEARCH_MIN_SCORE_<KIND>``): a hit whose best dense cosine
+    #: with the query is below it is not shown, so gibberish gets an empty answer (0 disables). Chosen on the
+    #: Endava and demo sets with benchmarks/relevance_floor.py (docs/search.md, docs/benchmarks.md).
+    search_min_score_incident: float = 0.65
+    search_min_score_article: float = 0.25
+    #: No labelled set of known problems exists yet: the article floors (curated text of the same kind).
+    search_min_score_known_problem: float = 0.25
+    #: The floor for hits sharing a word stem with the query (``PRECEDENT_SEARCH_MIN_SCORE_WORDS_<KIND>``).
+    search_min_score_words_incident: float = 0.3
+    search_min_score_words_article: float = 0.2
+    search_min_score_words_known_problem: float = 0.2
+    #: Engineers' verdicts as a ranking signal: score * (1 + boosts + this per net useful verdict on the item,
+    #: within ± search_feedback_max_boost); 0 disables it.
+    search_feedback_boost: float = 0.05
+    search_feedback_max_boost: float = 0.2
 
     # --- triage (H-triage: ml/classify.py, service/triage.py, docs/triage.md) ---
     #: Precision that auto-routed tickets must keep; picks the confidence threshold of the published

@@ -105,8 +105,10 @@ def index_status() -> None:
 @click.option("--relevant", "relevant_column", required=True,
               help="Queries column with the relevant corpus ids (separated by | ; , or spaces).")
 @click.option("--k", type=int, default=10, show_default=True, help="Result depth (recall@k is also reported).")
+@click.option("--kind", type=click.Choice(["incident", "article", "known_problem"]), default="incident",
+              show_default=True, help="Whose relevance floor (PRECEDENT_SEARCH_MIN_SCORE_<KIND>) applies.")
 def evaluate_retrieve(corpus_path: Path, id_column: str, text_columns: str, queries_path: Path,
-                      query_column: str, relevant_column: str, k: int) -> None:
+                      query_column: str, relevant_column: str, k: int, kind: str) -> None:
     """Index CORPUS with the service's retriever, run every query and print recall@1/5/10, MRR and timings."""
     from ml.retrieval_evaluation import EvaluationInputError, evaluate_retrieval
     from service.search import service as search
@@ -121,7 +123,7 @@ def evaluate_retrieve(corpus_path: Path, id_column: str, text_columns: str, quer
     config = settings()
     try:
         model = search.embedder(config)
-        fusion = search.fusion_config(config)
+        fusion = search.fusion_config(config, kind)
         result = evaluate_retrieval(
             corpus, queries, id_column=id_column, text_columns=columns, query_column=query_column,
             relevant_column=relevant_column, embedder=model, config=fusion, k=k,

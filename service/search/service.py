@@ -11,6 +11,7 @@ dropped when results are rendered, so a stale index never shows something that n
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from ml.embedders import CachedEmbedder, Embedder, make_embedder
 from ml.lexical import shared_terms
 from ml.retrieval import Document, FusionConfig, HybridRetriever, IndexMismatchError
 from service.config import Settings, current_settings, load_settings
+from service.search.feedback import verdict_boosts
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,11 @@ class SearchUnavailable(RuntimeError):
 # --- configuration ------------------------------------------------------------------------------------
 
 
-def fusion_config(settings: Settings) -> FusionConfig:
-    """The fusion configuration from settings."""
+def fusion_config(settings: Settings, kind: str | None = None) -> FusionConfig:
+    """The fusion configuration from settings, with the relevance floor of collection ``kind`` (none without)."""
     return FusionConfig(
+        min_similarity=getattr(settings, f"search_min_score_{kind}") if kind else 0.0,
+        min_similarity_shared_words=getattr(settings, f"search_min_score_words_{kind}") if kind else None,
         method=settings.search_fusion,
         weights={"title": settings.search_weight_title, "document": settings.search_weight_document,
                  "lexical": settings.search_weight_lexical, "char": settings.search_weight_char},
@@ -74,9 +78,9 @@ def embedder(settings: Settings) -> Embedder:
                           settings.var_dir / "cache" / "embeddings")
 
 
-def new_retriever(settings: Settings, model: Embedder) -> HybridRetriever:
-    """An empty retriever configured from settings."""
-    return HybridRetriever(model, fusion_config(settings), dense_max_chars=settings.search_dense_max_chars,
+def new_retriever(settings: Settings, model: Embedder, kind: str | None = None) -> HybridRetriever:
+    """An empty retriever configured from settings (for collection ``kind``: its relevance floor)."""
+    return HybridRetriever(model, fusion_config(settings, kind), dense_max_chars=settings.search_dense_max_chars,
                            hnsw_threshold=settings.search_hnsw_threshold, ef_search=settings.search_ef_search)
 
 
@@ -240,7 +244,7 @@ def build_index(session: Session, settings: Settings | None = None, *, save: boo
     for kind in KINDS:
         watermarks[kind] = _watermark(session, kind)
         documents = [_document(kind, row) for row in _rows(session, kind)]
-        retrievers[kind] = new_retriever(settings, model).fit(documents)
+        retrievers[kind] = new_retriever(settings, model, kind).fit(documents)
     index = SearchIndex(settings, retrievers, watermarks, last_sync=time.monotonic())
     if save:
         index.save()
@@ -257,7 +261,7 @@ def load_index(settings: Settings | None = None) -> SearchIndex:
         try:
             manifest = HybridRetriever.read_manifest(directory)
             retrievers[kind] = HybridRetriever.load(
-                directory, model, fusion_config(settings), hnsw_threshold=settings.search_hnsw_threshold,
+                directory, model, fusion_config(settings, kind), hnsw_threshold=settings.search_hnsw_threshold,
                 ef_search=settings.search_ef_search)
         except IndexMismatchError as exc:
             raise SearchUnavailable(str(exc)) from None
@@ -365,8 +369,9 @@ def _reasons(terms: Sequence[str], same_client: bool, same_kind: bool) -> list[s
 
 def suggest(session: Session, *, text: str, client_id: int | None = None, k: int = 5,
             node_kinds: Sequence[str] = (), exclude_ticket_id: int | None = None,
-            only_client: bool = False) -> dict:
-    """Similar resolved incidents (k), knowledge articles and known problems for ``text``, with reasons."""
+            only_client: bool = False, verdicts_except_ticket: int | None = None) -> dict:
+    """Similar resolved incidents (k), knowledge articles and known problems for ``text``, with reasons;
+    engineers' verdicts rank too, except those given for ``verdicts_except_ticket``."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text must not be empty")
     if not 1 <= int(k) <= MAX_K:
@@ -375,14 +380,19 @@ def suggest(session: Session, *, text: str, client_id: int | None = None, k: int
     index = get_index(session)
     index.sync(session)
     settings = index.settings
+    boosts = {kind: verdict_boosts(session, kind, per_verdict=settings.search_feedback_boost,
+                                   cap=settings.search_feedback_max_boost, except_ticket=verdicts_except_ticket)
+              for kind in KINDS}
     with index.lock:
         incident_retriever = index.retrievers["incident"]
         hits = {
             "incident": incident_retriever.search(
-                text, int(k) + 5, client_id=client_id, node_kinds=node_kinds, only_client=only_client,
-                resolved_only=True, exclude=[exclude_ticket_id] if exclude_ticket_id else ()),
-            "article": index.retrievers["article"].search(text, KNOWLEDGE_K),
-            "known_problem": index.retrievers["known_problem"].search(text, KNOWLEDGE_K),
+                text, _incident_depth(int(k)), client_id=client_id, node_kinds=node_kinds, only_client=only_client,
+                resolved_only=True, exclude=[exclude_ticket_id] if exclude_ticket_id else (),
+                boosts=boosts["incident"]),
+            "article": index.retrievers["article"].search(text, KNOWLEDGE_K, boosts=boosts["article"]),
+            "known_problem": index.retrievers["known_problem"].search(text, KNOWLEDGE_K,
+                                                                      boosts=boosts["known_problem"]),
         }
     result: dict = {"query": text, "client_id": client_id, "k": int(k)}
     result["incidents"] = _incident_items(session, text, hits["incident"], int(k), settings)
@@ -390,6 +400,22 @@ def suggest(session: Session, *, text: str, client_id: int | None = None, k: int
     result["known_problems"] = _problem_items(session, text, hits["known_problem"], settings)
     result["took_ms"] = round((time.perf_counter() - started) * 1000.0, 2)
     return result
+
+
+def _incident_depth(k: int) -> int:
+    """Incident hits to fetch for ``k`` shown: rows gone since indexing and grouped duplicates need spares."""
+    return 3 * k + 5
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def duplicate_key(subject: str | None, resolution: str | None) -> tuple[str, str]:
+    """What makes two incidents near-duplicates: the same subject and the same resolution once lower-cased,
+    with punctuation and runs of spaces dropped ("VPN: ошибка 809!" = "vpn ошибка 809")."""
+    def normal(text: str | None) -> str:
+        return " ".join(_NON_WORD.sub(" ", (text or "").casefold()).split())
+    return normal(subject), normal(resolution)
 
 
 def _relative_cut(hits, settings: Settings):
@@ -406,12 +432,18 @@ def _incident_items(session: Session, text: str, hits, k: int, settings: Setting
     rows = {t.id: (t, name) for t, name in session.execute(
         select(Ticket, Client.name).join(Client, Client.id == Ticket.client_id)
         .where(Ticket.id.in_([h.ref for h in hits])))}
-    items = []
+    items, by_key = [], {}
     for hit in hits:
         found = rows.get(hit.ref)
         if found is None or found[0].status not in RESOLVED_STATUSES:
             continue  # deleted or reopened since the index saw it
         ticket, client_name = found
+        key = duplicate_key(ticket.subject, ticket.resolution)
+        if key in by_key:  # a near-duplicate of a better-ranked hit: counted there, not shown again
+            by_key[key]["duplicates"] += 1
+            continue
+        if len(items) >= k:
+            continue  # full: later hits only count as duplicates of the shown ones
         terms = shared_terms(text, f"{ticket.subject}\n{ticket.description}\n{ticket.resolution or ''}")
         items.append({
             "kind": "incident", "id": ticket.id, "subject": ticket.subject,
@@ -419,9 +451,8 @@ def _incident_items(session: Session, text: str, hits, k: int, settings: Setting
             "group": ticket.group, "resolved_at": _iso(ticket.resolved_at or ticket.closed_at),
             "score": round(hit.score, 6), "shared_terms": terms, "same_client": hit.same_client,
             "same_node_kind": hit.same_node_kind,
-            "reasons": _reasons(terms, hit.same_client, hit.same_node_kind)})
-        if len(items) >= k:
-            break
+            "reasons": _reasons(terms, hit.same_client, hit.same_node_kind), "duplicates": 0})
+        by_key[key] = items[-1]
     return items
 
 
@@ -458,10 +489,12 @@ def _problem_items(session: Session, text: str, hits, settings: Settings) -> lis
     return items
 
 
-def suggest_for_ticket(session: Session, *, ticket: Ticket, k: int = 5) -> dict:
-    """Suggestions for a stored ticket: its subject and description, its client and node kinds, itself excluded."""
+def suggest_for_ticket(session: Session, *, ticket: Ticket, k: int = 5, own_verdicts: bool = True) -> dict:
+    """Suggestions for a stored ticket: its subject and description, its client and node kinds, itself excluded;
+    ``own_verdicts=False`` ignores the verdicts given for this very ticket (replaying them)."""
     text = f"{ticket.subject}\n{ticket.description or ''}".strip()
     result = suggest(session, text=text, client_id=ticket.client_id, k=k,
-                     node_kinds=sorted({n.kind for n in ticket.nodes}), exclude_ticket_id=ticket.id)
+                     node_kinds=sorted({n.kind for n in ticket.nodes}), exclude_ticket_id=ticket.id,
+                     verdicts_except_ticket=None if own_verdicts else ticket.id)
     result["ticket_id"] = ticket.id
     return result

@@ -101,7 +101,8 @@ def suggestion_quality(session: Session, *, k: int = 5) -> dict[str, Any]:
         if ticket is None:
             continue
         replayed += 1
-        result = search.suggest_for_ticket(session, ticket=ticket, k=k)
+        # Its own verdicts stay out of the ranking: the replay must not be told the answers it is scored on.
+        result = search.suggest_for_ticket(session, ticket=ticket, k=k, own_verdicts=False)
         for kind, key in search.SECTIONS.items():
             ranked = [item["id"] for item in result.get(key, [])][:k]
             useful = {ref for (kind_, ref), ok in judged.items() if kind_ == kind and ok}

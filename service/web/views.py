@@ -154,8 +154,8 @@ def _suggestions_for(ticket: Ticket) -> dict | None:
     from service.search import service as search
 
     try:
-        return search.suggest(db.session(), text=f"{ticket.subject}\n{ticket.description}",
-                              client_id=ticket.client_id, k=5)
+        # The ticket itself is never its own precedent (and its node kinds boost like in the API).
+        return search.suggest_for_ticket(db.session(), ticket=ticket, k=5)
     except search.SearchUnavailable:  # the ticket page renders without them; the log says what to run
         current_app.logger.warning("suggestions unavailable for ticket %s", ticket.id, exc_info=True)
         return None

@@ -97,6 +97,38 @@ def test_recency_boost_prefers_the_recent_precedent(use_model):
     assert [h.ref for h in hits] == [2, 1]
 
 
+def test_relevance_floor_answers_gibberish_with_nothing(use_model):
+    base = HybridRetriever(use_model, FusionConfig()).fit(DOCS)
+    signals = base.signals("ываываыва qwzx")
+    assert base.rank(signals, 5)  # without a floor the nearest documents come back, however far
+    assert all(h.similarity is not None for h in base.rank(signals, 5))
+    floored = FusionConfig(min_similarity=0.3)
+    assert base.rank(signals, 5, config=floored) == []
+    kept = base.rank(base.signals("принтер не печатает"), 5, config=floored)
+    assert kept and kept[0].ref in {1, 2} and all(h.similarity >= 0.3 for h in kept)
+    # Shared words may lower the floor for the documents that have them, and only for those.
+    words = FusionConfig(min_similarity=0.99, min_similarity_shared_words=0.3)
+    printer = base.rank(base.signals("принтер не печатает"), 5, config=words)
+    assert {h.ref for h in printer} <= {1, 2} and printer
+
+
+def test_dense_similarity_is_an_upper_bound_for_unproposed_refs():
+    from ml.retrieval import dense_similarity
+
+    config = FusionConfig(weights={"title": 1.0, "document": 1.0, "lexical": 1.0})
+    signals = {"title": arrays([1, 2], [0.8, 0.4]), "document": arrays([2, 3], [0.7, 0.5]),
+               "lexical": arrays([4], [3.0])}
+    best, unseen = dense_similarity(signals, config)
+    assert best == pytest.approx({1: 0.8, 2: 0.7, 3: 0.5}) and unseen == pytest.approx(0.5)
+    assert dense_similarity({"lexical": arrays([4], [3.0])}, FusionConfig(weights={"lexical": 1.0})) == ({}, None)
+
+
+def test_caller_boosts_multiply_the_score(retriever):
+    plain = {h.ref: h.score for h in retriever.search("принтер не печатает", 5)}
+    boosted = {h.ref: h.score for h in retriever.search("принтер не печатает", 5, boosts={2: 0.5, 1: -2.0})}
+    assert boosted[2] == pytest.approx(plain[2] * 1.5) and boosted[1] == 0.0
+
+
 def test_incremental_add_update_and_remove(use_model):
     retriever = HybridRetriever(use_model).fit(DOCS[:3])
     retriever.add([Document(9, "Камера видеонаблюдения не пишет архив", "Заменили диск регистратора")])

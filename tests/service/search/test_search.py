@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,6 +32,15 @@ def _fresh_index_cache():
     search.forget_loaded()
     yield
     search.forget_loaded()
+
+
+def without_floor(app):
+    """Switch the relevance floor off: for tests of other behaviour that need unrelated hits of the tiny store."""
+    from dataclasses import replace
+
+    off = {f"search_min_score_{part}{kind}": 0.0 for part in ("", "words_")
+           for kind in ("incident", "article", "known_problem")}
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], **off)
 
 
 @pytest.fixture
@@ -69,12 +79,22 @@ def test_search_returns_incidents_articles_and_problems_with_reasons(client, sto
     assert first["id"] == store["tickets"][0] and first["resolution"].startswith("Очистили очередь")
     assert first["client"] == "Альфа" and first["resolved_at"].startswith("2026-10-01")
     assert "принтер" in first["shared_terms"] and first["reasons"][0].startswith("общие слова")
-    assert len(body["incidents"]) == 2 and store["open"] not in [i["id"] for i in body["incidents"]]
+    # k=2, but the only other incidents (1С, VPN, mail) are unrelated: the relevance floor keeps them out.
+    assert len(body["incidents"]) == 1 and store["open"] not in [i["id"] for i in body["incidents"]]
     assert body["articles"][0]["id"] == store["article"]
-    assert {"kind", "id", "title", "workaround", "score", "reasons"} <= set(body["known_problems"][0])
+    assert body["known_problems"] == []  # the VPN known problem has nothing to do with a printer
+    vpn = client.get("/api/v1/search", query_string={"q": "VPN не подключается, ошибка 809"}).get_json()
+    assert {"kind", "id", "title", "workaround", "score", "reasons"} <= set(vpn["known_problems"][0])
+
+
+def test_gibberish_gets_an_empty_answer(client, store):
+    for query in ("ываываыва qwzx", "zxqv blorpt", "фщшгнз"):
+        body = client.get("/api/v1/search", query_string={"q": query}).get_json()
+        assert body["incidents"] == body["articles"] == body["known_problems"] == [], query
 
 
 def test_client_boost_and_reason(client, store):
+    without_floor(client.application)  # a one-word query: every incident should come back
     body = client.get("/api/v1/search", query_string={"q": "ошибка", "client": store["beta"], "k": 4}).get_json()
     beta_hits = [i for i in body["incidents"] if i["client_id"] == store["beta"]]
     assert beta_hits and all("тот же клиент" in i["reasons"] for i in beta_hits)
@@ -100,6 +120,23 @@ def test_ticket_suggestions_exclude_the_ticket_itself(client, store):
     assert body["ticket_id"] == own and own not in [i["id"] for i in body["incidents"]]
     assert body["articles"][0]["id"] == store["article"]
     assert client.get("/api/v1/tickets/99999/suggestions").status_code == 404
+
+
+def test_ticket_page_never_suggests_the_ticket_itself(app, store):
+    from service.platform.auth import create_user
+
+    own = store["tickets"][0]
+    with store["factory"]() as session:
+        create_user(session, username="page-eng", password="correct horse battery", role="engineer_l1")
+        session.commit()
+    web = app.test_client()
+    login = web.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)
+    web.post("/login", data={"username": "page-eng", "password": "correct horse battery", "csrf": csrf})
+    page = web.get(f"/tickets/{own}").get_data(as_text=True)
+    assert "Похожие решённые инциденты" in page and "Как очистить очередь печати" in page
+    suggested = page.split("Похожие решённые инциденты", 1)[1]
+    assert f"<strong>#{own} " not in suggested  # itself would be the best hit of all
 
 
 def test_feedback_is_stored_and_validated(client, store):
@@ -270,8 +307,9 @@ def test_evaluate_feedback_replays_engineers_verdicts(cli_env, store):
     report = json.loads(result.output)
     assert report["tickets"] == 1 and report["judgements"] == 3  # the later verdict on a pair replaces the first
     incidents = report["kinds"]["incident"]
-    # "Принтер печатает пустые листы": the printer incident ranks first; the VPN one still shows (4 indexed)
-    assert incidents == {"judged": 2, "useful": 1, "useful_in_top_k": 1, "rejected_in_top_k": 1,
+    # "Принтер печатает пустые листы": the printer incident ranks first; the unrelated VPN one no longer shows
+    # (the relevance floor), so nothing judged not useful is in the top k
+    assert incidents == {"judged": 2, "useful": 1, "useful_in_top_k": 1, "rejected_in_top_k": 0,
                          "recall_useful@k": 1.0, "mrr_useful": 1.0}
     assert report["kinds"]["article"]["recall_useful@k"] == 1.0
     assert report["kinds"]["known_problem"]["mrr_useful"] is None
@@ -367,3 +405,52 @@ def test_evaluate_retrieve_missing_file(tmp_path):
                                        "--text", "b", "--queries", str(tmp_path / "q.csv"), "--query-text", "q",
                                        "--relevant", "r"])
     assert result.exit_code == 2 and "--corpus: file" in result.output
+
+
+def test_near_duplicate_incidents_are_one_hit_with_a_count(client, store):
+    without_floor(client.application)  # so that the other, unrelated incidents fill k
+    with store["factory"]() as session:
+        copies = [Ticket(client_id=store["alpha"], subject=subject, description="Письма не приходят с утра",
+                         resolution="Ящик был переполнен, увеличили квоту.", status="resolved",
+                         resolved_at=NOW, group="workstations")
+                  for subject in ("outlook не получает почту!", "Outlook  не получает почту")]
+        session.add_all(copies)
+        session.commit()
+        copy_ids = {t.id for t in copies}
+    body = client.get("/api/v1/search", query_string={"q": "Outlook не получает почту", "k": 4}).get_json()
+    mail = [i for i in body["incidents"] if i["id"] in copy_ids | {store["tickets"][3]}]
+    assert len(mail) == 1 and mail[0]["duplicates"] == 2
+    assert body["incidents"][0] == mail[0] and all(i["duplicates"] == 0 for i in body["incidents"][1:])
+    assert len(body["incidents"]) == 4  # the hidden copies leave room for other incidents
+    assert search.duplicate_key("VPN: ошибка 809!", "Ок") == search.duplicate_key("vpn ошибка 809", "ок")
+
+
+def test_a_fix_marked_useful_rises_in_the_next_ranking(client, store):
+    with store["factory"]() as session:
+        twins = [Ticket(client_id=store["alpha"], subject=subject, description="Не открывается общая папка на сервере",
+                        resolution=resolution, status="resolved", resolved_at=NOW, group="workstations")
+                 for subject, resolution in (("Нет доступа к общей папке", "Выдали права на папку в AD"),
+                                             ("Нет доступа к общей папке отдела", "Переподключили сетевой диск"))]
+        similar = Ticket(client_id=store["alpha"], subject="Не открывается общая папка", status="in_progress")
+        session.add_all([*twins, similar])
+        session.commit()
+        twin_ids, similar_id = [t.id for t in twins], similar.id
+    query = {"q": "нет доступа к общей папке на сервере", "k": 2}
+    before = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
+    assert sorted(i["id"] for i in before) == sorted(twin_ids)
+    assert before[1]["score"] >= 0.95 * before[0]["score"]  # near-equal: a verdict should decide
+    lower = before[1]["id"]
+    response = client.post(f"/api/v1/tickets/{similar_id}/suggestions/incident/{lower}/feedback",
+                           json={"useful": True})
+    assert response.status_code == 201
+    after = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
+    assert after[0]["id"] == lower and after[0]["score"] > before[1]["score"]
+    from service.search.feedback import net_verdicts
+
+    with store["factory"]() as session:  # a replay of the similar ticket is not told its own verdict
+        assert net_verdicts(session, "incident") == {lower: 1}
+        assert net_verdicts(session, "incident", except_ticket=similar_id) == {}
+    # Changing one's mind replaces the verdict: "not useful" now sinks it below the other twin again.
+    client.post(f"/api/v1/tickets/{similar_id}/suggestions/incident/{lower}/feedback", json={"useful": False})
+    again = client.get("/api/v1/search", query_string=query).get_json()["incidents"]
+    assert again[1]["id"] == lower and again[1]["score"] < before[1]["score"]
