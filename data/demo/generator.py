@@ -1217,7 +1217,7 @@ def build_known_problems(session: Session, ctx: DemoContext) -> None:
 
 
 DEMO_STAFF = [("engineer1", "engineer_l1", "Кравченко Анна"), ("engineer2", "engineer_l2", "Соколов Дмитрий"),
-              ("manager", "manager", None), ("analyst", "analyst", None)]
+              ("manager", "manager", None), ("analyst", "analyst", None), ("admin", "admin", None)]
 
 
 def demo_usernames() -> list[str]:
