@@ -1,6 +1,7 @@
 """Ticket classifiers: specialist group (routing) and priority.
 
-The production pipeline (the same one ``precedent evaluate classify`` measures) is
+The production pipeline (what ``precedent train`` and ``precedent evaluate classify`` fit) is chosen on the
+training data by :class:`ml.selection.SelectedTicketClassifier` among a plain word+char SVM and
 :class:`StackedTicketClassifier`:
 
     word 1-2-gram TF-IDF (+ one-hot signals) -> LinearSVC (balanced), logistic SGD, ridge
