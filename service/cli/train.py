@@ -109,5 +109,6 @@ def show_command(name: str, version: str | None) -> None:
     except registry.ModelError as exc:
         fail(str(exc))
     echo_json({"name": name, "version": version, "pipeline": manifest.get("pipeline"),
-               "selection": manifest.get("selection"), "metrics": manifest.get("metrics"),
+               "selection": manifest.get("selection"), "final_calibration": manifest.get("final_calibration"),
+               "metrics": manifest.get("metrics"),
                "thresholds": manifest.get("thresholds")})

@@ -196,6 +196,7 @@ def test_models_show_prints_the_selection(store):
     assert data["version"] == trained["version"]
     selection = data["selection"]
     assert {"baseline", "stack", "stack_prior"} <= set(selection["candidates"])
+    assert data["final_calibration"]["calibration"]["method"] in ("temperature", "isotonic")
     assert selection["winner"] in selection["candidates"]
     assert selection["calibration"]["method"] in ("temperature", "isotonic")
     assert set(selection["thresholds"]) == {"0.8", "0.85", "0.9", "0.95"}
