@@ -1,6 +1,7 @@
 """Ticket classifiers: specialist group (routing) and priority.
 
-The production pipeline (the same one ``precedent evaluate classify`` measures) is
+The production pipeline (what ``precedent train`` and ``precedent evaluate classify`` fit) is chosen on the
+training data by :class:`ml.selection.SelectedTicketClassifier` among a plain word+char SVM and
 :class:`StackedTicketClassifier`:
 
     word 1-2-gram TF-IDF (+ one-hot signals) -> LinearSVC (balanced), logistic SGD, ridge
@@ -470,8 +471,8 @@ def _log_prior(y, classes, sample_weight=None) -> np.ndarray:
     return np.log(np.maximum(totals, 1e-12) / totals.sum())  # a class weighted to zero stays finite
 
 
-#: Pipelines :func:`build_pipeline` can build; "stacked" is the production one.
-PIPELINE_KINDS = ("stacked", "linear")
+#: Pipelines :func:`build_pipeline` can build; "selected" (ml.selection) is the production one.
+PIPELINE_KINDS = ("selected", "stacked", "linear")
 
 
 def _fit_shared_blend(scores: Sequence[np.ndarray], codes: np.ndarray, weights: np.ndarray | None = None,
@@ -509,14 +510,28 @@ def _fit_shared_blend(scores: Sequence[np.ndarray], codes: np.ndarray, weights: 
     return params[:m], params[m:]
 
 
+def _check_bases(bases: Sequence[str]) -> None:
+    unknown = [b for b in bases if b not in STACK_BASES]
+    if unknown or not bases:
+        raise ValueError(f"unknown stack bases {unknown}; choose from {', '.join(STACK_BASES)}")
+
+
 def build_pipeline(*, meta_columns: Sequence[str] = (), cv: int = 3, kind: str = "stacked",
-                   C: float = 0.3, bases: Sequence[str] = DEFAULT_STACK) -> Pipeline:
+                   C: float = 0.3, bases: Sequence[str] = DEFAULT_STACK, n_jobs: int = 1) -> Pipeline:
     """The production text(+signals) classification pipeline, unfitted.
 
     Input is a DataFrame with a ``text`` column (and the ``meta_columns``), see :func:`ticket_frame`.
+    ``kind="selected"`` chooses among a plain word+char SVM and the stack (``bases`` made char-aware) by
+    cross-validation on the training rows (:class:`ml.selection.SelectedTicketClassifier`).
     ``kind="linear"`` is the single calibrated SVM on word+char TF-IDF (faster, ~0.3 points less
     accurate on the real benchmark, see docs/benchmarks.md).
     """
+    if kind == "selected":
+        from ml.selection import SelectedTicketClassifier, char_aware
+
+        _check_bases(bases)
+        return Pipeline([("classifier", SelectedTicketClassifier(meta_columns=tuple(meta_columns),
+                                                                 bases=char_aware(bases), n_jobs=n_jobs))])
     if kind == "stacked":
         unknown = [b for b in bases if b not in STACK_BASES]
         if unknown or not bases:

@@ -28,6 +28,8 @@ _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 TRUSTED_TYPES = (
     "ml.classify.CalibratedLinearClassifier",
     "ml.classify.StackedTicketClassifier",
+    "ml.selection.SelectedTicketClassifier",
+    "ml.selection.WordCharLinearSVC",
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",

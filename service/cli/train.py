@@ -86,3 +86,29 @@ def publish_command(name: str, version: str) -> None:
     except registry.ModelError as exc:
         fail(str(exc))
     echo_json({"published": _version_row(item)})
+
+
+@models.command("show")
+@click.argument("name", type=click.Choice(["routing", "priority"]))
+@click.argument("version", required=False)
+def show_command(name: str, version: str | None) -> None:
+    """How VERSION (default: the published one, else the newest) was chosen: every candidate's cross-validated
+    scores, the winner, the calibration and the thresholds."""
+    from ml import registry
+
+    models_dir = settings().models_dir
+    try:
+        if version is None:
+            version = registry.published_version(models_dir, name)
+        if version is None:
+            items = registry.list_models(models_dir, name)
+            if not items:
+                fail(f"no saved {name} model under {models_dir} (precedent train {name})")
+            version = items[-1].version
+        manifest = registry.read_manifest(models_dir, name, version)
+    except registry.ModelError as exc:
+        fail(str(exc))
+    echo_json({"name": name, "version": version, "pipeline": manifest.get("pipeline"),
+               "selection": manifest.get("selection"), "final_calibration": manifest.get("final_calibration"),
+               "metrics": manifest.get("metrics"),
+               "thresholds": manifest.get("thresholds")})

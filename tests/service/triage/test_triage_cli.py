@@ -184,3 +184,28 @@ def test_char_variant_runs(csvs):
                  env={"PRECEDENT_TRIAGE_STACK_BASES": "wordchar_svm,word_nb"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["stack_bases"] == ["wordchar_svm", "word_nb"]
+
+
+def test_models_show_prints_the_selection(store):
+    env, _ = store
+    assert run("models", "show", "routing", env=env).exit_code == 2  # nothing saved yet
+    trained = json.loads(run("train", "routing", env=env).output)["trained"][0]
+    shown = run("models", "show", "routing", env=env)
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert data["version"] == trained["version"]
+    selection = data["selection"]
+    assert {"baseline", "stack", "stack_prior"} <= set(selection["candidates"])
+    assert data["final_calibration"]["calibration"]["method"] in ("temperature", "isotonic")
+    assert selection["winner"] in selection["candidates"]
+    assert selection["calibration"]["method"] in ("temperature", "isotonic")
+    assert set(selection["thresholds"]) == {"0.8", "0.85", "0.9", "0.95"}
+    assert run("models", "show", "routing", "nope", env=env).exit_code == 2
+
+
+def test_evaluate_classify_reports_the_training_threshold_on_test(csvs):
+    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label")
+    data = json.loads(result.output)
+    assert "baseline" in data["selection"]["candidates"]
+    reached = data["at_training_threshold"]
+    assert reached["target_precision"] == 0.9 and 0 <= reached["coverage"] <= 1
