@@ -3,7 +3,7 @@
     python benchmarks/triage_selection.py SPLITS_DIR [--topics-train-rows N] [--topics-test-rows M]
 
 SPLITS_DIR is what ``benchmarks/make_splits.py`` writes.  For each set it fits the production pipeline
-(``ml.training.evaluate_text_classifier``, what ``precedent evaluate classify`` runs) and the plain word
+(``ml.training.evaluate_text_classifier(..., pipeline="selected")``, the opt-in pipeline) and the plain word
 1-2 + char_wb 2-5 TF-IDF LinearSVC (C=0.3, unweighted) on the same train split and prints one JSON line
 per set: accuracy, macro-F1, fit seconds of both, the selection and the precision reached on test at the
 90 % threshold found on the training rows.  ``--topics-train-rows`` takes a stratified sample (seed 0)
@@ -69,7 +69,7 @@ def main() -> None:
         train, test = train[train[label].notna()], test[test[label].notna()]
         data = (_texts(train, columns), train[label].str.strip().tolist(),
                 _texts(test, columns), test[label].str.strip().tolist())
-        selected = evaluate_text_classifier(*data)
+        selected = evaluate_text_classifier(*data, pipeline="selected")
         baseline = _baseline(*data)
         selection = selected["selection"]
         print(json.dumps({

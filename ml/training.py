@@ -168,10 +168,18 @@ class TrainedModel:
     manifest: dict[str, Any]
 
 
+#: The pipelines `train_model` and `evaluate_text_classifier` can fit: the stacked blend (the default), or
+#: the one chosen by cross-validation on the training data among the plain baseline and the stacks
+#: (ml/selection.py; opt-in until its fit time and rare-class macro-F1 meet docs/triage.md's budget).
+PIPELINES = ("stack", "selected")
+
+
 def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[str],
                 weights: Sequence[float] | None = None, *, source: str = "store",
-                cv: int = 3, bases: Sequence[str] = DEFAULT_STACK) -> TrainedModel:
+                cv: int = 3, bases: Sequence[str] = DEFAULT_STACK, pipeline: str = "stack") -> TrainedModel:
     """Fit on 80 %, measure on the held-out 20 %, then refit on everything; manifest included."""
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
     labels = np.asarray([str(label) for label in labels])
@@ -181,7 +189,9 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
     frame = ticket_frame(signals)
     train_idx, test_idx = split_indices(labels)
     meta = [c for c in META_COLUMNS if frame[c].nunique() > 1]
-    params = {"meta_columns": meta, "cv": cv, "bases": tuple(bases), "kind": "selected", "n_jobs": 2}
+    params = {"meta_columns": meta, "cv": cv, "bases": tuple(bases)}
+    if pipeline == "selected":
+        params.update(kind="selected", n_jobs=2)
     started = time.perf_counter()
     held_out = build_pipeline(**params)
     held_out.fit(frame.iloc[train_idx], labels[train_idx], classifier__sample_weight=weights[train_idx])
@@ -197,24 +207,21 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
         predicted = held_out.classes_[held_out.predict_proba(text_only).argmax(axis=1)]
         metrics["accuracy_without_signals"] = float(np.mean(predicted == labels[test_idx]))
     thresholds = metrics.pop("thresholds")
-    selection = held_out.named_steps["classifier"].selection_
-    metrics["held_out_at_selected_threshold"] = _at_training_threshold(
-        held_out, labels[test_idx], proba, selection["thresholds"]["0.9"]["threshold"])
-    # the refit on all rows keeps the winner chosen on the 80 % (its folds still calibrate it): a second
-    # selection would double the fit time for a choice the held-out 20 % has not measured
     final = build_pipeline(**params)
-    final.set_params(classifier__candidates=(selection["winner"],),
-                     classifier__C_grid=(selection["C"],) if selection["C"] is not None else (0.3,))
+    described = {"pipeline": f"stacked {'+'.join(bases)} on TF-IDF n-grams (+ one-hot signals); blend fitted on "
+                             "their out-of-fold scores"}
+    if pipeline == "selected":
+        described = _selected_refit(held_out, final, labels[test_idx], proba)
     final.fit(frame, labels, classifier__sample_weight=weights)
-    final_selection = final.named_steps["classifier"].selection_
+    if pipeline == "selected":
+        final_selection = final.named_steps["classifier"].selection_
+        described["final_calibration"] = {key: final_selection[key]
+                                          for key in ("folds", "rows", "calibration", "thresholds")}
+        metrics["held_out_at_selected_threshold"] = described.pop("held_out_at_selected_threshold")
     manifest = {
         "model": name,
         "source": source,
-        "pipeline": f"selected by cross-validation: {selection['winner']} (plain word+char TF-IDF "
-                    f"LinearSVC, or the stack {'+'.join(final.named_steps['classifier'].bases)}); "
-                    "confidence calibrated on out-of-fold scores",
-        "selection": {**selection, "selected_on": "the 80 % training split (the held-out 20 % gives metrics)"},
-        "final_calibration": {key: final_selection[key] for key in ("folds", "rows", "calibration", "thresholds")},
+        **described,
         "parameters": {**final.named_steps["classifier"].get_params(), "held_out": 0.2, "split_random_state": 0},
         "metrics": metrics,
         "thresholds": thresholds,
@@ -228,6 +235,23 @@ def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[st
     return TrainedModel(final, manifest)
 
 
+def _selected_refit(held_out, final, y_test, proba) -> dict[str, Any]:
+    """Set ``final`` to refit the winner chosen on the 80 %; what the manifest says of the selection."""
+    selection = held_out.named_steps["classifier"].selection_
+    # the refit on all rows keeps the winner chosen on the 80 % (its folds still calibrate it): a second
+    # selection would double the fit time for a choice the held-out 20 % has not measured
+    final.set_params(classifier__candidates=(selection["winner"],),
+                     classifier__C_grid=(selection["C"],) if selection["C"] is not None else (0.3,))
+    return {
+        "pipeline": f"selected by cross-validation: {selection['winner']} (plain word+char TF-IDF LinearSVC, or "
+                    f"the stack {'+'.join(final.named_steps['classifier'].bases)}); confidence calibrated on "
+                    "out-of-fold scores",
+        "selection": {**selection, "selected_on": "the 80 % training split (the held-out 20 % gives metrics)"},
+        "held_out_at_selected_threshold": _at_training_threshold(held_out, y_test, proba,
+                                                                 selection["thresholds"]["0.9"]["threshold"]),
+    }
+
+
 def _at_training_threshold(pipeline, y_true, proba, threshold) -> dict:
     """Precision and coverage reached on held-out rows at the 90 % threshold found on the training data."""
     from ml.selection import precision_at_threshold
@@ -239,7 +263,7 @@ def _at_training_threshold(pipeline, y_true, proba, threshold) -> dict:
 
 def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[str],
                              test_texts: Sequence[str], test_labels: Sequence[str],
-                             *, bases: Sequence[str] = DEFAULT_STACK) -> dict[str, Any]:
+                             *, bases: Sequence[str] = DEFAULT_STACK, pipeline: str = "stack") -> dict[str, Any]:
     """Fit the production routing pipeline (text only) on train, measure on test (evaluate classify)."""
     import pandas as pd
 
@@ -247,7 +271,10 @@ def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[
     test_labels = np.asarray([str(label) for label in test_labels])
     if len(np.unique(train_labels)) < 2:
         raise ValueError(f"the training labels have {len(np.unique(train_labels))} distinct value(s); need 2+")
-    pipeline = build_pipeline(bases=bases, kind="selected", n_jobs=2)
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
+    selected = pipeline == "selected"
+    pipeline = build_pipeline(bases=bases, **({"kind": "selected", "n_jobs": 2} if selected else {}))
     started = time.perf_counter()
     pipeline.fit(pd.DataFrame({"text": list(train_texts)}), train_labels)
     fit_seconds = time.perf_counter() - started
@@ -262,11 +289,12 @@ def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[
     metrics["n_classes"] = int(len(set(train_labels) | set(test_labels)))
     metrics["unseen_test_labels"] = sorted(set(test_labels) - set(train_labels))
     metrics["threshold_at_90_precision"] = thresholds["0.9"]["global"]
-    selection = pipeline.named_steps["classifier"].selection_
-    metrics["selection"] = selection
-    metrics["at_training_threshold"] = _at_training_threshold(pipeline, test_labels, proba,
-                                                              selection["thresholds"]["0.9"]["threshold"])
+    if selected:
+        selection = pipeline.named_steps["classifier"].selection_
+        metrics["selection"] = selection
+        metrics["at_training_threshold"] = _at_training_threshold(pipeline, test_labels, proba,
+                                                                  selection["thresholds"]["0.9"]["threshold"])
     order = ["accuracy", "macro_f1", "weighted_f1", "n_train", "n_test", "n_classes", "fit_seconds",
              "predict_ms_per_item", "coverage_at_90_precision", "threshold_at_90_precision",
              "at_training_threshold", "selection", "unseen_test_labels", "per_class_f1"]
-    return {key: metrics[key] for key in order}
+    return {key: metrics[key] for key in order if key in metrics}

@@ -55,7 +55,8 @@ def classify(train_path: str, test_path: str, text_columns: str, label: str) -> 
         fail(f"PRECEDENT_TRIAGE_STACK_BASES: unknown base(s) {', '.join(unknown) or '(none given)'}; "
              f"choose from {', '.join(STACK_BASES)}")
     try:
-        result = evaluate_text_classifier(train_texts, train_labels, test_texts, test_labels, bases=bases)
+        result = evaluate_text_classifier(train_texts, train_labels, test_texts, test_labels, bases=bases,
+                                          pipeline=settings().triage_pipeline)
     except ValueError as exc:  # e.g. texts with no usable terms at all
         fail(f"--train: cannot fit the classifier: {exc}")
     result["stack_bases"] = list(bases)

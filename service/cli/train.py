@@ -46,6 +46,7 @@ def train(which: str, publish: bool) -> None:
         signals, labels, weights = data.for_model(name)
         try:
             trained = train_model(name, signals, labels, weights, bases=config.triage_stack_bases,
+                                  pipeline=config.triage_pipeline,
                                   source=config.resolved_database_url.split("://")[0])
         except ValueError as exc:
             fail(f"{name}: {exc} (load or generate tickets first: precedent demo build / precedent import)")

@@ -186,8 +186,12 @@ def test_char_variant_runs(csvs):
     assert json.loads(result.output)["stack_bases"] == ["wordchar_svm", "word_nb"]
 
 
+SELECTED = {"PRECEDENT_TRIAGE_PIPELINE": "selected"}
+
+
 def test_models_show_prints_the_selection(store):
     env, _ = store
+    env = {**env, **SELECTED}
     assert run("models", "show", "routing", env=env).exit_code == 2  # nothing saved yet
     trained = json.loads(run("train", "routing", env=env).output)["trained"][0]
     shown = run("models", "show", "routing", env=env)
@@ -204,8 +208,18 @@ def test_models_show_prints_the_selection(store):
 
 
 def test_evaluate_classify_reports_the_training_threshold_on_test(csvs):
-    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label")
+    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label",
+                 env=SELECTED)
     data = json.loads(result.output)
     assert "baseline" in data["selection"]["candidates"]
     reached = data["at_training_threshold"]
     assert reached["target_precision"] == 0.9 and 0 <= reached["coverage"] <= 1
+
+
+def test_the_stack_stays_the_default_pipeline(csvs):
+    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label")
+    assert result.exit_code == 0, result.output
+    assert "selection" not in json.loads(result.output)
+    bad = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label",
+              env={"PRECEDENT_TRIAGE_PIPELINE": "magic"})
+    assert bad.exit_code == 2 and "pipeline must be one of stack, selected" in bad.output
