@@ -107,7 +107,7 @@ def create_contract(client_id: int):
     client = db.session().get(Client, client_id)
     if client is None:
         raise ApiError(404, f"client {client_id} not found", field="client")
-    body = json_body()
+    body = json_body(("plan_kind", "tier", "valid_from", "valid_to", "terms"))
     plan_kind = choice(body, "plan_kind", PLAN_KINDS, required=True)
     tier = choice(body, "tier", tuple(TIER_COEFFICIENTS), default="bronze")
     valid_from = instant(body, "valid_from", required=True)
@@ -165,7 +165,7 @@ def list_change_requests(ticket_id: int):
 def create_change_request(ticket_id: int):
     """Record an agreed change: {new_price, agreed_by, scope?, deadline?}; the ticket's price becomes new_price."""
     ticket = _ticket(ticket_id)
-    body = json_body()
+    body = json_body(("new_price", "agreed_by", "scope", "deadline"))
     new_price = money_field(body, "new_price", required=True)
     agreed_by = string(body, "agreed_by", required=True, max_length=200)
     scope = string(body, "scope", max_length=10_000)
@@ -189,7 +189,7 @@ def create_change_request(ticket_id: int):
 def record_operation(ticket_id: int):
     """Record typical operations done on a visit: {kind, quantity, visit?: YYYY-MM-DD}."""
     ticket = _ticket(ticket_id)
-    body = json_body()
+    body = json_body(("kind", "quantity", "visit"))
     kind = string(body, "kind", required=True, max_length=100)
     quantity = integer(body, "quantity", required=True, minimum=1, maximum=1000)
     visit_raw = string(body, "visit")

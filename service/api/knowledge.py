@@ -21,6 +21,10 @@ from service.platform.permissions import permit
 from service.platform.serializers import iso
 from service.platform.validation import choice, integer_list, json_body, string, text_problem
 
+#: The fields an article or a known problem is written with (anything else is a 422 naming it).
+ARTICLE_FIELDS = ("title", "body", "group")
+PROBLEM_FIELDS = ("title", "symptoms", "cause", "workaround", "group", "status", "incident_ids")
+
 bp = Blueprint("knowledge", __name__, url_prefix="/api/v1")
 
 
@@ -98,7 +102,7 @@ def _article_fields(data: dict, *, partial: bool) -> dict:
 @permit("knowledge.edit")
 def create_article():
     """Write a new knowledge article: {"title", "body", "group"?}."""
-    article = _call(knowledge.create_article, fields=_article_fields(json_body(), partial=False))
+    article = _call(knowledge.create_article, fields=_article_fields(json_body(ARTICLE_FIELDS), partial=False))
     return jsonify(article_dict(article)), 201
 
 
@@ -106,7 +110,7 @@ def create_article():
 @permit("knowledge.edit")
 def update_article(article_id: int):
     """Edit an article's title, body or group."""
-    changes = _article_fields(json_body(), partial=True)
+    changes = _article_fields(json_body(ARTICLE_FIELDS), partial=True)
     article = _call(knowledge.update_article, article_id=article_id, changes=changes)
     return jsonify(article_dict(article))
 
@@ -167,7 +171,7 @@ def get_known_problem(problem_id: int):
 @permit("knowledge.edit")
 def create_known_problem():
     """Record a known problem: {"title", "symptoms", "cause", "workaround", "group", "status", "incident_ids"}."""
-    data = json_body()
+    data = json_body(PROBLEM_FIELDS)
     problem = _call(knowledge.create_known_problem, fields=_problem_fields(data, partial=False),
                     incident_ids=_incident_ids(data))
     return jsonify(problem_dict(problem)), 201
@@ -177,7 +181,7 @@ def create_known_problem():
 @permit("knowledge.edit")
 def update_known_problem(problem_id: int):
     """Edit a known problem or its linked incidents."""
-    data = json_body()
+    data = json_body(PROBLEM_FIELDS)
     _problem_or_404(problem_id)  # an unknown id is a 404 before any field is judged
     problem = _call(knowledge.update_known_problem, problem_id=problem_id,
                     changes=_problem_fields(data, partial=True), incident_ids=_incident_ids(data))

@@ -81,7 +81,7 @@ def suggestion_feedback(ticket_id: int, kind: str, ref: int):
     """Record whether a suggestion was useful for a ticket: body ``{"useful": true|false}``."""
     target = {"ticket_id": ticket_id, "kind": kind, "ref": ref}
     _feedback_call(check_feedback_target, **target)  # an unknown target is a 404 before the body is judged
-    data = json_body()
+    data = json_body(("useful",))
     if "useful" not in data:
         raise ApiError(422, "useful is required", field="useful")
     useful = boolean(data, "useful")

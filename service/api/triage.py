@@ -20,7 +20,7 @@ ALERT_SEVERITIES = ("critical", "warning", "info", "none")
 @permit("triage.run")
 def triage():
     """Triage ``{"subject", "description", "client_id"?, "channel"?, "node_ids"?, "alert_severity"?}``."""
-    data = json_body()
+    data = json_body(("subject", "description", "client_id", "channel", "node_ids", "alert_severity"))
     subject = string(data, "subject", required=True, max_length=500)
     description = string(data, "description", max_length=50_000, default="")
     client_id = integer(data, "client_id", minimum=1)

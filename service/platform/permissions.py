@@ -65,7 +65,8 @@ def bind_ticket_create(user, data: dict, *, staff_fields: tuple[str, ...]) -> di
     if refused:
         who = "triage or staff" if user.role == "client" else "nobody"
         raise ApiError(422, f"{refused[0]!r} cannot be given here: it is set by {who} "
-                            f"(allowed: {', '.join(permitted)})", field=refused[0])
+                            f"(allowed: {', '.join(permitted)})", field=refused[0],
+                       code="field_not_allowed" if user.role == "client" else "unknown_field")
     if user.role != "client":
         return dict(data)
     given = data.get("client_id")

@@ -198,8 +198,9 @@ def checked(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ApiError(422, str(exc), field=exc.field) from None
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 saying why it is not one."""
+def json_body(fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The request's JSON object, or a 400 saying why it is not one; with ``fields``, a key outside them is
+    a 422 naming it (code ``unknown_field``), so a misspelt field is never silently ignored."""
     if not request.is_json:
         raise ApiError(415, "send a JSON object with Content-Type: application/json", field="body")
     try:
@@ -208,6 +209,10 @@ def json_body() -> dict[str, Any]:
         raise ApiError(400, "the request body is nested too deeply", field="body") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object", field="body")
+    unknown = sorted(set(data) - set(fields)) if fields is not None else []
+    if unknown:
+        raise ApiError(422, f"unknown field {unknown[0]!r} (allowed: {', '.join(fields)})", field=unknown[0],
+                       code="unknown_field")
     return data
 
 
