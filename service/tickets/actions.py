@@ -21,6 +21,7 @@ from kb.models import Assignment, AuditEvent, Comment, SlaPause, Specialist, Tic
 from service.config import Settings
 from service.platform.unit_of_work import UnitOfWork
 from service.platform.validation import check_string, one_of
+from service.sla.service import refresh_ticket_sla
 from service.tickets.errors import WorkflowInputError
 from service.tickets.staging import (
     active_specialist,
@@ -28,7 +29,6 @@ from service.tickets.staging import (
     mail_comment,
     mail_status,
     notify_changed,
-    refresh_sla,
 )
 from service.tickets.transitions import (
     ACTION_PARAMS,
@@ -244,7 +244,7 @@ def stage_action(uow: UnitOfWork, ticket: Ticket, *, action: str, actor: str, no
     _move(ticket, to_status, actor=actor, now=now)
     if change.sla_changed or to_status in ("resolved", "closed", "reopened"):
         session.flush()
-        refresh_sla(session, ticket, now, settings)
+        refresh_ticket_sla(session, ticket=ticket, now=now, settings=settings)
     audit_event(session, ticket, action, actor, now, **{"from": from_status, "to": to_status}, reason=act.reason,
                 **change.details)
     notify_changed(uow, ticket, action, from_status=from_status)
@@ -275,7 +275,7 @@ def stage_comment(uow: UnitOfWork, ticket: Ticket, *, author: str, body: str, pu
     if public and ticket.reacted_at is None and is_engineer(actor):
         ticket.reacted_at = now
         session.flush()
-        refresh_sla(session, ticket, now, settings)
+        refresh_ticket_sla(session, ticket=ticket, now=now, settings=settings)
     ticket.updated_at = now
     audit_event(session, ticket, "comment", actor, now, comment_id=comment.id, public=public)
     notify_changed(uow, ticket, "comment")

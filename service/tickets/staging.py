@@ -14,7 +14,7 @@ from kb.queries import audit
 from service.config import Settings
 from service.platform import signals
 from service.platform.unit_of_work import UnitOfWork, signal_sender
-from service.sla.service import client_calendar, client_policy, refresh_ticket_sla
+from service.sla.service import client_calendar, client_policy
 from service.tickets.errors import TicketNotFound, WorkflowInputError
 from service.tickets.notifications import notify_comment, notify_status_change
 
@@ -31,11 +31,6 @@ def utc_now(now: datetime | None) -> datetime:
 def calendar_of(client: Client):
     """The calendar the client's SLA clocks run in (the policy's own calendar wins, e.g. 24x7x4)."""
     return client_calendar(client, client_policy(client))
-
-
-def refresh_sla(session: Session, ticket: Ticket, now: datetime, settings: Settings) -> None:
-    """Recompute the ticket's SLA due instants and state (H-sla's engine; no commit)."""
-    refresh_ticket_sla(session, ticket=ticket, now=now, settings=settings)
 
 
 #: Phases of the effects after the commit, as the workflow always sent them: every ``ticket_created``, then

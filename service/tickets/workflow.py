@@ -31,6 +31,7 @@ from service.config import Settings, current_settings
 from service.platform.money import MAX_HOURS, MAX_MONEY
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.platform.validation import check_amount, check_email, check_string, one_of
+from service.sla.service import refresh_ticket_sla
 from service.tickets.actions import stage_action, stage_comment
 from service.tickets.errors import DuplicateTicket, IllegalTransition, WorkflowInputError
 from service.tickets.staging import (
@@ -40,7 +41,6 @@ from service.tickets.staging import (
     mail_status,
     notify_changed,
     notify_created,
-    refresh_sla,
     utc_now,
 )
 from service.tickets.transitions import allowed_actions
@@ -105,7 +105,7 @@ def stage_ticket(uow: UnitOfWork, *, actor: str, now: datetime, settings: Settin
         from service.triage.service import record_prediction
 
         record_prediction(session, ticket=ticket, result=triage_result)
-    refresh_sla(session, ticket, now, settings)
+    refresh_ticket_sla(session, ticket=ticket, now=now, settings=settings)
     audit_event(session, ticket, "create", actor, now, **{"from": None, "to": "new"}, channel=ticket.channel,
                 priority=ticket.priority, group=ticket.group, triaged_by=triaged_by,
                 needs_human=triaged_by == "triage failed" or bool(triage_result and triage_result.needs_human))
@@ -236,6 +236,14 @@ def add_comment(session: Session, *, ticket_id: int, body: str, actor: str, auth
     return comment
 
 
+def _open_ticket(session: Session, ticket_id: int, change: str) -> Ticket:
+    """The ticket, unless it is closed (a closed ticket takes no more work or priority changes: 409)."""
+    ticket = load_ticket(session, ticket_id)
+    if ticket.status == "closed":
+        raise IllegalTransition(ticket.status, change, allowed_actions(ticket.status))
+    return ticket
+
+
 def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_id: int, started_at: datetime,
                    minutes: int, on_site: bool = False, off_hours_agreed: bool = False,
                    work_kind: str | None = None, note: str | None = None, now: datetime | None = None,
@@ -243,9 +251,7 @@ def add_time_entry(session: Session, *, ticket_id: int, actor: str, specialist_i
     """Record work on a ticket (not on a closed one); ``work_kind`` defaults to the ticket's billing mode."""
     now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
-        ticket = load_ticket(session, ticket_id)
-        if ticket.status == "closed":
-            raise IllegalTransition(ticket.status, "add_time_entry", allowed_actions(ticket.status))
+        ticket = _open_ticket(session, ticket_id, "add_time_entry")
         specialist = active_specialist(session, specialist_id, "specialist_id")
         if not isinstance(started_at, datetime) or started_at.tzinfo is None:
             raise WorkflowInputError("started_at must be an instant with a UTC offset", "started_at")
@@ -273,9 +279,7 @@ def change_priority(session: Session, *, ticket_id: int, actor: str, priority: s
     """Change priority and/or group of an open ticket; a new priority recomputes the SLA targets."""
     now, settings = utc_now(now), current_settings(settings)
     with unit_of_work(session) as uow:
-        ticket = load_ticket(session, ticket_id)
-        if ticket.status == "closed":
-            raise IllegalTransition(ticket.status, "change_priority", allowed_actions(ticket.status))
+        ticket = _open_ticket(session, ticket_id, "change_priority")
         if priority is None and group is None:
             raise WorkflowInputError("give priority and/or group", "priority")
         one_of(priority, "priority", vocab.PRIORITIES)
@@ -291,7 +295,7 @@ def change_priority(session: Session, *, ticket_id: int, actor: str, priority: s
             ticket.updated_at = now
             session.flush()
             if "priority" in changes:
-                refresh_sla(session, ticket, now, settings)
+                refresh_ticket_sla(session, ticket=ticket, now=now, settings=settings)
             audit_event(session, ticket, "update", actor, now, reason=reason, **changes)
             notify_changed(uow, ticket, "update")
     return ticket
