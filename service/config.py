@@ -61,6 +61,9 @@ class Settings:
     #: Characters of a document (and query) embedded densely; the lexical signal sees all of the text.
     #: 200 was the best cut on the real Endava dev split (docs/search.md) and 3x cheaper to embed than 600.
     search_dense_max_chars: int = 200
+    #: Strip greetings, signatures, quoted replies, links and invisible characters before indexing and
+    #: searching (ml/cleaning.py); chosen by benchmarks/search_defaults.py (docs/search.md).
+    search_clean_text: bool = False
     #: Collections of at least this many documents use an HNSW index instead of exact search.
     search_hnsw_threshold: int = 20000
     #: HNSW search breadth (higher: better recall, slower).
