@@ -127,7 +127,8 @@ def evaluate_retrieve(corpus_path: Path, id_column: str, text_columns: str, quer
         result = evaluate_retrieval(
             corpus, queries, id_column=id_column, text_columns=columns, query_column=query_column,
             relevant_column=relevant_column, embedder=model, config=fusion, k=k,
-            dense_max_chars=config.search_dense_max_chars, hnsw_threshold=config.search_hnsw_threshold)
+            dense_max_chars=config.search_dense_max_chars, hnsw_threshold=config.search_hnsw_threshold,
+            clean=config.search_clean_text)
     except EvaluationInputError as exc:
         option = "--queries" if str(exc).startswith("queries") else "--corpus"
         fail(f"{option} {queries_path if option == '--queries' else corpus_path}: {exc}")

@@ -60,14 +60,28 @@ def fusion_config(settings: Settings, kind: str | None = None) -> FusionConfig:
     return config_from(tuned["config"], config) if tuned and "config" in tuned else config
 
 
+def collection_weights(settings: Settings, kind: str | None) -> dict[str, float]:
+    """The fusion weights of collection ``kind``: its ``search_weights_<kind>`` pairs, else the global ones."""
+    pairs = getattr(settings, f"search_weights_{kind}", ()) if kind else ()
+    if not pairs:
+        return {"title": settings.search_weight_title, "document": settings.search_weight_document,
+                "lexical": settings.search_weight_lexical, "char": settings.search_weight_char}
+    weights = {}
+    for pair in pairs:
+        name, _, value = pair.partition(":")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"PRECEDENT_SEARCH_WEIGHTS_{kind.upper()}: {pair!r} is not signal:weight") from None
+    return weights
+
+
 def _configured_fusion(settings: Settings, kind: str | None) -> FusionConfig:
     return FusionConfig(
         min_similarity=getattr(settings, f"search_min_score_{kind}") if kind else 0.0,
         min_similarity_shared_words=getattr(settings, f"search_min_score_words_{kind}") if kind else None,
         method=settings.search_fusion,
-        weights={"title": settings.search_weight_title, "document": settings.search_weight_document,
-                 "lexical": settings.search_weight_lexical, "char": settings.search_weight_char},
-        rrf_k=settings.search_rrf_k, pool=settings.search_pool,
+        weights=collection_weights(settings, kind), rrf_k=settings.search_rrf_k, pool=settings.search_pool,
         same_client_boost=settings.search_same_client_boost,
         same_node_kind_boost=settings.search_same_node_kind_boost,
         recency_boost=settings.search_recency_boost,
