@@ -70,14 +70,15 @@ class Settings:
     search_ef_search: int = 64
     #: Fusion: "weighted" (weighted normalised scores) or "rrf" (weighted reciprocal rank).
     search_fusion: str = "weighted"
-    #: Signal weights, chosen on the dev splits of the real Endava set and the demo set (docs/search.md);
-    #: 0 switches a signal off and it is not built (title embeddings did not help on either set).
+    #: Signal weights: field-aware (title and whole-document embeddings, BM25 words and character n-grams),
+    #: the best mean dev MRR over the Endava, demo-incident and demo-article sets with cleaning on
+    #: (benchmarks/search_defaults.py, docs/search.md); 0 switches a signal off and it is not built.
     search_weight_title: float = 1.0
     search_weight_document: float = 2.0
     search_weight_lexical: float = 1.0
     search_weight_char: float = 1.0
     #: Per collection, weights that replace the four above: "signal:weight" pairs, comma-separated (empty:
-    #: the four above). Articles fuse the character signal: it helped on the FAQ-like article set (docs/search.md).
+    #: the four above); `precedent search tune` stores per-collection choices of its own (docs/search.md).
     search_weights_incident: tuple[str, ...] = ()
     search_weights_article: tuple[str, ...] = ()
     search_weights_known_problem: tuple[str, ...] = ()
