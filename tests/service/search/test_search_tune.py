@@ -156,3 +156,30 @@ def test_tune_rejects_a_pairs_file_with_wrong_columns_or_ids(desk, tmp_path):
     words.write_text("query,relevant\nVPN,abc\n", encoding="utf-8")
     code, output = tune("--pairs", str(words))
     assert code == 2 and "whole numbers" in output
+
+
+@pytest.mark.parametrize("pairs, expected", [
+    ((), {"title": 1.0, "document": 2.0, "lexical": 1.0, "char": 1.0}),  # the global defaults
+    (("document:2", "char:1"), {"document": 2.0, "char": 1.0}),
+    ((" lexical : 1.5",), {"lexical": 1.5}),
+])
+def test_per_collection_weights(pairs, expected):
+    from dataclasses import replace
+
+    from service.config import load_settings
+
+    settings = replace(load_settings({}), search_weights_article=pairs)
+    assert search.collection_weights(settings, "article") == expected
+    assert dict(search.fusion_config(settings, "article").weights) == expected
+    # Other collections keep the global weights.
+    assert search.collection_weights(settings, "incident") == {"title": 1.0, "document": 2.0, "lexical": 1.0,
+                                                               "char": 1.0}
+
+
+def test_per_collection_weights_refuse_a_malformed_pair():
+    from service.config import load_settings
+
+    settings = load_settings({"PRECEDENT_SEARCH_WEIGHTS_ARTICLE": "document=2"})
+    assert settings.search_weights_article == ("document=2",)
+    with pytest.raises(ValueError, match="PRECEDENT_SEARCH_WEIGHTS_ARTICLE"):
+        search.collection_weights(settings, "article")
