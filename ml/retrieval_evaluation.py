@@ -91,7 +91,7 @@ def query_signals(retriever: HybridRetriever, texts: Sequence[str], *, pool: int
 def evaluate_retrieval(corpus: pd.DataFrame, queries: pd.DataFrame, *, id_column: str,
                        text_columns: Sequence[str], query_column: str, relevant_column: str,
                        embedder: Embedder, config: FusionConfig | None = None, k: int = 10,
-                       dense_max_chars: int = 600, hnsw_threshold: int = 20_000) -> dict:
+                       dense_max_chars: int = 600, hnsw_threshold: int = 20_000, clean: bool = False) -> dict:
     """Index the corpus with the service's retriever, run every query, and report quality and speed."""
     if k < 1:
         raise EvaluationInputError("k must be at least 1")
@@ -107,7 +107,8 @@ def evaluate_retrieval(corpus: pd.DataFrame, queries: pd.DataFrame, *, id_column
         raise EvaluationInputError(
             f"queries: no row has a non-empty {query_column!r} and a {relevant_column!r} naming a corpus id")
 
-    retriever = HybridRetriever(embedder, config, dense_max_chars=dense_max_chars, hnsw_threshold=hnsw_threshold)
+    retriever = HybridRetriever(embedder, config, dense_max_chars=dense_max_chars, hnsw_threshold=hnsw_threshold,
+                                clean=clean)
     started = time.perf_counter()
     retriever.fit(documents)
     index_seconds = time.perf_counter() - started
@@ -130,6 +131,7 @@ def evaluate_retrieval(corpus: pd.DataFrame, queries: pd.DataFrame, *, id_column
         "query_ms_p95": round(float(np.percentile(millis, 95)), 2),
         "k": k,
         "embedder": embedder.name,
+        "clean_text": clean,
         "fusion": {"method": retriever.config.method, "weights": dict(retriever.config.weights),
                    "rrf_k": retriever.config.rrf_k, "pool": retriever.config.pool,
                    "min_similarity": retriever.config.min_similarity,

@@ -61,6 +61,9 @@ class Settings:
     #: Characters of a document (and query) embedded densely; the lexical signal sees all of the text.
     #: 200 was the best cut on the real Endava dev split (docs/search.md) and 3x cheaper to embed than 600.
     search_dense_max_chars: int = 200
+    #: Strip greetings, signatures, quoted replies, links and invisible characters before indexing and
+    #: searching (ml/cleaning.py); chosen by benchmarks/search_defaults.py (docs/search.md).
+    search_clean_text: bool = True
     #: Collections of at least this many documents use an HNSW index instead of exact search.
     search_hnsw_threshold: int = 20000
     #: HNSW search breadth (higher: better recall, slower).
@@ -69,10 +72,15 @@ class Settings:
     search_fusion: str = "weighted"
     #: Signal weights, chosen on the dev splits of the real Endava set and the demo set (docs/search.md);
     #: 0 switches a signal off and it is not built (title embeddings did not help on either set).
-    search_weight_title: float = 0.0
+    search_weight_title: float = 1.0
     search_weight_document: float = 2.0
     search_weight_lexical: float = 1.0
-    search_weight_char: float = 0.0
+    search_weight_char: float = 1.0
+    #: Per collection, weights that replace the four above: "signal:weight" pairs, comma-separated (empty:
+    #: the four above). Articles fuse the character signal: it helped on the FAQ-like article set (docs/search.md).
+    search_weights_incident: tuple[str, ...] = ()
+    search_weights_article: tuple[str, ...] = ()
+    search_weights_known_problem: tuple[str, ...] = ()
     search_rrf_k: float = 60.0
     #: Candidates each signal proposes before fusion.
     search_pool: int = 100

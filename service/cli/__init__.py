@@ -10,7 +10,7 @@ from service.cli.db import db
 from service.cli.demo import demo
 from service.cli.evaluate import evaluate
 from service.cli.importer import import_command
-from service.cli.search import index, suggest
+from service.cli.search import index, search_group, suggest
 from service.cli.serve import serve
 from service.cli.sla import sla
 from service.cli.tickets import intake, tickets
@@ -56,6 +56,7 @@ main.add_command(train)
 main.add_command(models)
 main.add_command(suggest)
 main.add_command(index)
+main.add_command(search_group)
 main.add_command(sla)
 main.add_command(tickets)
 main.add_command(intake)

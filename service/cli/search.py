@@ -127,7 +127,8 @@ def evaluate_retrieve(corpus_path: Path, id_column: str, text_columns: str, quer
         result = evaluate_retrieval(
             corpus, queries, id_column=id_column, text_columns=columns, query_column=query_column,
             relevant_column=relevant_column, embedder=model, config=fusion, k=k,
-            dense_max_chars=config.search_dense_max_chars, hnsw_threshold=config.search_hnsw_threshold)
+            dense_max_chars=config.search_dense_max_chars, hnsw_threshold=config.search_hnsw_threshold,
+            clean=config.search_clean_text)
     except EvaluationInputError as exc:
         option = "--queries" if str(exc).startswith("queries") else "--corpus"
         fail(f"{option} {queries_path if option == '--queries' else corpus_path}: {exc}")
@@ -141,3 +142,63 @@ def _read_csv(path: Path, option: str):
     if frame.empty:
         fail(f"{option}: file {path} has no rows")
     return frame.fillna("")
+
+
+@click.group("search")
+def search_group() -> None:
+    """Fit the similar-fix search to this desk's data."""
+
+
+@search_group.command("tune")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["incident", "article", "known_problem"]),
+              help="Collection(s) to tune (repeatable); all three by default.")
+@click.option("--pairs", "pairs_path", type=click.Path(path_type=Path), default=None,
+              help="Optional labelled CSV: a query text column and the store ids relevant to it.")
+@click.option("--pairs-text", default="query", show_default=True, help="--pairs column with the query text.")
+@click.option("--pairs-relevant", default="relevant", show_default=True,
+              help="--pairs column with relevant ids (separated by | ; , or spaces).")
+@click.option("--pairs-kind", type=click.Choice(["incident", "article", "known_problem"]), default="incident",
+              show_default=True, help="Which collection the --pairs ids belong to.")
+@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds over the queries.")
+@click.option("--min-queries", type=int, default=20, show_default=True,
+              help="Fewer labelled queries than this keep the current setting.")
+@click.option("--dry-run", is_flag=True, help="Report the choice without storing it.")
+def search_tune(kinds: tuple[str, ...], pairs_path: Path | None, pairs_text: str, pairs_relevant: str,
+                pairs_kind: str, folds: int, min_queries: int, dry_run: bool) -> None:
+    """Choose fusion weights and relevance floors per collection on the desk's labelled pairs; prints JSON."""
+    from service.search import service as search
+    from service.search.tuning import tune_search
+
+    if folds < 2:
+        fail("--folds must be at least 2")
+    if min_queries < 1:
+        fail("--min-queries must be at least 1")
+    extra = {pairs_kind: _read_pairs(pairs_path, pairs_text, pairs_relevant)} if pairs_path else None
+    config = settings()
+    with store_session(config) as session:
+        try:
+            result = tune_search(session, config, kinds=list(kinds or search.KINDS), folds=folds,
+                                 extra_pairs=extra, min_queries=min_queries, store=not dry_run)
+        except search.SearchUnavailable as exc:
+            fail(str(exc), code=1)
+    echo_json(result)
+
+
+def _read_pairs(path: Path, text_column: str, relevant_column: str) -> dict[str, set[int]]:
+    from ml.retrieval_evaluation import parse_relevant
+
+    frame = _read_csv(path, "--pairs")
+    for option, column in (("--pairs-text", text_column), ("--pairs-relevant", relevant_column)):
+        if column not in frame.columns:
+            fail(f"{option}: {path} has no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
+    pairs: dict[str, set[int]] = {}
+    for line, (text, cell) in enumerate(zip(frame[text_column], frame[relevant_column], strict=True), start=2):
+        ids = parse_relevant(cell)
+        if not str(text).strip() or not ids:
+            continue
+        if not all(i.isdigit() for i in ids):
+            fail(f"--pairs: line {line}: relevant ids must be whole numbers, got {cell!r}")
+        pairs.setdefault(str(text).strip(), set()).update(int(i) for i in ids)
+    if not pairs:
+        fail(f"--pairs: {path} has no row with a query and relevant ids")
+    return pairs

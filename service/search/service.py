@@ -27,8 +27,10 @@ from kb.models import Article, Client, KnownProblem, Ticket
 from ml.embedders import CachedEmbedder, Embedder, make_embedder
 from ml.lexical import shared_terms
 from ml.retrieval import Document, FusionConfig, HybridRetriever, IndexMismatchError
+from ml.retrieval_tuning import config_from
 from service.config import Settings, current_settings, load_settings
 from service.search.feedback import verdict_boosts
+from service.search.tuning import read_tuning
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +53,35 @@ class SearchUnavailable(RuntimeError):
 
 
 def fusion_config(settings: Settings, kind: str | None = None) -> FusionConfig:
-    """The fusion configuration from settings, with the relevance floor of collection ``kind`` (none without)."""
+    """The fusion configuration of collection ``kind``: what ``precedent search tune`` stored for it, else the
+    settings (with the kind's relevance floor; none without a kind)."""
+    config = _configured_fusion(settings, kind)
+    tuned = read_tuning(settings, kind) if kind else None
+    return config_from(tuned["config"], config) if tuned and "config" in tuned else config
+
+
+def collection_weights(settings: Settings, kind: str | None) -> dict[str, float]:
+    """The fusion weights of collection ``kind``: its ``search_weights_<kind>`` pairs, else the global ones."""
+    pairs = getattr(settings, f"search_weights_{kind}", ()) if kind else ()
+    if not pairs:
+        return {"title": settings.search_weight_title, "document": settings.search_weight_document,
+                "lexical": settings.search_weight_lexical, "char": settings.search_weight_char}
+    weights = {}
+    for pair in pairs:
+        name, _, value = pair.partition(":")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"PRECEDENT_SEARCH_WEIGHTS_{kind.upper()}: {pair!r} is not signal:weight") from None
+    return weights
+
+
+def _configured_fusion(settings: Settings, kind: str | None) -> FusionConfig:
     return FusionConfig(
         min_similarity=getattr(settings, f"search_min_score_{kind}") if kind else 0.0,
         min_similarity_shared_words=getattr(settings, f"search_min_score_words_{kind}") if kind else None,
         method=settings.search_fusion,
-        weights={"title": settings.search_weight_title, "document": settings.search_weight_document,
-                 "lexical": settings.search_weight_lexical, "char": settings.search_weight_char},
-        rrf_k=settings.search_rrf_k, pool=settings.search_pool,
+        weights=collection_weights(settings, kind), rrf_k=settings.search_rrf_k, pool=settings.search_pool,
         same_client_boost=settings.search_same_client_boost,
         same_node_kind_boost=settings.search_same_node_kind_boost,
         recency_boost=settings.search_recency_boost,
@@ -81,7 +104,8 @@ def embedder(settings: Settings) -> Embedder:
 def new_retriever(settings: Settings, model: Embedder, kind: str | None = None) -> HybridRetriever:
     """An empty retriever configured from settings (for collection ``kind``: its relevance floor)."""
     return HybridRetriever(model, fusion_config(settings, kind), dense_max_chars=settings.search_dense_max_chars,
-                           hnsw_threshold=settings.search_hnsw_threshold, ef_search=settings.search_ef_search)
+                           hnsw_threshold=settings.search_hnsw_threshold, ef_search=settings.search_ef_search,
+                           clean=settings.search_clean_text)
 
 
 # --- documents from the store ---------------------------------------------------------------------------
