@@ -83,6 +83,15 @@ def test_retrain_triage_compares_on_one_split_and_publishes_by_the_rule(demo_sto
     assert len(registry.list_models(models, "routing")) == 2  # the candidate is saved, not published
 
 
-def test_search_quality_saves_the_tuned_setting(demo_store, tmp_path, monkeypatch):
-    notebook = _run("03_search_quality.ipynb", demo_store, tmp_path, monkeypatch, SAMPLE_SIZE=60)
-    assert "recall" in _outputs(notebook)
+def test_search_quality_sweeps_and_saves_through_search_tune(demo_store, tmp_path, monkeypatch):
+    from service.config import load_settings
+    from service.search.tuning import read_tuning
+
+    settings = load_settings(demo_store)
+    assert read_tuning(settings, "incident") is None
+    notebook = _run("03_search_quality.ipynb", demo_store, tmp_path, monkeypatch, SAMPLE_SIZE=40,
+                    KINDS=["incident", "known_problem"], SAVE=True)
+    text = _outputs(notebook)
+    assert "recall@10" in text and "gibberish_answered" in text and "current" in text
+    stored = read_tuning(settings, "incident")
+    assert stored is not None and stored["version"] == 1  # saved by tune_search, as `precedent search tune`
