@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint clean-demo
+.PHONY: demo test install lint clean-demo notebooks notebooks-html
 
 # torch==2.13.0 (the CPU wheel on local disk) is installed explicitly and first, so that nothing
 # later resolves a multi-GB CUDA build; the young single-author embedder is pinned by hash.
@@ -34,3 +34,12 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+## JupyterLab on the project's environment, opened on notebooks/ (docs/notebooks.md)
+notebooks: install
+	$(BIN)/python -m pip install -q -e ".[dev,notebooks]"
+	$(BIN)/jupyter lab --notebook-dir notebooks
+
+## Execute the notebooks on the demo store and write docs/notebooks/*.html (run `make demo` first)
+notebooks-html: install
+	$(BIN)/python notebooks/render.py --out docs/notebooks --now 2026-11-20T15:00:00+00:00

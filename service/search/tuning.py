@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.models import Article, KnownProblem, SuggestionFeedback, Ticket
-from ml.retrieval import SIGNALS
+from ml.retrieval import SIGNALS, FusionConfig, HybridRetriever
 from ml.retrieval_tuning import tune_fusion
 from service.config import Settings
 
@@ -123,6 +123,42 @@ def _store(settings: Settings, kind: str, report: dict, model: str) -> int:
     return version
 
 
+@dataclass
+class TuningSet:
+    """One collection's labelled queries and a retriever fitted with every signal, ready to re-rank."""
+
+    kind: str
+    retriever: HybridRetriever
+    current: FusionConfig
+    queries: list[str]
+    relevant: list[set[int]]
+    exclude: list[set[int]]
+    sources: dict[str, int]
+    model: str
+
+
+def tuning_set(session: Session, settings: Settings, kind: str, *, extra_pairs: Pairs | None = None,
+               model=None) -> TuningSet:
+    """The desk's labelled pairs of ``kind`` (plus ``extra_pairs``: query text -> refs) and a retriever over
+    the whole collection with every signal, as :func:`tune_search` and notebooks/03 use them."""
+    from service.search import service as search
+
+    model = model or search.embedder(settings)
+    by_ticket, sources = labelled_pairs(session, kind)
+    queries, relevant, ticket_ids = _queries(session, by_ticket)
+    excluded = [{t} if kind == "incident" else set() for t in ticket_ids]
+    for text, refs in (extra_pairs or {}).items():
+        queries.append(text)
+        relevant.append(set(refs))
+        excluded.append(set())
+    sources["csv"] = sum(len(r) for r in (extra_pairs or {}).values())
+    current = search.fusion_config(settings, kind)
+    everything = search.new_retriever(settings, model, kind)
+    everything.config = replace(current, weights=dict.fromkeys(SIGNALS, 1.0))
+    everything.fit([search._document(kind, row) for row in search._rows(session, kind)])
+    return TuningSet(kind, everything, current, queries, relevant, excluded, sources, model.name)
+
+
 def tune_search(session: Session, settings: Settings, *, kinds: Sequence[str], folds: int = 5,
                 extra_pairs: Mapping[str, Pairs] | None = None, min_queries: int = 20,
                 store: bool = True) -> dict:
@@ -133,22 +169,10 @@ def tune_search(session: Session, settings: Settings, *, kinds: Sequence[str], f
     out = {}
     model = search.embedder(settings)
     for kind in kinds:
-        by_ticket, sources = labelled_pairs(session, kind)
-        queries, relevant, ticket_ids = _queries(session, by_ticket)
-        excluded = [{t} if kind == "incident" else set() for t in ticket_ids]
-        for text, refs in (extra_pairs or {}).get(kind, {}).items():
-            queries.append(text)
-            relevant.append(set(refs))
-            excluded.append(set())
-        sources["csv"] = sum(len(r) for r in (extra_pairs or {}).get(kind, {}).values())
-        current = search.fusion_config(settings, kind)
-        everything = search.new_retriever(settings, model, kind)
-        everything.config = replace(current, weights=dict.fromkeys(SIGNALS, 1.0))
-        documents = [search._document(kind, row) for row in search._rows(session, kind)]
-        everything.fit(documents)
-        report = tune_fusion(everything, queries, relevant, current=current, folds=folds,
-                             min_queries=min_queries, exclude=excluded)
-        report["sources"] = sources
+        pairs = tuning_set(session, settings, kind, extra_pairs=(extra_pairs or {}).get(kind), model=model)
+        report = tune_fusion(pairs.retriever, pairs.queries, pairs.relevant, current=pairs.current, folds=folds,
+                             min_queries=min_queries, exclude=pairs.exclude)
+        report["sources"] = pairs.sources
         if store and report.get("cv") is not None:
             report["version"] = _store(settings, kind, report, model.name)
         report["stored"] = bool(store and report.get("cv") is not None)

@@ -1,0 +1,5 @@
+"""``python -m service.cli``: the same commands as ``precedent``."""
+
+from service.cli import main
+
+main()
