@@ -96,9 +96,10 @@ def intake_email(paths: tuple[Path, ...]) -> None:
     """Ingest RFC 822 messages: .eml files, folders of *.eml (name order), or Maildirs (new messages only).
 
     Each message becomes a ticket (channel email) or a comment on the ticket its subject names ("[#123]");
-    a message whose Message-ID was already ingested is a "duplicate". A Maildir's messages move to cur/
-    once handled (refused ones flagged), so running this from cron takes each message once.
-    Prints one JSON report; exits 2 if any message was refused (the others are still ingested).
+    a message whose Message-ID was already ingested is a "duplicate"; one from an unknown sender is
+    "quarantined" (staff accept or reject it on /quarantine). A Maildir's messages move to cur/ once handled
+    (refused and quarantined ones flagged), so running this from cron takes each message once. The same code
+    serves `precedent intake smtp`. Prints one JSON report; exits 2 if any message was refused (unreadable).
     """
     from service.tickets.email_intake import ingest_email
 
@@ -126,8 +127,8 @@ def intake_email(paths: tuple[Path, ...]) -> None:
                 report = {"file": label, "outcome": "refused", "error": exc.strerror or str(exc)}
             failed += report["outcome"] == "refused"
             results.append(report)
-            if done is not None:
-                done(report["outcome"] == "refused")
+            if done is not None:  # refused and quarantined messages both wait for a human: flagged
+                done(report["outcome"] in ("refused", "quarantined"))
     echo_json({"messages": len(sources), "refused": failed, "results": results})
     if failed:
         first = next(r for r in results if r["outcome"] == "refused")
