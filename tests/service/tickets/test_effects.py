@@ -85,4 +85,4 @@ def test_a_failing_receiver_is_logged_and_undoes_nothing(db_session, world, flow
     assert later == [ticket.id]  # the effects after the failing one still ran
     assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 2  # both mails kept
     db_session.expire_all()
-    assert db_session.get(Ticket, ticket.id).status == "new"
+    assert db_session.get(Ticket, ticket.id).status == "triaged"
