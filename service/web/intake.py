@@ -45,7 +45,8 @@ def quarantine_page():
     """E-mail from unknown senders, the longest-waiting first, with a client to accept it for."""
     rows = quarantine.pending(db.session())
     clients = db.session().scalars(select(Client).order_by(Client.name)).all()
-    return render_template("intake/quarantine.html", messages=rows, clients=clients)
+    return render_template("intake/quarantine.html", messages=rows, clients=clients,
+                           reason_label=quarantine.reason_label)
 
 
 @bp.post("/quarantine/<int:message_id>/accept")
@@ -58,8 +59,11 @@ def quarantine_accept(message_id: int):
                                    actor=actor_name(), remember=request.form.get("remember") == "on")
     except quarantine.QuarantineNotFound:
         abort(404)
-    except WorkflowInputError as exc:
-        flash(f"Не выполнено: {exc}")
+    except quarantine.AlreadyDecided:
+        flash("Это письмо уже разобрано.")
+        return redirect(url_for("intake_web.quarantine_page"))
+    except WorkflowInputError:  # the one field of the form: the client
+        flash("Выберите клиента, для которого принять письмо.")
         return redirect(url_for("intake_web.quarantine_page"))
     flash(f"Создана заявка #{result['ticket_id']}" + (" · адрес запомнен" if result["remembered"] else ""))
     return redirect(url_for("intake_web.quarantine_page"))
@@ -74,8 +78,8 @@ def quarantine_reject(message_id: int):
         quarantine.reject(db.session(), message_id=message_id, actor=actor_name())
     except quarantine.QuarantineNotFound:
         abort(404)
-    except WorkflowInputError as exc:
-        flash(f"Не выполнено: {exc}")
+    except quarantine.AlreadyDecided:
+        flash("Это письмо уже разобрано.")
     return redirect(url_for("intake_web.quarantine_page"))
 
 
@@ -98,7 +102,7 @@ def outbox_resend(message_id: int):
     except outbox.OutboxError as exc:
         if exc.status == 404:
             abort(404)
-        flash(f"Не выполнено: {exc}")
+        flash("Письмо уже не в списке недоставленных.")
         return redirect(url_for("intake_web.outbox_page"))
     flash(f"Письмо {message_id} поставлено в очередь снова")
     return redirect(url_for("intake_web.outbox_page"))
@@ -111,7 +115,8 @@ def unmatched_alerts_page():
     rows = alertmanager.unmatched_alerts(db.session())
     nodes = db.session().execute(select(Node.id, Node.name, Client.name).join(Client, Node.client_id == Client.id)
                                  .order_by(Client.name, Node.name)).all()
-    return render_template("intake/unmatched_alerts.html", alerts=rows, nodes=nodes)
+    return render_template("intake/unmatched_alerts.html", alerts=rows, nodes=nodes,
+                           reason_label=alertmanager.unmatched_reason_label)
 
 
 @bp.post("/alerts/unmatched/<int:alert_id>/link")
@@ -125,7 +130,7 @@ def unmatched_alert_link(alert_id: int):
     except WorkflowInputError as exc:
         if exc.field == "alert_id":
             abort(404)
-        flash(f"Не выполнено: {exc}")
+        flash("Выберите существующий узел.")
         return redirect(url_for("intake_web.unmatched_alerts_page"))
     opened = f", открыт инцидент #{result['ticket_id']}" if result["ticket_id"] else ""
     flash(f"Алерт привязан к узлу{opened}")

@@ -66,7 +66,7 @@ def test_linking_needs_a_real_node_and_a_writer(app, anonymous_client, app_world
     page = browser.get("/alerts/unmatched").get_data(as_text=True)
     bad = browser.post(f"/alerts/unmatched/{row.id}/link", data={"node_id": "999999", "csrf": csrf(page)},
                        follow_redirects=True)
-    assert "node 999999 not found" in bad.get_data(as_text=True)
+    assert "Выберите существующий узел" in bad.get_data(as_text=True)
     analyst = staff_browser(app, app_session, "analyst")
     analyst_page = analyst.get("/alerts/unmatched").get_data(as_text=True)
     assert analyst.post(f"/alerts/unmatched/{row.id}/link", data={"node_id": str(app_world.server_id),
