@@ -155,8 +155,8 @@ class Settings:
     outbox_backoff_max_seconds: float = 3600.0
     #: Seconds between two rounds of the outbox worker (`precedent outbox run`, and the web service's thread).
     outbox_interval_seconds: float = 10.0
-    #: Run the outbox worker in a background thread of the web service (off by default and in tests; on in
-    #: production start-ups that set PRECEDENT_SLA_SCHEDULER_ENABLED as well).
+    #: Run the outbox worker in a background thread of the web service (off by default and in tests; it also
+    #: runs whenever ``sla_scheduler_enabled`` is on). Otherwise run `precedent outbox run`.
     outbox_worker_enabled: bool = False
     #: Language of mail to staff (assignees, managers): "ru" or "en".
     mail_staff_language: str = "ru"

@@ -174,6 +174,7 @@ class OutboxWorker:
         self.settings = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sessions = None
         self.rounds = 0
 
     def run_once(self) -> dict[str, Any]:
@@ -181,7 +182,9 @@ class OutboxWorker:
         from kb.db import make_engine, make_session_factory
 
         try:
-            with make_session_factory(make_engine(self.database_url))() as session:
+            if self._sessions is None:
+                self._sessions = make_session_factory(make_engine(self.database_url))
+            with self._sessions() as session:
                 result = deliver_due(session, settings=self.settings)
         except Exception:  # a background thread must survive a bad round (database restart)
             log.exception("outbox round failed")
@@ -208,9 +211,11 @@ class OutboxWorker:
 
 
 def init_app(app) -> OutboxWorker | None:
-    """Start the worker thread when ``outbox_worker_enabled``; kept in ``app.extensions['outbox_worker']``."""
+    """Start the worker thread when ``outbox_worker_enabled`` or the SLA scheduler is enabled (a service that
+    runs its periodic work in-process delivers its mail too); kept in ``app.extensions['outbox_worker']``."""
     settings: Settings = app.config["SETTINGS"]
-    if not app.config.get("OUTBOX_WORKER_ENABLED", settings.outbox_worker_enabled):
+    scheduler = app.config.get("SLA_SCHEDULER_ENABLED", settings.sla_scheduler_enabled)
+    if not app.config.get("OUTBOX_WORKER_ENABLED", settings.outbox_worker_enabled or scheduler):
         return None
     worker = OutboxWorker(app.config["DATABASE_URL"], settings)
     app.extensions["outbox_worker"] = worker

@@ -42,6 +42,15 @@ def reason_label(reason: str) -> str:
     return next((label for key, label in REASON_LABELS if key in reason), "отправитель не опознан")
 
 
+def preview(row: QuarantinedMessage, limit: int = 300) -> str:
+    """The beginning of the message's (trimmed) text, for staff to decide on."""
+    try:
+        text = parse_message(row.raw).body
+    except WorkflowInputError:
+        return ""
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
 def pending(session: Session, *, limit: int = 200) -> list[QuarantinedMessage]:
     """Messages waiting for a decision, oldest first (the one waiting longest matters most)."""
     return list(session.scalars(select(QuarantinedMessage).where(QuarantinedMessage.status == "pending")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -43,7 +44,8 @@ class IntakeHandler:
     def __init__(self, sessions: sessionmaker, settings: Settings):
         self.sessions = sessions
         self.settings = settings
-        self.reports: list[dict[str, Any]] = []
+        #: The latest reports (for tests and a debugger; bounded: the server runs for months).
+        self.reports: deque[dict[str, Any]] = deque(maxlen=100)
 
     def ingest(self, raw: bytes) -> str:
         """Ingest one message (blocking, on a worker thread); the SMTP reply."""

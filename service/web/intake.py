@@ -46,7 +46,7 @@ def quarantine_page():
     rows = quarantine.pending(db.session())
     clients = db.session().scalars(select(Client).order_by(Client.name)).all()
     return render_template("intake/quarantine.html", messages=rows, clients=clients,
-                           reason_label=quarantine.reason_label)
+                           reason_label=quarantine.reason_label, preview=quarantine.preview)
 
 
 @bp.post("/quarantine/<int:message_id>/accept")

@@ -75,6 +75,7 @@ def test_staff_work_the_intake_pages_in_a_browser(browser, served, app):  # noqa
     browser.find_element(By.ID, "login-submit").click()
     WebDriverWait(browser, 10).until(lambda driver: "/quarantine" in driver.current_url)
     assert "o.novikova@gmail.example" in browser.page_source and "Скидки на картриджи" in browser.page_source
+    assert "Сканер Canon не отвечает с утра." in browser.page_source and "С уважением" not in browser.page_source
     _shoot(browser, "intake-quarantine.png")
     form = browser.find_elements(By.CSS_SELECTOR, "form[action$='/accept']")[0]
     Select(form.find_element(By.NAME, "client_id")).select_by_visible_text("ООО Ромашка")

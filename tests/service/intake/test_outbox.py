@@ -211,3 +211,14 @@ def test_failed_mail_shows_on_the_staff_page_with_its_error_and_resends(app, cli
     assert rows(app_session)[0].status == "pending"
     assert browser.post("/outbox/999999/resend", data={"csrf": csrf(page)}).status_code == 404
     assert browser.post(f"/outbox/{message.id}/resend", data={}).status_code == 400  # no CSRF token
+
+
+def test_the_service_runs_the_worker_only_when_enabled(app, sqlite_url, tmp_path):
+    from service import create_app
+
+    assert "outbox_worker" not in app.extensions  # off by default and in tests
+    enabled = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "VAR_DIR": str(tmp_path / "v"),
+                          "OUTBOX_WORKER_ENABLED": True})
+    worker = enabled.extensions["outbox_worker"]
+    worker.stop()
+    assert worker.rounds >= 1  # its thread ran a round at start-up
