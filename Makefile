@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint clean-demo notebooks notebooks-html
+.PHONY: demo demo-alert test install lint clean-demo notebooks notebooks-html
+
+#: The webhook secret of the local demo (`make demo` serves with it, `make demo-alert` posts with it).
+DEMO_ALERT_TOKEN ?= demo-alert-token
 
 # torch==2.13.0 (the CPU wheel on local disk) is installed explicitly and first, so that nothing
 # later resolves a multi-GB CUDA build; the young single-author embedder is pinned by hash.
@@ -26,7 +29,11 @@ demo: install
 	$(BIN)/precedent sla check --now 2026-11-20T15:00:00+00:00  # the demo history ends then: a stable snapshot with met, at-risk and breached tickets
 	$(BIN)/precedent index build
 	$(BIN)/precedent train all --publish
-	$(BIN)/precedent serve
+	PRECEDENT_ALERTMANAGER_TOKEN=$${PRECEDENT_ALERTMANAGER_TOKEN:-$(DEMO_ALERT_TOKEN)} $(BIN)/precedent serve
+
+## With `make demo` running, in a second terminal: a disk-filling alert becomes an incident (prints its page)
+demo-alert:
+	PRECEDENT_ALERTMANAGER_TOKEN=$${PRECEDENT_ALERTMANAGER_TOKEN:-$(DEMO_ALERT_TOKEN)} $(BIN)/precedent demo alert
 
 ## Run the whole test suite (SQLite and PostgreSQL)
 test: install

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -119,6 +120,8 @@ class Client(Base):
     #: Mail domains registered as the client's own ("vektor.ru"): e-mail intake matches a sender by them
     #: (besides the domain of ``email``) and by the client's contacts, never by addresses tickets stored.
     email_domains: Mapped[list] = mapped_column(JSON, default=list)
+    #: Language of the mail the client's people get: "ru" or "en"; None: by ``country`` (RU, BY, KZ: ru).
+    language: Mapped[str | None] = mapped_column(String(2))
     field_engineer_id: Mapped[int | None] = mapped_column(ForeignKey("specialists.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -575,3 +578,87 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
+
+
+# --- intake and outgoing mail (migration 0006) ---------------------------------------------------
+
+
+class Attachment(Base):
+    """A file that came with a ticket (an e-mail's attachment); the bytes live in the row (size-limited)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    #: The comment it came with (a reply by e-mail); None: it came with the ticket itself.
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuarantinedMessage(Base):
+    """An e-mail no client could be found for: kept whole until staff accept (a ticket) or reject it."""
+
+    __tablename__ = "quarantined_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str] = mapped_column(String(200), index=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    #: Why it was not taken (no client matches, the domain belongs to several clients...).
+    reason: Mapped[str] = mapped_column(String(500))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: pending, accepted or rejected.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+
+
+class OutboxMessage(Base):
+    """An e-mail to send, written in the transaction of the change that caused it; a worker delivers it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What caused it: ticket_created, status_changed, comment_added, assigned, sla_event, time_box, sla_report.
+    kind: Mapped[str] = mapped_column(String(40))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    #: pending (to send, at next_attempt_at), sent, or failed (after the last attempt; staff may resend).
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class UnmatchedAlert(Base):
+    """A monitoring alert no node could be found for, kept for staff to link to a node."""
+
+    __tablename__ = "unmatched_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(100), index=True)
+    alert_status: Mapped[str] = mapped_column(String(20))
+    alertname: Mapped[str | None] = mapped_column(String(200))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Why no node matched.
+    reason: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: How many notifications repeated it while unmatched.
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
+    #: The node staff linked it to (and the incident then opened), None while open.
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", ondelete="SET NULL"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    linked_by: Mapped[str | None] = mapped_column(String(200))

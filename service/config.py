@@ -156,6 +156,27 @@ class Settings:
     mail_from: str = "precedent@localhost"
     #: Seconds to wait for the SMTP server.
     smtp_timeout_seconds: float = 10.0
+    #: Outbox (service/platform/outbox.py): attempts of a message before it is marked failed (staff may resend).
+    outbox_max_attempts: int = 6
+    #: Wait before the second attempt; it doubles after each failure (60 s, 2, 4, 8, 16 min)...
+    outbox_backoff_seconds: float = 60.0
+    #: ...up to this.
+    outbox_backoff_max_seconds: float = 3600.0
+    #: Seconds between two rounds of the outbox worker (`precedent outbox run`, and the web service's thread).
+    outbox_interval_seconds: float = 10.0
+    #: Run the outbox worker in a background thread of the web service (off by default and in tests; it also
+    #: runs whenever ``sla_scheduler_enabled`` is on). Otherwise run `precedent outbox run`.
+    outbox_worker_enabled: bool = False
+    #: Language of mail to staff (assignees, managers): "ru" or "en".
+    mail_staff_language: str = "ru"
+
+    # --- e-mail intake (service/tickets/smtp_intake.py, docs/intake.md) ---
+    #: Largest message the SMTP intake accepts (bigger: 552 before it is read whole).
+    intake_max_message_bytes: int = 10 * 1024 * 1024
+    #: Largest attachment stored; a bigger one is left out and named in the ticket's description.
+    intake_max_attachment_bytes: int = 5 * 1024 * 1024
+    #: Most attachments stored per message.
+    intake_max_attachments: int = 20
 
     # --- workflow (H-flow: service/workflow.py, service/notifications.py, service/alerting.py,
     #     service/intake.py, docs/workflow.md) ---
@@ -173,6 +194,9 @@ class Settings:
     alertmanager_token: str = ""
     #: Alert labels tried in order to find the node (matched to Node.name, attributes.hostname/fqdn/ip).
     alertmanager_node_labels: tuple = ("node", "host", "hostname", "instance")
+    #: A resolved alert moves its open incident to "resolved" (awaiting the client's confirmation) instead
+    #: of only commenting on it.
+    alertmanager_resolve_incidents: bool = False
 
     # --- demo (H-gen: data/demo/, service/cli/demo.py, docs/demo.md) ---
     #: Folder of the demo generator package; empty means ``data/demo`` of the checkout this code runs from

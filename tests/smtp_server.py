@@ -37,3 +37,23 @@ def smtp_server():
         yield inbox, port
     finally:
         controller.stop()
+
+
+def deliver_outbox(database_url_or_session, settings, **kwargs) -> dict:
+    """Run one round of the outbox worker (the real one) against a database URL or a session; its counts."""
+    from kb.db import make_engine, make_session_factory
+    from service.platform.outbox import deliver_due
+
+    if isinstance(database_url_or_session, str):
+        engine = make_engine(database_url_or_session)
+        try:
+            with make_session_factory(engine)() as session:
+                return deliver_due(session, settings=settings, **kwargs)
+        finally:
+            engine.dispose()
+    return deliver_due(database_url_or_session, settings=settings, **kwargs)
+
+
+def deliver_app_outbox(app, **kwargs) -> dict:
+    """One outbox round with the app's database and settings."""
+    return deliver_outbox(app.config["DATABASE_URL"], app.config["SETTINGS"], **kwargs)

@@ -13,7 +13,7 @@ from service.cli.importer import import_command
 from service.cli.search import index, search_group, suggest
 from service.cli.serve import serve
 from service.cli.sla import sla
-from service.cli.tickets import intake, tickets
+from service.cli.tickets import intake, outbox, tickets
 from service.cli.train import models, train
 from service.cli.users import tokens, users
 
@@ -60,4 +60,5 @@ main.add_command(search_group)
 main.add_command(sla)
 main.add_command(tickets)
 main.add_command(intake)
+main.add_command(outbox)
 main.add_command(demo)

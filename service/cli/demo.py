@@ -92,3 +92,85 @@ def build(seed: int, tickets: int, database_url: str | None, replace: bool, no_u
     echo_json({"seed": seed, "seconds": round(time.perf_counter() - started, 1), "rows": counts})
     if error:
         click.echo(f"warning: the demo was built without contracts: {error}", err=True)
+
+
+def sample_alert(node_name: str, *, fingerprint: str, status: str = "firing") -> dict:
+    """An Alertmanager webhook notification (format version 4) of a filling disk on ``node_name``."""
+    from datetime import UTC, datetime
+
+    started = datetime.now(UTC).replace(microsecond=0)
+    alert = {
+        "status": status,
+        "labels": {"alertname": "NodeFilesystemAlmostOutOfSpace", "severity": "critical",
+                   "instance": f"{node_name}:9100", "mountpoint": "/var", "job": "node"},
+        "annotations": {"summary": "Диск /var заполнен на 93 %",
+                        "description": f"На {node_name} раздел /var заполнен на 93 % и растёт на 2 % в час: "
+                                       "через 3 часа закончится место, база данных остановится."},
+        "startsAt": started.isoformat().replace("+00:00", "Z"),
+        "endsAt": started.isoformat().replace("+00:00", "Z") if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.local/graph?g0.expr=node_filesystem_avail_bytes",
+        "fingerprint": fingerprint,
+    }
+    return {"version": "4", "groupKey": "{}:{alertname=\"NodeFilesystemAlmostOutOfSpace\"}", "status": status,
+            "receiver": "precedent", "groupLabels": {"alertname": alert["labels"]["alertname"]},
+            "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
+            "externalURL": "http://alertmanager.local", "alerts": [alert]}
+
+
+def _monitored_node(config) -> str | None:
+    """The name of the most critical monitored node of the configured store (the demo's), if any."""
+    from sqlalchemy import case, select
+
+    from kb.models import Node
+
+    rank = case({"critical": 0, "high": 1, "medium": 2}, value=Node.criticality, else_=3)
+    engine = make_engine(config.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return session.scalar(select(Node.name).where(Node.monitored.is_(True)).order_by(rank, Node.id).limit(1))
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+@demo.command("alert")
+@click.option("--url", default=None, help="Base URL of the running service (default http://HOST:PORT of the settings).")
+@click.option("--node", "node_name", default=None, help="Node name for the alert's instance label "
+              "(default: the most critical monitored node of the configured store).")
+@click.option("--token", default=None, help="Webhook secret (default PRECEDENT_ALERTMANAGER_TOKEN).")
+@click.option("--fingerprint", default=None, help="Alert fingerprint (default: a new one, so a new incident).")
+@click.option("--resolved", is_flag=True, help="Send the alert as resolved (pass the --fingerprint of the firing one).")
+def alert(url: str | None, node_name: str | None, token: str | None, fingerprint: str | None, resolved: bool) -> None:
+    """Post a sample Alertmanager notification (a disk filling up) to the running demo, then print where its
+    incident is: its page shows the triage (priority, group, specialists) and the suggested fixes."""
+    import json
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    config = settings()
+    secret = token if token is not None else config.alertmanager_token
+    if not secret:
+        fail("--token: the webhook needs its secret: pass --token or set PRECEDENT_ALERTMANAGER_TOKEN "
+             "(the same value the service runs with)")
+    node = node_name or _monitored_node(config)
+    if not node:
+        fail("--node: no monitored node in the configured store; build the demo first or pass --node")
+    base = (url or f"http://{config.host}:{config.port}").rstrip("/")
+    payload = sample_alert(node, fingerprint=fingerprint or uuid.uuid4().hex[:16],
+                           status="resolved" if resolved else "firing")
+    request = urllib.request.Request(f"{base}/api/v1/webhooks/alertmanager", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {secret}"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            report = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        fail(f"--url: the service answered {exc.code}: {exc.read().decode('utf-8', 'replace')[:300]}", code=1)
+    except (urllib.error.URLError, OSError) as exc:
+        fail(f"--url: cannot reach {base} ({exc}); is the demo running (make demo)?", code=1)
+    for result in report.get("results", []):
+        if result.get("ticket_id"):
+            result["page"] = f"{base}/tickets/{result['ticket_id']}"
+    echo_json({"node": node, "fingerprint": payload["alerts"][0]["fingerprint"], **report})

@@ -101,7 +101,7 @@ def check(now_text: str | None, reports: bool) -> None:
 @sla.command("report")
 @click.option("--client", "client_id", type=int, help="Client id.")
 @click.option("--month", help="Month YYYY-MM (in the client's time zone).")
-@click.option("--send", is_flag=True, help="E-mail it to the client and its manager (SMTP settings).")
+@click.option("--send", is_flag=True, help="E-mail it to the client and its manager (queued in the outbox).")
 @click.option("--html", "as_html", is_flag=True, help="Print the printable HTML page instead of JSON.")
 def report(client_id: int | None, month: str | None, send: bool, as_html: bool) -> None:
     """Print a client's monthly SLA report (JSON), optionally e-mail it."""
@@ -125,7 +125,7 @@ def report(client_id: int | None, month: str | None, send: bool, as_html: bool) 
             except MailError as exc:
                 fail(f"--send: {exc}", code=1)
             if not sent:
-                fail("--send: not sent (no SMTP host configured or the client has no e-mail address)", code=1)
+                fail("--send: not queued (the client has neither an e-mail address nor a manager's)", code=1)
     if as_html:
         click.echo(sla_service.render_report_html(document))
     else:

@@ -1,4 +1,5 @@
-"""``precedent tickets`` (periodic workflow checks) and ``precedent intake`` (e-mail intake)."""
+"""``precedent tickets`` (periodic workflow checks), ``precedent intake`` (e-mail intake: files, Maildir, SMTP) and
+``precedent outbox`` (delivery of outgoing mail)."""
 
 from __future__ import annotations
 
@@ -95,9 +96,10 @@ def intake_email(paths: tuple[Path, ...]) -> None:
     """Ingest RFC 822 messages: .eml files, folders of *.eml (name order), or Maildirs (new messages only).
 
     Each message becomes a ticket (channel email) or a comment on the ticket its subject names ("[#123]");
-    a message whose Message-ID was already ingested is a "duplicate". A Maildir's messages move to cur/
-    once handled (refused ones flagged), so running this from cron takes each message once.
-    Prints one JSON report; exits 2 if any message was refused (the others are still ingested).
+    a message whose Message-ID was already ingested is a "duplicate"; one from an unknown sender is
+    "quarantined" (staff accept or reject it on /quarantine). A Maildir's messages move to cur/ once handled
+    (refused and quarantined ones flagged), so running this from cron takes each message once. The same code
+    serves `precedent intake smtp`. Prints one JSON report; exits 2 if any message was refused (unreadable).
     """
     from service.tickets.email_intake import ingest_email
 
@@ -125,9 +127,90 @@ def intake_email(paths: tuple[Path, ...]) -> None:
                 report = {"file": label, "outcome": "refused", "error": exc.strerror or str(exc)}
             failed += report["outcome"] == "refused"
             results.append(report)
-            if done is not None:
-                done(report["outcome"] == "refused")
+            if done is not None:  # refused and quarantined messages both wait for a human: flagged
+                done(report["outcome"] in ("refused", "quarantined"))
     echo_json({"messages": len(sources), "refused": failed, "results": results})
     if failed:
         first = next(r for r in results if r["outcome"] == "refused")
         fail(f"{failed} message(s) refused; first: {first['file']}: {first['error']}")
+
+
+@intake.command("smtp")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+def intake_smtp(host: str, port: int) -> None:
+    """Run the SMTP intake server until interrupted: every accepted message becomes a ticket, a comment on the
+    ticket its subject names ("[#123]"), or waits in the quarantine (unknown sender). Oversized messages get
+    552, unreadable ones 554, a store failure 451 (the sender retries)."""
+    import threading
+
+    from kb.db import make_engine, make_session_factory
+    from service.tickets.smtp_intake import intake_server
+
+    current = settings()
+    sessions = make_session_factory(make_engine(current.resolved_database_url))
+    server = intake_server(sessions, current, host=host, port=port)
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        fail(f"--port: cannot listen on {host}:{port}: {exc}", code=1)
+    click.echo(f"SMTP intake listening on {host}:{port} (max {current.intake_max_message_bytes} bytes); Ctrl+C stops",
+               err=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@click.group("outbox")
+def outbox() -> None:
+    """Outgoing mail: deliver it, list failed messages, resend them."""
+
+
+@outbox.command("run")
+@click.option("--once", is_flag=True, help="Deliver what is due now and exit (for cron) instead of running on.")
+def outbox_run(once: bool) -> None:
+    """Deliver the outbox every PRECEDENT_OUTBOX_INTERVAL_SECONDS until interrupted (or once), retrying
+    failures with exponential back-off; prints each round that did something as JSON."""
+    from service.platform.outbox import OutboxWorker, deliver_due
+
+    current = settings()
+    if once:
+        with store_session(current) as session:
+            echo_json(deliver_due(session, settings=current))
+        return
+    if not current.smtp_host:
+        click.echo("warning: PRECEDENT_SMTP_HOST is empty: messages stay pending until it is set", err=True)
+    worker = OutboxWorker(current.resolved_database_url, current)
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), default="failed", show_default=True)
+def outbox_list(status: str) -> None:
+    """List outbox messages of one status, newest first."""
+    from service.platform.outbox import messages
+
+    with store_session() as session:
+        echo_json([{"id": m.id, "kind": m.kind, "ticket_id": m.ticket_id, "recipients": m.recipients,
+                    "subject": m.subject, "attempts": m.attempts, "last_error": m.last_error,
+                    "created_at": m.created_at} for m in messages(session, status=status)])
+
+
+@outbox.command("resend")
+@click.argument("message_id", type=int)
+def outbox_resend(message_id: int) -> None:
+    """Put a failed message back in line with fresh attempts."""
+    from service.platform.outbox import OutboxError, resend
+
+    with store_session() as session:
+        try:
+            message = resend(session, message_id=message_id, actor="cli")
+        except OutboxError as exc:
+            fail(f"MESSAGE_ID: {exc}")
+        echo_json({"id": message.id, "status": message.status})

@@ -39,6 +39,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "triage.run": STAFF,                               # computes a prediction, stores nothing
     "directory.specialists": STAFF,
     "quality.read": ("manager", "analyst"),
+    "intake.manage": STAFF_WRITERS,                    # accept/reject quarantined mail, resend, link alerts
     "pages.staff": STAFF,
     "pages.portal": ("client",),
 }

@@ -22,7 +22,7 @@ from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, Ticket
 from kb.queries import audit
 from kb.vocab import OPEN_STATUSES
 from service.config import Settings, current_settings
-from service.platform.mail import MailError, send_mail
+from service.platform import outbox
 from service.platform.unit_of_work import unit_of_work
 from service.sla.calendar import (
     BusinessCalendar,
@@ -170,20 +170,15 @@ def sla_check(session: Session, *, now: datetime | None = None, settings: Settin
     """Recompute the SLA of every open (or not yet settled) ticket and record at-risk/breached SlaEvents once per
     state change with overdue time and penalty. Returns counts.
 
-    One unit of work: due instants, states and events are committed together; then, as its effect, every
-    event not yet notified is e-mailed to the assignees and the client's manager (:func:`notify_events`).
+    One unit of work: due instants, states, events and the mail of every event not yet notified (to the
+    assignees and the client's manager, written to the outbox: :func:`queue_event_mail`) are committed together.
     """
     settings = current_settings(settings)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    mail = {"notified": 0, "notification_failures": 0}
-
-    def notify() -> None:
-        mail["notified"], mail["notification_failures"] = notify_events(session, settings=settings)
-
-    with unit_of_work(session) as uow:
+    with unit_of_work(session):
         counts = _record_clocks(session, now=now, settings=settings)
-        uow.after_commit("SLA notifications", notify)
-    return {**counts, **mail, "checked_at": now.isoformat()}
+        queued = queue_event_mail(session, now=now)
+    return {**counts, "notified": queued, "notification_failures": 0, "checked_at": now.isoformat()}
 
 
 def periodic_check(session: Session, *, now: datetime | None = None, settings: Settings | None = None,
@@ -269,33 +264,21 @@ def _track_events(session: Session, ticket: Ticket, clock: TicketClock,
             changes["updated"] += 1
 
 
-def notify_events(session: Session, *, settings: Settings) -> tuple[int, int]:
-    """Send one message per not yet notified event (only when SMTP is configured; failures retry next check).
-
-    One unit of work: the events sent (or with nobody to tell) are marked notified. Returns (sent, failed).
-    """
-    if not settings.smtp_host:
-        return 0, 0
-    sent = failed = 0
-    with unit_of_work(session):
-        pending = session.scalars(select(SlaEvent).where(SlaEvent.notified.is_(False)).order_by(SlaEvent.id)).all()
-        for event in pending:
-            ticket = session.get(Ticket, event.ticket_id)
-            client = _client_of(session, ticket)
-            recipients = staff_recipients(session, ticket, client)
-            if not recipients:
-                event.notified = True  # nobody to tell; do not retry forever
-                continue
-            subject, body = _notification(ticket, client, event)
-            try:
-                send_mail(settings, recipients, subject, body)
-            except MailError as exc:
-                log.warning("SLA notification for event %s failed: %s", event.id, exc)
-                failed += 1
-                continue
-            event.notified = True
-            sent += 1
-    return sent, failed
+def queue_event_mail(session: Session, *, now: datetime) -> int:
+    """Write one outbox message per event not yet notified and mark it notified (no commit: the caller's
+    transaction); the number of messages queued."""
+    session.flush()
+    queued = 0
+    pending = session.scalars(select(SlaEvent).where(SlaEvent.notified.is_(False)).order_by(SlaEvent.id)).all()
+    for event in pending:
+        ticket = session.get(Ticket, event.ticket_id)
+        client = _client_of(session, ticket)
+        subject, body = _notification(ticket, client, event)
+        if outbox.enqueue(session, kind="sla_event", recipients=staff_recipients(session, ticket, client),
+                          subject=subject, body=body, ticket_id=ticket.id, now=now) is not None:
+            queued += 1
+        event.notified = True  # queued, or nobody to tell: never twice
+    return queued
 
 
 # --- monthly report -------------------------------------------------------------------------------
@@ -390,22 +373,21 @@ def report_recipients(client: Client) -> list[str]:
 
 def send_client_report(session: Session, *, client_id: int, month: str, settings: Settings | None = None,
                        now: datetime | None = None, actor: str = "sla") -> bool:
-    """E-mail one client's report for ``month``, then record it: the audit event ``sla.report_sent``, one unit
-    of work (the mail goes first: only a report that was sent is recorded, so a failed one is sent again).
-
-    False when there is no recipient or no SMTP host; MailError when the server fails.
-    """
+    """Queue one client's report for ``month`` in the outbox and record it (the audit event ``sla.report_sent``)
+    in one unit of work: the outbox worker delivers it and retries a failed send. False when there is no
+    recipient."""
     settings = current_settings(settings)
     report = client_report(session, client_id=client_id, month=month, now=now, settings=settings)
     client = session.get(Client, client_id)
     recipients = report_recipients(client)
-    sent = send_mail(settings, recipients, f"Отчёт SLA за {month}: {client.name}", report_text(report),
-                     html=render_report_html(report))
-    if sent:
-        with unit_of_work(session):
-            audit.record(session, entity="client", entity_id=client_id, action="sla.report_sent", actor=actor,
-                         month=month, recipients=recipients)
-    return sent
+    if not recipients:
+        return False
+    with unit_of_work(session):
+        outbox.enqueue(session, kind="sla_report", recipients=recipients, subject=f"Отчёт SLA за {month}: {client.name}",
+                       body=report_text(report), html=render_report_html(report), now=now)
+        audit.record(session, entity="client", entity_id=client_id, action="sla.report_sent", actor=actor,
+                     month=month, recipients=recipients)
+    return True
 
 
 def send_monthly_reports(session: Session, *, now: datetime | None = None, settings: Settings | None = None) -> list[dict]:
@@ -423,11 +405,6 @@ def send_monthly_reports(session: Session, *, now: datetime | None = None, setti
         ).where(AuditEvent.data["month"].as_string() == month).limit(1))
         if already is not None:
             continue
-        try:
-            sent = send_client_report(session, client_id=client.id, month=month, settings=settings, now=now)
-        except MailError as exc:
-            log.warning("monthly SLA report of client %s: %s", client.id, exc)
-            results.append({"client_id": client.id, "month": month, "sent": False, "error": str(exc)})
-            continue
+        sent = send_client_report(session, client_id=client.id, month=month, settings=settings, now=now)
         results.append({"client_id": client.id, "month": month, "sent": sent})
     return results

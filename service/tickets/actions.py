@@ -24,9 +24,11 @@ from service.platform.validation import check_string, one_of
 from service.sla.service import refresh_ticket_sla
 from service.tickets.errors import WorkflowInputError
 from service.tickets.staging import (
+    active_assignees,
     active_specialist,
     audit_event,
     mail_comment,
+    mail_new_assignees,
     mail_status,
     notify_changed,
 )
@@ -234,6 +236,7 @@ def stage_action(uow: UnitOfWork, ticket: Ticket, *, action: str, actor: str, no
     previous = _previous_working_status(session, ticket) if action == "client_replied" else None
     to_status = next_status(from_status, action, previous_working=previous)
     act = Act(uow, ticket, actor, now, reason=_param_string(params, "reason", max_length=2000))
+    assigned_before = active_assignees(ticket)
     change = HANDLERS[action](act, params)
     if from_status == "waiting_for_client" and to_status != "waiting_for_client":
         change.sla_changed = _close_open_pause(ticket, now) or change.sla_changed
@@ -252,6 +255,7 @@ def stage_action(uow: UnitOfWork, ticket: Ticket, *, action: str, actor: str, no
     # reason of an internal step (triage, escalation...) is an internal note and stays in the audit trail
     told = act.reason if action in REQUESTER_REASONS or not is_engineer(actor) else None
     mail_status(uow, settings, ticket, from_status=from_status, reason=told or comment_text, actor=actor)
+    mail_new_assignees(uow, settings, ticket, assigned_before)
 
 
 def _move(ticket: Ticket, to_status: str, *, actor: str, now: datetime) -> None:

@@ -11,8 +11,13 @@ node's name or its ``attributes`` ``hostname``/``fqdn``/``ip``/``address`` (case
   and group, so a critical alert on a critical node is "highest");
 - firing, such an incident is open: an internal comment on it instead (de-duplication per node and
   client, only among tickets monitoring created: a fingerprint typed into another ticket absorbs nothing);
-- resolved: a comment on that incident (none: ignored);
-- no node, or several nodes of different clients: reported as ``unmatched``, nothing written.
+- resolved: a comment on that incident (none: ignored); with ``alertmanager_resolve_incidents`` the incident
+  also moves to "resolved" (the client confirms or reopens it, and it closes itself after the auto-close
+  days) when its status allows it;
+- no node, or several nodes of different clients: stored as an :class:`~kb.models.UnmatchedAlert` (a repeat
+  counts on the same row) and listed for staff on ``/alerts/unmatched``; :func:`link_to_node` teaches the
+  mapping (the label value joins the node's ``attributes.alert_names``, matched like its hostname from then
+  on) and opens the incident.
 
 The whole notification is validated first and written in one transaction.
 """
@@ -29,18 +34,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.models import Node, Ticket
+from kb.models import MAX_ID, Node, Ticket, UnmatchedAlert
 from service.config import Settings, current_settings
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
-from service.tickets.actions import stage_comment
+from service.tickets.actions import stage_action, stage_comment
 from service.tickets.errors import WorkflowInputError
 from service.tickets.staging import utc_now
+from service.tickets.transitions import allowed_actions
 from service.tickets.workflow import stage_ticket
 
 ACTOR = "system:alertmanager"
 #: Alertmanager writes this for an alert that has not ended.
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _NODE_ATTRIBUTES = ("hostname", "fqdn", "ip", "address")
+#: Node attribute holding the label values staff linked to the node (a list of strings).
+LEARNED_NAMES = "alert_names"
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,9 @@ def _node_keys(node: Node) -> set[str]:
         value = attributes.get(name)
         if isinstance(value, str) and value.strip():
             keys.add(value.strip().lower())
+    learned = attributes.get(LEARNED_NAMES)
+    if isinstance(learned, list):
+        keys.update(v.strip().lower() for v in learned if isinstance(v, str) and v.strip())
     return keys
 
 
@@ -217,7 +228,7 @@ def ingest_alertmanager(session: Session, *, payload: object, now: datetime | No
                 raise
             continue
         counts = {outcome: sum(1 for r in results if r["outcome"] == outcome)
-                  for outcome in ("created", "commented", "ignored", "unmatched")}
+                  for outcome in ("created", "commented", "resolved", "ignored", "unmatched")}
         return {"alerts": len(results), **counts, "results": results}
     raise AssertionError("unreachable")
 
@@ -229,31 +240,115 @@ def _stage_alerts(uow: UnitOfWork, alerts: list[Alert], *, now: datetime, settin
     for alert in alerts:
         node, how = match_node(nodes, alert.labels, tuple(settings.alertmanager_node_labels))
         result: dict[str, Any] = {"fingerprint": alert.fingerprint, "status": alert.status, "match": how}
-        result.update(_stage_alert(uow, alert, node, now=now, settings=settings))
+        result.update(_stage_alert(uow, alert, node, now=now, settings=settings, how=how))
         results.append(result)
     return results
 
 
 def _stage_alert(uow: UnitOfWork, alert: Alert, node: Node | None, *, now: datetime,
-                 settings: Settings) -> dict[str, Any]:
-    """Comment the open incident of the alert, open a new one, or nothing; the outcome."""
+                 settings: Settings, how: str = "") -> dict[str, Any]:
+    """Comment the open incident of the alert, open a new one, or keep it as unmatched; the outcome."""
     existing = _open_incident(uow.session, alert.fingerprint, node)
     if alert.status == "resolved":
         if existing is None:
-            return {"outcome": "ignored"}
-        body = f"Мониторинг: алерт снят (resolved) в {(alert.ends_at or now).isoformat()}."
-    elif existing is not None:
+            return _keep_unmatched(uow.session, alert, how, now) if node is None else {"outcome": "ignored"}
+        return _stage_resolved(uow, existing, alert, now=now, settings=settings)
+    if existing is not None:
         body = f"Мониторинг: алерт всё ещё активен (firing с {alert.starts_at.isoformat()})."
-    elif node is None:
-        return {"outcome": "unmatched"}
+        stage_comment(uow, existing, author=ACTOR, body=body, public=False, actor=ACTOR, now=now, settings=settings)
+        return {"outcome": "commented", "ticket_id": existing.id}
+    if node is None:
+        return _keep_unmatched(uow.session, alert, how, now)
+    ticket = _stage_incident(uow, alert, node, now=now, settings=settings)
+    return {"outcome": "created", "ticket_id": ticket.id, "node_id": node.id}
+
+
+def _stage_incident(uow: UnitOfWork, alert: Alert, node: Node, *, now: datetime, settings: Settings) -> Ticket:
+    subject, description = _describe(alert, node)
+    severity = alert.labels.get("severity") or None
+    return stage_ticket(uow, actor=ACTOR, now=now, settings=settings, fields={
+        "client_id": node.client_id, "subject": subject, "description": description, "channel": "monitoring",
+        "type": "incident", "node_ids": [node.id], "requester_name": "Alertmanager",
+        "alert_fingerprint": alert.fingerprint, "alert_severity": severity and severity[:20],
+    })
+
+
+def _stage_resolved(uow: UnitOfWork, ticket: Ticket, alert: Alert, *, now: datetime,
+                    settings: Settings) -> dict[str, Any]:
+    """A comment on the incident; with ``alertmanager_resolve_incidents``, also its move to "resolved"."""
+    ended = (alert.ends_at or now).isoformat()
+    body = f"Мониторинг: алерт снят (resolved) в {ended}."
+    stage_comment(uow, ticket, author=ACTOR, body=body, public=False, actor=ACTOR, now=now, settings=settings)
+    if settings.alertmanager_resolve_incidents and "resolve" in allowed_actions(ticket.status):
+        stage_action(uow, ticket, action="resolve", actor=ACTOR, now=now, settings=settings,
+                     params={"resolution": f"Мониторинг: алерт снят в {ended}; подтвердите, что всё работает."})
+        return {"outcome": "resolved", "ticket_id": ticket.id}
+    return {"outcome": "commented", "ticket_id": ticket.id}
+
+
+def _keep_unmatched(session: Session, alert: Alert, how: str, now: datetime) -> dict[str, Any]:
+    """Store (or count again) an alert no node matched, for staff to link."""
+    row = session.scalar(select(UnmatchedAlert).where(UnmatchedAlert.fingerprint == alert.fingerprint,
+                                                      UnmatchedAlert.node_id.is_(None)).limit(1))
+    if row is None:
+        row = UnmatchedAlert(fingerprint=alert.fingerprint, alert_status=alert.status,
+                             alertname=(alert.labels.get("alertname") or "")[:200] or None, labels=alert.labels,
+                             annotations=alert.annotations, reason=how[:500] or "no node matched",
+                             received_at=now, repeats=1)
+        session.add(row)
+        session.flush()
     else:
-        subject, description = _describe(alert, node)
-        severity = alert.labels.get("severity") or None
-        ticket = stage_ticket(uow, actor=ACTOR, now=now, settings=settings, fields={
-            "client_id": node.client_id, "subject": subject, "description": description, "channel": "monitoring",
-            "type": "incident", "node_ids": [node.id], "requester_name": "Alertmanager",
-            "alert_fingerprint": alert.fingerprint, "alert_severity": severity and severity[:20],
-        })
-        return {"outcome": "created", "ticket_id": ticket.id, "node_id": node.id}
-    stage_comment(uow, existing, author=ACTOR, body=body, public=False, actor=ACTOR, now=now, settings=settings)
-    return {"outcome": "commented", "ticket_id": existing.id}
+        row.alert_status, row.labels, row.annotations = alert.status, alert.labels, alert.annotations
+        row.repeats += 1
+    return {"outcome": "unmatched", "unmatched_id": row.id}
+
+
+def unmatched_reason_label(reason: str) -> str:
+    """The Russian label staff see for why an alert matched no node."""
+    if "several clients" in reason:
+        return "метка совпадает с узлами нескольких клиентов"
+    return "ни одна метка узла (node, host, hostname, instance) не совпала с известным узлом"
+
+
+def unmatched_alerts(session: Session, *, limit: int = 200) -> list[UnmatchedAlert]:
+    """Alerts waiting to be linked, firing first, then the newest."""
+    rows = session.scalars(select(UnmatchedAlert).where(UnmatchedAlert.node_id.is_(None))
+                           .order_by(UnmatchedAlert.received_at.desc(), UnmatchedAlert.id.desc()).limit(limit))
+    return sorted(rows, key=lambda r: r.alert_status != "firing")
+
+
+def _label_value(row: UnmatchedAlert, label_names: tuple[str, ...]) -> str | None:
+    for label in label_names:
+        value = (row.labels or {}).get(label)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def link_to_node(session: Session, *, alert_id: object, node_id: object, actor: str, now: datetime | None = None,
+                 settings: Settings | None = None) -> dict[str, Any]:
+    """Teach the mapping (the alert's node label value joins ``attributes.alert_names`` of the node) and, for
+    a firing alert, open its incident on the node; one commit."""
+    now, settings = utc_now(now), current_settings(settings)
+    row = session.get(UnmatchedAlert, alert_id) if _valid_id(alert_id) else None
+    if row is None or row.node_id is not None:
+        raise WorkflowInputError(f"unmatched alert {alert_id} not found", "alert_id")
+    node = session.get(Node, node_id) if _valid_id(node_id) else None
+    if node is None:
+        raise WorkflowInputError(f"node {node_id} not found", "node_id")
+    value = _label_value(row, tuple(settings.alertmanager_node_labels))
+    with unit_of_work(session) as uow:
+        if value:
+            learned = [v for v in (node.attributes or {}).get(LEARNED_NAMES, []) if isinstance(v, str)]
+            node.attributes = {**(node.attributes or {}), LEARNED_NAMES: sorted({*learned, value.lower()})}
+        ticket_id = None
+        if row.alert_status == "firing" and _open_incident(session, row.fingerprint, node) is None:
+            alert = Alert(status="firing", labels=row.labels or {}, annotations=row.annotations or {},
+                          starts_at=row.received_at, ends_at=None, fingerprint=row.fingerprint, generator_url=None)
+            ticket_id = _stage_incident(uow, alert, node, now=now, settings=settings).id
+        row.node_id, row.ticket_id, row.linked_by = node.id, ticket_id, actor[:200]
+    return {"alert_id": row.id, "node_id": node.id, "learned": value, "ticket_id": ticket_id}
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID

@@ -11,8 +11,14 @@ work; HTML is reduced to text.
   ``external_id`` is ``email:<Message-ID>``).
 - Otherwise the sender is matched to a client by what the client registered: a contact's or a client
   user's address, then the client's mail domains (``email_domains`` and the domain of its ``email``).
-  A requester address stored on some ticket is never evidence: anyone could have typed it. No match, or a
-  domain shared by several clients, is an :class:`IntakeError` (nothing written).
+  A requester address stored on some ticket is never evidence: anyone could have typed it. No match, a
+  domain shared by several clients, or a reply from someone outside the ticket's client puts the whole
+  message in the **quarantine** (service/tickets/quarantine.py) for staff to accept or reject: never dropped.
+- The body keeps only the sender's newest text: quoted replies and the signature are trimmed
+  (service/tickets/reply_text.py); attachments are stored on the ticket or with the reply's comment
+  (``intake_max_attachments``, ``intake_max_attachment_bytes``: a file left out is named in the text).
+- A message that cannot be read (no sender, nothing in it) is an :class:`IntakeError`; the SMTP intake
+  answers it with an error code (service/tickets/smtp_intake.py), the Maildir command flags it.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from html.parser import HTMLParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import Client, ClientContact, Ticket, User
+from kb.models import Attachment, Client, ClientContact, Comment, QuarantinedMessage, Ticket, User
 from service.config import Settings, current_settings
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.tickets.actions import stage_action, stage_comment
 from service.tickets.errors import WorkflowInputError
+from service.tickets.reply_text import latest_reply
 from service.tickets.staging import utc_now
 from service.tickets.workflow import stage_ticket
 
@@ -43,6 +50,19 @@ ACTOR_PREFIX = "client:"
 
 class IntakeError(WorkflowInputError):
     """The message cannot become a ticket; ``field`` names the header or part at fault."""
+
+
+class UnknownSender(IntakeError):
+    """No client (or not the ticket's client) matches the sender: the message goes to the quarantine."""
+
+
+@dataclass(frozen=True)
+class ParsedAttachment:
+    """One attached file."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,9 @@ class ParsedMessage:
     body: str
     message_id: str | None
     sent_at: datetime | None
+    attachments: tuple[ParsedAttachment, ...] = ()
+    #: The text before trimming (the quarantine and the audit keep the whole message anyway).
+    full_body: str = ""
 
 
 class _TextExtractor(HTMLParser):
@@ -110,6 +133,25 @@ def _body(message: EmailMessage) -> str:
     return content.replace("\r\n", "\n").strip()
 
 
+def _attachments(message: EmailMessage) -> tuple[ParsedAttachment, ...]:
+    """Every part that is a file (a filename or ``Content-Disposition: attachment``), in message order."""
+    found = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        filename = part.get_filename()
+        if not filename and part.get_content_disposition() != "attachment":
+            continue
+        try:
+            content = part.get_payload(decode=True) or b""
+        except (ValueError, AssertionError):  # a broken transfer encoding: keep what the bytes are
+            content = str(part.get_payload()).encode("utf-8", "replace")
+        name = " ".join(str(filename or "attachment").replace("/", "_").replace("\\", "_").split())[:255]
+        found.append(ParsedAttachment(filename=name or "attachment", content_type=part.get_content_type()[:100],
+                                      content=content))
+    return tuple(found)
+
+
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse an RFC 822 message; IntakeError names the missing or malformed header."""
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
@@ -123,8 +165,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if not addresses:
         raise IntakeError("the message has no sender address (From)", "From")
     name, address = addresses[0]
-    subject = " ".join(str(message["Subject"] or "").split())
-    body = _body(message)
+    try:
+        subject = " ".join(str(message["Subject"] or "").split())
+    except (ValueError, IndexError):  # an undecodable encoded word: keep the raw header
+        subject = " ".join(str(message.get_all("Subject", [""])[0]).split())
+    full_body = _body(message)
+    body = latest_reply(full_body)
     if not subject and not body:
         raise IntakeError("the message has neither a subject nor a text body", "Subject")
     sent_at = None
@@ -135,8 +181,16 @@ def parse_message(raw: bytes) -> ParsedMessage:
             sent_at = None
     return ParsedMessage(sender_name=name.strip() or None, sender_email=address.strip().lower(),
                          subject=subject or body.splitlines()[0][:200], body=body,
-                         message_id=str(message["Message-ID"]).strip() if message["Message-ID"] else None,
-                         sent_at=sent_at)
+                         message_id=_message_id(message), sent_at=sent_at, attachments=_attachments(message),
+                         full_body=full_body)
+
+
+def _message_id(message: EmailMessage) -> str | None:
+    try:
+        value = message["Message-ID"]
+    except (ValueError, IndexError):
+        return None
+    return str(value).strip()[:500] if value else None
 
 
 def _domain(address: str | None) -> str | None:
@@ -160,9 +214,9 @@ def match_client(session: Session, sender_email: str) -> Client:
     clients = [c for c in session.scalars(select(Client).order_by(Client.id)) if domain in client_domains(c)]
     if len(clients) > 1:
         names = ", ".join(c.name for c in clients)
-        raise IntakeError(f"the sender's domain {domain} belongs to several clients ({names})", "From")
+        raise UnknownSender(f"the sender's domain {domain} belongs to several clients ({names})", "From")
     if not clients:
-        raise IntakeError(f"no client matches the sender {sender_email} (neither a registered contact nor a "
+        raise UnknownSender(f"no client matches the sender {sender_email} (neither a registered contact nor a "
                           "client's mail domain)", "From")
     return clients[0]
 
@@ -204,9 +258,20 @@ def _already_ingested(session: Session, message: ParsedMessage) -> Ticket | None
 
 def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
                  settings: Settings | None = None) -> dict:
-    """Turn one message into a ticket (channel "email") or a comment; returns what happened."""
+    """Turn one message into a ticket (channel "email"), a comment, or a quarantined message; what happened.
+
+    IntakeError (nothing written) only for a message that cannot be read; an unknown sender is quarantined.
+    """
     message = parse_message(raw)
     now, settings = utc_now(now), current_settings(settings)
+    try:
+        outcome = _ingest_parsed(session, message, now=now, settings=settings)
+    except UnknownSender as exc:
+        outcome = quarantine(session, raw=raw, message=message, reason=str(exc), now=now)
+    return {**outcome, "sender": message.sender_email, "message_id": message.message_id}
+
+
+def _ingest_parsed(session: Session, message: ParsedMessage, *, now: datetime, settings: Settings) -> dict:
     actor = f"{ACTOR_PREFIX}{message.sender_email}"
     reference = REFERENCE.search(message.subject)
     ticket = session.get(Ticket, int(reference.group(1))) if reference else None
@@ -216,34 +281,80 @@ def ingest_email(session: Session, *, raw: bytes, now: datetime | None = None,
         elif (duplicate := _already_ingested(session, message)) is not None:
             outcome = {"outcome": "duplicate", "ticket_id": duplicate.id}
         else:
-            outcome = _stage_new_ticket(uow, message, actor=actor, now=now, settings=settings)
-    return {**outcome, "sender": message.sender_email, "message_id": message.message_id}
+            client = match_client(uow.session, message.sender_email)
+            outcome = stage_message_ticket(uow, message, client, actor=actor, now=now, settings=settings)
+    return outcome
+
+
+def quarantine(session: Session, *, raw: bytes, message: ParsedMessage, reason: str, now: datetime) -> dict:
+    """Keep the whole message for staff to accept or reject (one commit); a duplicate Message-ID is kept once."""
+    with unit_of_work(session):
+        row = QuarantinedMessage(sender=message.sender_email[:200], subject=message.subject[:500] or "-",
+                                 reason=reason[:500], raw=bytes(raw), received_at=now, status="pending")
+        session.add(row)
+        session.flush()
+    return {"outcome": "quarantined", "quarantine_id": row.id, "reason": reason}
 
 
 def _stage_reply(uow: UnitOfWork, ticket: Ticket, message: ParsedMessage, *, actor: str, now: datetime,
                  settings: Settings) -> dict:
     """A public comment by the sender on the ticket the subject names; a ticket waiting for the client resumes."""
     if not _sender_belongs(uow.session, ticket, message.sender_email):
-        raise IntakeError(f"the sender {message.sender_email} does not belong to the client of "
-                          f"ticket #{ticket.id}", "From")
+        raise UnknownSender(f"the sender {message.sender_email} does not belong to the client of "
+                            f"ticket #{ticket.id}", "From")
     body = message.body or message.subject
-    stage_comment(uow, ticket, author=message.sender_email, body=body, public=True, actor=actor, now=now,
-                  settings=settings)
+    skipped = _skipped_note(message, settings)
+    comment = stage_comment(uow, ticket, author=message.sender_email, body=body + skipped, public=True,
+                            actor=actor, now=now, settings=settings)
+    stored = store_attachments(uow.session, ticket, message, settings, comment=comment, now=now)
     resumed = ticket.status == "waiting_for_client"
     if resumed:
         stage_action(uow, ticket, action="client_replied", actor=actor, now=now, settings=settings,
                      params={"reason": "the client answered by e-mail"})
-    return {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed}
+    return {"outcome": "commented", "ticket_id": ticket.id, "resumed": resumed, "attachments": stored}
 
 
-def _stage_new_ticket(uow: UnitOfWork, message: ParsedMessage, *, actor: str, now: datetime,
-                      settings: Settings) -> dict:
-    """A new ticket (channel "email") of the client the sender is registered with."""
-    client = match_client(uow.session, message.sender_email)
+def stage_message_ticket(uow: UnitOfWork, message: ParsedMessage, client: Client, *, actor: str, now: datetime,
+                         settings: Settings) -> dict:
+    """A new ticket (channel "email") of ``client`` from the message, with its attachments (no commit)."""
     subject = REFERENCE.sub("", message.subject).strip() or message.subject
+    description = (message.body or "") + _skipped_note(message, settings)
     ticket = stage_ticket(uow, actor=actor, now=now, settings=settings,
-                          fields={"client_id": client.id, "subject": subject[:500], "description": message.body,
+                          fields={"client_id": client.id, "subject": subject[:500], "description": description,
                                   "channel": "email", "requester_name": message.sender_name,
                                   "requester_email": message.sender_email,
                                   "external_id": message_external_id(message)})
-    return {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id}
+    stored = store_attachments(uow.session, ticket, message, settings, comment=None, now=now)
+    return {"outcome": "created", "ticket_id": ticket.id, "client_id": client.id, "attachments": stored}
+
+
+def kept_attachments(message: ParsedMessage, settings: Settings) -> tuple[list[ParsedAttachment], list[str]]:
+    """(the files stored, the names of those left out with why): at most ``intake_max_attachments`` files of
+    at most ``intake_max_attachment_bytes`` each."""
+    kept, skipped = [], []
+    for attachment in message.attachments:
+        if len(attachment.content) > settings.intake_max_attachment_bytes:
+            skipped.append(f"{attachment.filename} ({len(attachment.content)} bytes > "
+                           f"{settings.intake_max_attachment_bytes})")
+        elif len(kept) >= settings.intake_max_attachments:
+            skipped.append(f"{attachment.filename} (more than {settings.intake_max_attachments} files)")
+        else:
+            kept.append(attachment)
+    return kept, skipped
+
+
+def _skipped_note(message: ParsedMessage, settings: Settings) -> str:
+    _, skipped = kept_attachments(message, settings)
+    return ("\n\n[Вложения не сохранены / attachments not stored: " + "; ".join(skipped) + "]") if skipped else ""
+
+
+def store_attachments(session: Session, ticket: Ticket, message: ParsedMessage, settings: Settings, *,
+                      comment: Comment | None, now: datetime) -> int:
+    """Add the message's kept attachments to the ticket (no commit); how many."""
+    kept, _ = kept_attachments(message, settings)
+    for attachment in kept:
+        session.add(Attachment(ticket_id=ticket.id, comment_id=comment.id if comment else None,
+                               filename=attachment.filename, content_type=attachment.content_type,
+                               size=len(attachment.content), sha256=hashlib.sha256(attachment.content).hexdigest(),
+                               content=attachment.content, created_at=now))
+    return len(kept)

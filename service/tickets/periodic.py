@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kb.models import AuditEvent, Client, Ticket
 from service.config import Settings, current_settings
-from service.platform.mail import send_mail
+from service.platform import outbox
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.sla.service import staff_recipients
 from service.tickets.actions import stage_action
@@ -19,7 +19,6 @@ from service.tickets.staging import (
     audit_event,
     calendar_of,
     notify_changed,
-    send_after_commit,
     utc_now,
 )
 
@@ -117,7 +116,8 @@ def flag_time_box_expired(session: Session, *, now: datetime | None = None,
 
 def _mail_time_box_expired(uow: UnitOfWork, settings: Settings, ticket: Ticket, client: Client,
                            recipients: list[str], *, used_minutes: int) -> None:
-    """Tell the first-line assignee and the client's manager that the ticket should go to the second line."""
+    """Tell the first-line assignee and the client's manager (through the outbox, in this transaction) that
+    the ticket should go to the second line."""
     if not recipients:
         return
     subject = f"Время первой линии истекло: заявка #{ticket.id} — {client.name}"
@@ -125,7 +125,8 @@ def _mail_time_box_expired(uow: UnitOfWork, settings: Settings, ticket: Ticket, 
             f"Клиент: {client.name}, приоритет: {ticket.priority}, статус: {ticket.status}\n"
             f"Первая линия работает {used_minutes} мин рабочего времени при лимите "
             f"{settings.workflow_first_line_minutes} мин: передайте заявку второй линии (escalate).\n")
-    send_after_commit(uow, lambda: send_mail(settings, recipients, subject, body))
+    outbox.enqueue(uow.session, kind="time_box", recipients=recipients, subject=subject, body=body,
+                   ticket_id=ticket.id)
 
 
 def flagged_for_escalation(session: Session, *, ticket: Ticket) -> bool:

@@ -1,9 +1,9 @@
 """What every staged change of a ticket shares: the instant and settings, loading the ticket, its audit event,
-the SLA refresh, and the signals and requester e-mail registered on the unit of work, sent once it is committed."""
+the SLA refresh, the signals registered on the unit of work (sent once it is committed) and the e-mail, written to
+the outbox in the same transaction (service/platform/outbox.py delivers it later)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from service.platform import signals
 from service.platform.unit_of_work import UnitOfWork, signal_sender
 from service.sla.service import client_calendar, client_policy
 from service.tickets.errors import TicketNotFound, WorkflowInputError
-from service.tickets.notifications import notify_comment, notify_status_change
+from service.tickets.notifications import client_language, queue_assigned, queue_comment, queue_status_change
 
 
 def utc_now(now: datetime | None) -> datetime:
@@ -53,11 +53,6 @@ def notify_changed(uow: UnitOfWork, ticket: Ticket, action: str, *, from_status:
     uow.after_commit("ticket_changed", lambda: signals.ticket_changed.send(signal_sender(), **facts), phase=CHANGED)
 
 
-def send_after_commit(uow: UnitOfWork, send: Callable[[], object]) -> None:
-    """Send an e-mail once the unit of work is committed (an SMTP failure is logged, never undoes the change)."""
-    uow.after_commit("mail", send, phase=MAIL)
-
-
 def audit_event(session: Session, ticket: Ticket, action: str, actor: str, now: datetime, **data: Any) -> None:
     event = audit.record(session, entity="ticket", entity_id=ticket.id, action=action, actor=actor, **data)
     event.at = now  # the use case's instant, so that replays and tests with a fixed clock stay consistent
@@ -84,23 +79,38 @@ def active_specialist(session: Session, value: object, name: str) -> Specialist:
 
 def mail_status(uow: UnitOfWork, settings: Settings, ticket: Ticket, *, from_status: str | None,
                 reason: str | None, actor: str) -> None:
-    """E-mail the requester the ticket's new status after the commit (when enabled and known)."""
+    """Queue the requester's mail of the ticket's new status in this transaction (when enabled and known)."""
     if not (settings.workflow_notify_requester and ticket.requester_email):
         return
-    facts = mail_facts(ticket)
-    send_after_commit(uow, lambda: notify_status_change(settings, facts, from_status=from_status,
-                                                        reason=reason, actor=actor))
+    uow.session.flush()  # the ticket's id and due instants
+    queue_status_change(uow.session, settings, mail_facts(ticket), from_status=from_status, reason=reason,
+                        actor=actor)
 
 
 def mail_comment(uow: UnitOfWork, settings: Settings, ticket: Ticket, comment: Comment) -> None:
-    """E-mail the requester a public comment after the commit, unless the requester wrote it."""
+    """Queue the requester's mail of a public comment in this transaction, unless the requester wrote it."""
     if not (settings.workflow_notify_requester and ticket.requester_email and comment.public):
         return
     if comment.author.strip().lower() == ticket.requester_email.strip().lower():
         return  # the requester wrote it: no echo
-    facts = mail_facts(ticket)
-    author, body = comment.author, comment.body
-    send_after_commit(uow, lambda: notify_comment(settings, facts, author=author, body=body))
+    queue_comment(uow.session, settings, mail_facts(ticket), author=comment.author, body=comment.body)
+
+
+def mail_new_assignees(uow: UnitOfWork, settings: Settings, ticket: Ticket, before: set[int]) -> None:
+    """Queue a mail to every specialist who became an active assignee (``before``: the active ones until now)."""
+    facts = None
+    for assignment in ticket.assignees:
+        if assignment.released_at is not None or assignment.specialist_id in before:
+            continue
+        specialist = uow.session.get(Specialist, assignment.specialist_id)
+        facts = facts or mail_facts(ticket)
+        queue_assigned(uow.session, settings, facts, email=specialist.email if specialist else None,
+                       role=assignment.role)
+
+
+def active_assignees(ticket: Ticket) -> set[int]:
+    """Specialist ids working the ticket now."""
+    return {a.specialist_id for a in ticket.assignees if a.released_at is None}
 
 
 def mail_facts(ticket: Ticket) -> dict[str, Any]:
@@ -110,4 +120,5 @@ def mail_facts(ticket: Ticket) -> dict[str, Any]:
         "requester_name": ticket.requester_name, "requester_email": ticket.requester_email,
         "resolution": ticket.resolution, "client_name": ticket.client.name if ticket.client else None,
         "resolution_due": ticket.resolution_due,
+        "language": client_language(ticket.client.language, ticket.client.country) if ticket.client else "ru",
     }

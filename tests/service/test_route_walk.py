@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kb.db import make_engine, make_session_factory
-from kb.models import Article, KnownProblem
+from kb.models import Article, Attachment, KnownProblem, QuarantinedMessage, UnmatchedAlert
 from service.platform.auth import create_user, issue_token
 from service.platform.permissions import ROLE_ACTIONS
 from service.platform.permissions import STAFF as STAFF_ROLES
@@ -56,6 +56,8 @@ FORMS = {
     "web.ticket_comment": {"body": "Проверьте кабель"},
     "web.ticket_time_entry": {"specialist_id": "1", "started_at": "2026-11-23T10:00", "minutes": "30"},
     "web.portal_new_ticket": {"subject": "Не печатает принтер"},
+    "intake_web.quarantine_accept": {"client_id": "1", "remember": "on"},
+    "intake_web.unmatched_alert_link": {"node_id": "1"},
 }
 
 
@@ -79,7 +81,13 @@ def store(app):
         workflow.add_comment(session, ticket_id=ticket.id, body="Выехали к вам", actor="operator")
         ids[client_id] = Ids(client_id, ticket.id)
     session.add_all([Article(title="Спулер печати", body="Перезапустить службу"),
-                     KnownProblem(title="Спулер", symptoms="не печатает")])
+                     KnownProblem(title="Спулер", symptoms="не печатает"),
+                     Attachment(ticket_id=ids[world.client_id].ticket_id, filename="скан.pdf", size=4,
+                                sha256="0" * 64, content=b"%PDF"),
+                     QuarantinedMessage(sender="who@nowhere.example", subject="Кто я", reason="no client matches",
+                                        raw=b"From: who@nowhere.example\r\nSubject: x\r\n\r\ntext\r\n"),
+                     UnmatchedAlert(fingerprint="f1", alert_status="firing", alertname="NodeDown",
+                                    labels={"instance": "ghost:9100"}, annotations={}, reason="no node")])
     session.commit()
     yield session, ids[world.client_id], ids[world.other_client_id]
     session.close()
@@ -107,7 +115,8 @@ def csrf(browser) -> str:
 
 def path_for(rule, ids: Ids) -> str:
     values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
-              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css"}
+              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css",
+              "message_id": 1, "alert_id": 1, "attachment_id": 1}
     return re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 

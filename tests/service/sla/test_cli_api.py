@@ -96,7 +96,7 @@ def test_check_and_report_commands(sqlite_url):
     assert run("report", "--client", "999", "--month", "2026-10", env=env).exit_code == 2
     assert run("check", "--now", "noon", env=env).exit_code == 2
     not_sent = run("report", "--client", str(client_id), "--month", "2026-10", "--send", env=env)
-    assert not_sent.exit_code == 1 and "no SMTP host" in not_sent.output
+    assert not_sent.exit_code == 1 and "neither an e-mail address" in not_sent.output
 
 
 REPORT_KEYS = {"client", "month", "policy", "tickets", "by_priority", "targets", "breaches", "overdue_minutes",

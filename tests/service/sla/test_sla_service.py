@@ -1,5 +1,6 @@
 """SLA over the knowledge store (SQLite and PostgreSQL): refresh, periodic check with events, penalties and
-e-mail notifications through a real SMTP server on loopback, monthly reports."""
+e-mail notifications written to the outbox with the events and delivered to a real SMTP server on loopback,
+monthly reports."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import Assignment, AuditEvent, Client, Contract, SlaEvent, SlaPause, Specialist, Ticket
+from kb.models import (
+    Assignment,
+    AuditEvent,
+    Client,
+    Contract,
+    OutboxMessage,
+    SlaEvent,
+    SlaPause,
+    Specialist,
+    Ticket,
+)
 from service.config import load_settings
 from service.sla import service as sla_service
-from tests.smtp_server import smtp_server
+from tests.smtp_server import deliver_outbox, free_port, smtp_server
 
 MSK = timezone(timedelta(hours=3))
 
@@ -59,16 +70,20 @@ def test_check_records_each_state_once_notifies_and_charges(db_session):
         settings = load_settings({}, smtp_host="127.0.0.1", smtp_port=port)
         first = sla_service.sla_check(db_session, now=msk(23, 12), settings=settings)
         assert first["events_created"] == 1 and first["notified"] == 1 and first["states"] == {"at_risk": 1}
+        assert inbox.messages == [] and deliver_outbox(db_session, settings)["sent"] == 1
         assert len(inbox.messages) == 1
         recipients, message = inbox.messages[0]
         assert sorted(recipients) == ["ivanov@example.org", "manager@example.org"]
         assert "под угрозой" in message["Subject"] and f"#{ticket.id}" in message["Subject"]
         again = sla_service.sla_check(db_session, now=msk(23, 12, 30), settings=settings)
+        deliver_outbox(db_session, settings)
         assert again["events_created"] == 0 and len(inbox.messages) == 1
         breached = sla_service.sla_check(db_session, now=msk(23, 14), settings=settings)
+        deliver_outbox(db_session, settings)
         assert breached["events_created"] == 1 and len(inbox.messages) == 2
         assert "нарушен" in inbox.messages[1][1]["Subject"]
         sla_service.sla_check(db_session, now=msk(23, 15), settings=settings)
+        deliver_outbox(db_session, settings)
         assert len(inbox.messages) == 2  # a growing breach is not a new state
     event = db_session.scalar(select(SlaEvent).where(SlaEvent.state == "breached"))
     assert (event.target, event.overdue_minutes, event.penalty) == ("reaction", 120, Decimal("2500.00"))
@@ -79,8 +94,10 @@ def test_check_records_each_state_once_notifies_and_charges(db_session):
     db_session.refresh(event)
     assert (event.overdue_minutes, event.penalty) == (150, Decimal("3000.00"))
     states = {(e.target, e.state): e.notified for e in db_session.scalars(select(SlaEvent))}
-    # Reaction events went out by mail; the resolution turned at risk at 12:00 Tuesday with no SMTP configured.
-    assert states == {("reaction", "at_risk"): True, ("reaction", "breached"): True, ("resolution", "at_risk"): False}
+    # Every event is queued once, SMTP configured or not: the resolution's at-risk mail waits in the outbox.
+    assert states == {("reaction", "at_risk"): True, ("reaction", "breached"): True, ("resolution", "at_risk"): True}
+    waiting = db_session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending")).all()
+    assert [m.kind for m in waiting] == ["sla_event"] and "решение" in waiting[0].subject
 
 
 def test_second_breach_of_a_ticket_pays_only_the_hourly_part(db_session):
@@ -93,7 +110,9 @@ def test_second_breach_of_a_ticket_pays_only_the_hourly_part(db_session):
     assert events["resolution"].overdue_minutes == (4 + 1) * 60 and events["resolution"].penalty == Decimal("5000.00")
     # Found late, each breach is filed at the instant it began (billing counts breaches by that month).
     assert (events["reaction"].recorded_at, events["resolution"].recorded_at) == (msk(23, 13), msk(24, 15))
-    assert not any(e.notified for e in events.values())  # no SMTP host configured: nothing sent, nothing claimed
+    # no SMTP host configured: each event's mail waits in the outbox (queued with the event, never twice)
+    assert all(e.notified for e in events.values())
+    assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
     assert ticket.sla_state == "breached"
 
 
@@ -139,6 +158,7 @@ def test_month_end_reports_go_out_once_from_gold_up(db_session):
         results = sla_service.send_monthly_reports(db_session, now=msk(1, 0, 5, month=12), settings=settings)
         assert results == [{"client_id": gold.id, "month": "2026-11", "sent": True}]
         assert sla_service.send_monthly_reports(db_session, now=msk(1, 1, month=12), settings=settings) == []
+        assert deliver_outbox(db_session, settings, now=msk(1, 1, month=12))["sent"] == 1
     assert len(inbox.messages) == 1
     recipients, message = inbox.messages[0]
     assert sorted(recipients) == ["it@romashka.example", "manager@example.org"]
@@ -150,20 +170,15 @@ def test_month_end_reports_go_out_once_from_gold_up(db_session):
     assert bronze.id != gold.id
 
 
-def test_notifications_are_the_checks_effect_after_its_commit(db_session, monkeypatch):
-    """The check commits its events once; mail goes out only then, and a failing mailer never undoes them."""
+def test_event_mail_is_written_with_the_events_and_a_dead_server_loses_nothing(db_session):
+    """The check commits its events and their outbox messages together; SMTP down only delays the mail."""
     seed(db_session)
-    stored_when_mailing = []
-
-    def broken_mailer(settings, recipients, subject, body, **kwargs):
-        with Session(db_session.get_bind()) as other:
-            stored_when_mailing.append(other.query(SlaEvent).count())
-        raise RuntimeError("the mailer crashed")
-
-    monkeypatch.setattr(sla_service, "send_mail", broken_mailer)
-    settings = load_settings({}, smtp_host="127.0.0.1")
+    settings = load_settings({}, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2.0)
     result = sla_service.sla_check(db_session, now=msk(23, 12), settings=settings)
-    assert stored_when_mailing == [1]  # the at-risk event was committed before the first mail
-    assert result["events_created"] == 1 and (result["notified"], result["notification_failures"]) == (0, 0)
+    assert result["events_created"] == 1 and result["notified"] == 1
     with Session(db_session.get_bind()) as other:
-        assert [e.notified for e in other.scalars(select(SlaEvent))] == [False]  # retried at the next check
+        assert [e.notified for e in other.scalars(select(SlaEvent))] == [True]
+        assert [m.kind for m in other.scalars(select(OutboxMessage))] == ["sla_event"]
+    assert deliver_outbox(db_session, settings)["retry"] == 1  # nobody listens on that port
+    message = db_session.scalar(select(OutboxMessage))
+    assert (message.status, message.attempts) == ("pending", 1) and "127.0.0.1" in message.last_error

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kb.models import Ticket
-from tests.smtp_server import free_port
+from tests.smtp_server import deliver_app_outbox, free_port
 
 
 def create(client, world, **fields):
@@ -170,6 +170,8 @@ def test_requester_gets_mail_on_status_changes_and_public_comments(app, client, 
     app.config["SETTINGS"] = replace(app.config["SETTINGS"], smtp_host="127.0.0.1", smtp_port=port,
                                      mail_from="support@precedent.example")
     ticket_id = create(client, app_world).json["id"]
+    assert inbox.messages == []  # the request wrote the message to the outbox; the worker sends it
+    assert deliver_app_outbox(app)["sent"] == 1
     assert len(inbox.messages) == 1
     recipients, message = inbox.messages[0]
     assert recipients == ["p.petrov@romashka.ru"]
@@ -178,14 +180,17 @@ def test_requester_gets_mail_on_status_changes_and_public_comments(app, client, 
     assert f"номером #{ticket_id}" in message.get_content()
 
     client.post(f"/api/v1/tickets/{ticket_id}/comments", json={"body": "внутреннее", "public": False})
+    deliver_app_outbox(app)
     assert len(inbox.messages) == 1
     client.post(f"/api/v1/tickets/{ticket_id}/comments", json={"body": "Заберём принтер в ремонт"})
+    deliver_app_outbox(app)
     assert "Заберём принтер в ремонт" in inbox.messages[-1][1].get_content()
     assert inbox.messages[-1][1]["Subject"].startswith(f"[#{ticket_id}] Новый комментарий")
 
     act(client, ticket_id, "triage")
     act(client, ticket_id, "take")
     act(client, ticket_id, "resolve", resolution="Заменён фьюзер")
+    assert deliver_app_outbox(app)["sent"] == 3
     resolved = inbox.messages[-1][1]
     assert "решена" in resolved["Subject"]
     assert "Заменён фьюзер" in resolved.get_content()
@@ -207,6 +212,7 @@ def test_mail_templates_can_be_overridden(app, client, app_world, smtp_inbox, tm
     app.config["SETTINGS"] = replace(app.config["SETTINGS"], smtp_host="127.0.0.1", smtp_port=port,
                                      mail_templates_dir=str(tmp_path))
     ticket_id = create(client, app_world).json["id"]
+    deliver_app_outbox(app)
     message = inbox.messages[-1][1]
     assert message["Subject"] == f"Ticket {ticket_id} is new"
     assert f"#{ticket_id}" in message.get_content()  # the body still comes from the built-in template

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from kb.models import Client, ClientContact, Ticket
+from kb.models import Client, ClientContact, QuarantinedMessage, Ticket
 from service.cli import main
 from service.tickets import workflow
 from service.tickets.email_intake import IntakeError, html_to_text, ingest_email, parse_message
@@ -75,14 +75,16 @@ def test_a_requester_address_stored_on_a_ticket_never_diverts_mail(db_session, w
     assert report["client_id"] == world.client_id
 
 
-@pytest.mark.parametrize(("name", "field"), [("05_unknown_sender.eml", "From"), ("06_foreign_reply.eml", "From")])
-def test_refused_messages_write_nothing(db_session, world, flow_settings, name, field):
+@pytest.mark.parametrize(("name", "reason"), [("05_unknown_sender.eml", "no client matches"),
+                                            ("06_foreign_reply.eml", "does not belong to the client")])
+def test_unknown_senders_are_quarantined_not_ticketed(db_session, world, flow_settings, name, reason):
     new_ticket(db_session, world, flow_settings)
-    with pytest.raises(IntakeError) as info:
-        ingest_email(db_session, raw=raw(name), now=MONDAY_10_MSK, settings=flow_settings)
-    assert info.value.field == field
+    report = ingest_email(db_session, raw=raw(name), now=MONDAY_10_MSK, settings=flow_settings)
+    assert report["outcome"] == "quarantined" and reason in report["reason"]
     assert db_session.scalar(select(func.count()).select_from(Ticket)) == 1
     assert len(db_session.get(Ticket, 1).comments) == 0
+    kept = db_session.get(QuarantinedMessage, report["quarantine_id"])
+    assert kept.status == "pending" and kept.raw == raw(name)  # the whole message, byte for byte
 
 
 def test_malformed_messages():
@@ -111,11 +113,13 @@ def test_cli_ingests_a_folder_and_reports_refusals(sqlite_url, flow_settings, mo
     monkeypatch.setenv("PRECEDENT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("PRECEDENT_TRIAGE_USE_SEARCH", "0")
     result = CliRunner().invoke(main, ["intake", "email", str(folder)])
-    assert result.exit_code == 2
+    assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert [r["outcome"] for r in report["results"]] == ["created", "commented", "refused"]
+    assert [r["outcome"] for r in report["results"]] == ["created", "commented", "quarantined"]
     assert report["results"][1]["ticket_id"] == report["results"][0]["ticket_id"] == 1
-    assert "05_unknown_sender.eml" in result.stderr
+    (folder / "07_broken.eml").write_bytes(b"Subject: no sender\r\n\r\nwho wrote this?")
+    refused = CliRunner().invoke(main, ["intake", "email", str(folder / "07_broken.eml")])
+    assert refused.exit_code == 2 and "07_broken.eml" in refused.stderr
     single = CliRunner().invoke(main, ["intake", "email", str(EML_DIR / "03_html_only.eml")])
     assert single.exit_code == 0, single.output
     missing = CliRunner().invoke(main, ["intake", "email", str(tmp_path / "nope.eml")])
@@ -143,9 +147,9 @@ def test_cli_reads_a_maildir_once(sqlite_url, flow_settings, monkeypatch, tmp_pa
     monkeypatch.setenv("PRECEDENT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("PRECEDENT_TRIAGE_USE_SEARCH", "0")
     first = CliRunner().invoke(main, ["intake", "email", str(tmp_path / "Maildir")])
-    assert first.exit_code == 2
+    assert first.exit_code == 0, first.output
     outcomes = sorted(r["outcome"] for r in json.loads(first.stdout)["results"])
-    assert outcomes == ["created", "refused"]
+    assert outcomes == ["created", "quarantined"]
     assert sorted(m.get_flags() for m in box) == ["FS", "S"]
     assert all(m.get_subdir() == "cur" for m in box)
     second = CliRunner().invoke(main, ["intake", "email", str(tmp_path / "Maildir")])

@@ -12,6 +12,7 @@ from kb.models import Ticket, User
 from tests.service.tickets.test_alertmanager import AUTH, URL, notification
 from tests.service.tickets.test_api import act, create
 from tests.service.web.test_views import login
+from tests.smtp_server import deliver_app_outbox
 
 
 def staff_ticket_with_comments(client, world) -> int:
@@ -141,6 +142,7 @@ def test_mail_to_the_requester_carries_no_internal_note(app, client, app_world, 
     act(client, ticket_id, "triage", reason="Клиент опять сам сломал драйвер")
     act(client, ticket_id, "take")
     act(client, ticket_id, "request_info", reason="Какая модель картриджа?")
+    deliver_app_outbox(app)
     mails = "\n".join(message.get_content() for _, message in inbox.messages)
     assert "Какая модель картриджа?" in mails and "Заберём принтер в ремонт" in mails
     assert "Клиент опять" not in mails

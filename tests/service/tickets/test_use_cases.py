@@ -9,11 +9,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from kb.models import Client, Specialist, Ticket, TriagePrediction
+from kb.models import Client, OutboxMessage, Specialist, Ticket, TriagePrediction
 from kb.queries import audit
 from service.cli import main
 from service.tickets import periodic, workflow
 from service.tickets.errors import IllegalTransition, WorkflowInputError
+from tests.smtp_server import deliver_outbox
 
 from .conftest import MONDAY_10_MSK, drive, new_ticket
 
@@ -212,8 +213,10 @@ def test_expired_time_box_mails_the_assignee_and_the_manager_once(db_session, wo
                               settings=settings, **({"specialist_id": world.line1_id} if action == "take" else {}))
     assert periodic.flag_time_box_expired(db_session, now=msk(23, 12), settings=settings) == [ticket.id]
     assert periodic.flag_time_box_expired(db_session, now=msk(23, 13), settings=settings) == []
-    assert len(inbox.messages) == 1
-    recipients, message = inbox.messages[0]
+    deliver_outbox(db_session, settings)
+    kinds = [m.kind for m in db_session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert kinds == ["assigned", "time_box"]  # the take assigned line 1, then the time box ran out once
+    recipients, message = inbox.messages[1]
     assert sorted(recipients) == ["line1@desk.example", "manager@romashka.ru"]
     assert f"#{ticket.id}" in message["Subject"] and "escalate" in message.get_content()
 
