@@ -103,7 +103,7 @@ def facet_counts(rows: Sequence[QueueRow], filters: QueueFilters) -> dict[str, C
 
 
 def _needs_triage_ids(session: Session, ticket_ids: Iterable[int]) -> set[int]:
-    """Tickets still "new" whose latest triage prediction was not sure enough (the human-triage queue)."""
+    """Tickets whose latest triage prediction was not sure enough."""
     ids = list(ticket_ids)
     if not ids:
         return set()
@@ -151,8 +151,9 @@ def _live_rows(session: Session, tickets: Sequence[Ticket], *, now: datetime, se
         target, due_at, left = next_due(clock, now)
         assignees = [a.specialist.name for a in sorted(ticket.assignees, key=lambda a: a.role != "primary")
                      if a.released_at is None and a.specialist is not None]
-        rows.append(QueueRow(ticket, clock.state, clock.paused, target, due_at, left, assignees,
-                             ticket.id in triage_ids))
+        # a new ticket nobody could route (no group: triage failed or had no model) needs a human as well
+        needs_triage = ticket.status == "new" and (ticket.id in triage_ids or ticket.group is None)
+        rows.append(QueueRow(ticket, clock.state, clock.paused, target, due_at, left, assignees, needs_triage))
     return rows
 
 

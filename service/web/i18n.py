@@ -63,7 +63,22 @@ FIELD_LABELS = {"from": _("из"), "to": _("в"), "reason": _("причина"),
                 "group": _("группа"), "specialist_id": _("специалист"), "specialist_ids": _("специалисты"),
                 "minutes": _("минут"), "resolution": _("решение"), "public": _("виден клиенту"),
                 "on_site": _("выезд"), "off_hours_agreed": _("нерабочее время согласовано"),
-                "work_kind": _("вид работ"), "released": _("снят с заявки"), "time_entry_id": _("запись")}
+                "work_kind": _("вид работ"), "released": _("снят с заявки"), "time_entry_id": _("запись"),
+                "channel": _("канал"), "type": _("тип"), "triaged_by": _("кто сортировал"),
+                "needs_human": _("нужна ручная сортировка"), "billing_mode": _("оплата"), "started_at": _("начало"),
+                "note": _("что сделано"), "urgency": _("срочность"), "node_ids": _("узлы")}
+TRIAGED_BY_LABELS = {"caller": _("указано при создании"), "triage": _("автосортировка"),
+                     "triage failed": _("автосортировка не сработала")}
+#: The search's reasons (Russian, from service.search) in the reader's language.
+_SEARCH_REASONS = {"тот же клиент": _("тот же клиент"), "тот же тип узла": _("тот же тип узла"),
+                   "близкий смысл": _("близкий смысл")}
+
+
+def search_reason(text: str) -> str:
+    """A reason of a search hit in the reader's language."""
+    if text.startswith("общие слова: "):
+        return gettext("общие слова: %(words)s", words=text.split(": ", 1)[1])
+    return str(_SEARCH_REASONS.get(text, text))
 
 ERROR_TITLES = {400: _("Неверный запрос"), 401: _("Нужен вход"), 403: _("Доступ запрещён"),
                 404: _("Страница не найдена"), 405: _("Метод не поддерживается"), 409: _("Конфликт"),
@@ -219,6 +234,7 @@ def init_app(app: Flask) -> None:
     for name, table in tables.items():
         app.jinja_env.filters[name] = lambda code, _table=table: label(_table, code)
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["search_reason"] = search_reason
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["current_language"] = lambda: str(get_locale())

@@ -10,7 +10,9 @@ from kb.models import AuditEvent
 from service.web import i18n
 
 #: Facts whose values are codes of a vocabulary, and the table that names them.
-_CODED = {"from": i18n.STATUS_LABELS, "to": i18n.STATUS_LABELS, "work_kind": i18n.BILLING_LABELS}
+_CODED = {"from": i18n.STATUS_LABELS, "to": i18n.STATUS_LABELS, "work_kind": i18n.BILLING_LABELS,
+          "priority": i18n.PRIORITY_LABELS, "group": i18n.GROUP_LABELS, "channel": i18n.CHANNEL_LABELS,
+          "type": i18n.TYPE_LABELS, "billing_mode": i18n.BILLING_LABELS, "triaged_by": i18n.TRIAGED_BY_LABELS}
 #: Facts whose {"from", "to"} change is worded with a vocabulary.
 _CHANGES = {"priority": i18n.PRIORITY_LABELS, "group": i18n.GROUP_LABELS}
 #: Facts left out: ids the reader cannot use.
