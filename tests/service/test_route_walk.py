@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
