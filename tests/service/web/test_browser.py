@@ -116,7 +116,7 @@ def _login(browser, base: str, username: str, lang: str) -> None:
     browser.get(f"{base}/language/{lang}?next=/login")
     browser.find_element(By.ID, "username").send_keys(username)
     browser.find_element(By.ID, "password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
+    _click_and_wait(browser, "login-submit")
 
 
 def _click_and_wait(browser, element_id: str) -> None:
