@@ -185,6 +185,7 @@ _REFUSALS = (
     (re.compile(r"specialist \d+ is on line \d+.*"), lambda m: gettext("эскалировать можно только на 2-ю или 3-ю линию")),
     (re.compile(r"specialist \d+ (not found|is not active)"), lambda m: gettext("такого активного специалиста нет")),
     (re.compile(r".* must not be in the future|.*not in the future"), lambda m: gettext("не может быть в будущем")),
+    (re.compile(r"nodes not found: .*"), lambda m: gettext("такого устройства у вас нет")),
     (re.compile(r"minutes must be an integer between 1 and 1440"), lambda m: gettext("от 1 до 1440 минут")),
     (re.compile(r"only the author of the entry or a manager.*"),
      lambda m: gettext("исправить запись может только её автор или менеджер")),
@@ -194,7 +195,8 @@ _REFUSALS = (
 _FIELD_NAMES = {"body": _("текст"), "resolution": _("решение"), "reason": _("причина"), "group": _("группа"),
                 "priority": _("приоритет"), "specialist_id": _("специалист"), "specialist_ids": _("специалисты"),
                 "started_at": _("начало"), "minutes": _("минут"), "subject": _("тема"), "description": _("описание"),
-                "action": _("действие"), "time_entry": _("запись о работе"), "comment": _("комментарий")}
+                "action": _("действие"), "time_entry": _("запись о работе"), "comment": _("комментарий"),
+                "node_ids": _("устройство"), "urgency": _("срочность")}
 
 
 def refusal(error: Exception) -> str:

@@ -541,12 +541,32 @@ def _ticket_url(ticket_id: int) -> str:
     return url_for(endpoint, ticket_id=ticket_id)
 
 
+#: How a client says how urgent a request is (a priority value; triage and staff set the priority itself).
+URGENCY_CHOICES = ("low", "standard", "high", "highest")
+
+
+def _portal_form() -> dict:
+    """The portal request form as given: subject, description, urgency and the affected device (node)."""
+    form = {"subject": request.form.get("subject", "").strip(),
+            "description": request.form.get("description", "").strip()}
+    if request.form.get("urgency") in URGENCY_CHOICES:
+        form["urgency"] = request.form["urgency"]
+    node = request.form.get("node_id", "").strip()
+    if node.isdigit() and len(node) < 10:
+        form["node_ids"] = [int(node)]
+    return form
+
+
 @bp.route("/portal/new", methods=["GET", "POST"])
 @login_required("client")
 @permit("ticket.create")
 def portal_new_ticket():
-    """The client portal's request form; triage sets priority and group."""
-    form = {"subject": request.form.get("subject", "").strip(), "description": request.form.get("description", "").strip()}
+    """The client portal's request form; triage sets priority and group, the client may say how urgent it is and
+    which of its devices is affected."""
+    from kb.queries.directory import list_nodes
+
+    form = _portal_form() if request.method == "POST" else {"subject": "", "description": ""}
+    nodes = list_nodes(db.session(), client_id=visible_client_id())
     if request.method == "POST":
         try:
             ticket = workflow.create_ticket(db.session(), actor=actor_name(),
@@ -554,10 +574,10 @@ def portal_new_ticket():
                                                                staff_fields=workflow.CREATE_FIELDS))
         except WorkflowInputError as exc:
             flash(i18n.refusal(exc))
-            return render_template("web/portal_new.html", form=form), 422
+            return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES), 422
         flash(gettext("Заявка #%(n)d создана.", n=ticket.id))
         return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
-    return render_template("web/portal_new.html", form=form)
+    return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES)
 
 
 @bp.get("/clients")

@@ -330,3 +330,27 @@ def test_client_sees_the_engineers_question_and_answers_it(app, desk, factory):
     other_clients = client.post(f"/portal/tickets/{desk['unsure']}/reply",
                                 data={"csrf": csrf_of(client, "/portal"), "body": "x"})
     assert other_clients.status_code == 404
+
+
+def test_portal_request_carries_urgency_and_the_affected_device_of_the_own_company_only(app, desk, factory):
+    from kb.models import Node
+
+    with transaction(factory) as session:
+        ours = Node(client_id=desk["client"], kind="printer", name="prn-buh")
+        theirs = Node(client_id=session.scalar(select(Client.id).where(Client.name == "АО Лютик")), kind="server",
+                      name="lutik-dc1")
+        session.add_all([ours, theirs])
+        session.flush()
+        nodes = {"ours": ours.id, "theirs": theirs.id}
+    web = logged_in(app, "romashka")
+    form = web.get("/portal/new").get_data(as_text=True)
+    assert "prn-buh" in form and "lutik-dc1" not in form
+    refused = web.post("/portal/new", data={"csrf": csrf_of(web, "/portal/new"), "subject": "Не печатает",
+                                            "node_id": str(nodes["theirs"])})
+    assert refused.status_code == 422 and "«устройство» — такого устройства у вас нет" in refused.get_data(as_text=True)
+    created = web.post("/portal/new", data={"csrf": csrf_of(web, "/portal/new"), "subject": "Не печатает",
+                                            "urgency": "high", "node_id": str(nodes["ours"])})
+    assert created.status_code == 302
+    with factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.subject == "Не печатает")).one()
+        assert (ticket.urgency, [n.id for n in ticket.nodes], ticket.channel) == ("high", [nodes["ours"]], "portal")
