@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -134,8 +135,10 @@ def duration(seconds: float | None) -> str:
 
 def number(value, digits: int = 2) -> str:
     """A number (money, hours) formatted for the reader's language."""
-    if value is None:
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):
+        value = Decimal(value)
     return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0", locale=str(get_locale()))
 
 

@@ -356,7 +356,10 @@ def portal_ticket(ticket_id: int):
     ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
     if ticket is None or ticket.client_id != visible_client_id():
         abort(404)
-    return render_template("web/portal_ticket.html", ticket=ticket, question=_question(ticket),
+    from service.billing import service as billing_service
+
+    hourly = billing_service.ticket_balance(db.session(), ticket=ticket) if ticket.billing_mode == "hourly" else None
+    return render_template("web/portal_ticket.html", ticket=ticket, question=_question(ticket), hourly=hourly,
                            zone=ticket.client.timezone,
                            allowed=set(transitions.allowed_actions(ticket.status)) & CLIENT_TICKET_ACTIONS)
 
@@ -372,6 +375,23 @@ def portal_reply(ticket_id: int):
         flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("ответ"), why=gettext("заполните это поле")))
     elif _run(workflow.apply_action, ticket_id=ticket.id, action="client_replied", comment=body):
         flash(gettext("Спасибо! Ответ передан инженеру."))
+    return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
+
+
+@bp.post("/portal/tickets/<int:ticket_id>/stop-work")
+@login_required("client")
+@permit("ticket.stop_work")
+def portal_stop_work(ticket_id: int):
+    """The client stops the ticket's hourly work: what was spent is billed, nothing after."""
+    from service.billing import service as billing_service
+
+    ticket = _own_ticket(ticket_id)
+    try:
+        billing_service.stop_work(db.session(), ticket=ticket, actor=actor_name(), now=utcnow())
+    except billing_service.Conflict:
+        flash(gettext("Почасовые работы по этой заявке уже остановлены или не ведутся."))
+    else:
+        flash(gettext("Почасовые работы остановлены: оплачивается только то, что уже сделано."))
     return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
 
 

@@ -354,3 +354,23 @@ def test_portal_request_carries_urgency_and_the_affected_device_of_the_own_compa
     with factory() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.subject == "Не печатает")).one()
         assert (ticket.urgency, [n.id for n in ticket.nodes], ticket.channel) == ("high", [nodes["ours"]], "portal")
+
+
+def test_client_sees_the_hourly_balance_and_stops_the_work(app, desk, factory):
+    with transaction(factory) as session:
+        ticket = session.get(Ticket, desk["stale"])
+        ticket.billing_mode, ticket.estimate_hours = "hourly", 4
+        ticket.time_entries.append(TimeEntry(specialist_id=desk["mine"], started_at=NOW - timedelta(days=9),
+                                             minutes=90, work_kind="hourly"))
+    web = logged_in(app, "romashka")
+    path = f"/portal/tickets/{desk['stale']}"
+    page = web.get(path).get_data(as_text=True)
+    hourly = page.split('id="hourly"', 1)[1].split("</div>\n</div>", 1)[0]
+    assert "1,50" in hourly and "2,50" in hourly  # spent and remaining hours, Russian decimals
+    web.post(f"{path}/stop-work", data={"csrf": csrf_of(web, path)})
+    page = web.get(path).get_data(as_text=True)
+    assert 'id="stop-work"' not in page and "Остановлены" in page
+    again = web.post(f"{path}/stop-work", data={"csrf": csrf_of(web, path)}, follow_redirects=True)
+    assert "уже остановлены" in again.get_data(as_text=True)
+    assert web.post(f"/portal/tickets/{desk['unsure']}/stop-work", data={"csrf": csrf_of(web, path)}
+                    ).status_code == 404
