@@ -260,7 +260,7 @@ def search_page():
         try:
             results = search.suggest(db.session(), text=query, client_id=None, k=10)
         except search.SearchUnavailable as exc:  # shown to the engineer instead of a 500
-            error = f"Поиск недоступен: {exc}"
+            error = gettext("Поиск недоступен: %(why)s", why=exc)
     return render_template("web/search.html", query=query, results=results, error=error)
 
 
@@ -293,7 +293,7 @@ def quality_page():
         try:
             replay = quality.suggestion_quality(db.session(), k=5)
         except search.SearchUnavailable as exc:
-            error = f"Поиск недоступен: {exc}"
+            error = gettext("Поиск недоступен: %(why)s", why=exc)
     return render_template("web/quality.html", triage=quality.triage_quality(db.session()), replay=replay,
                            error=error)
 
@@ -516,12 +516,13 @@ def ticket_time_entry_change(ticket_id: int, entry_id: int):
            "reason": request.form.get("reason", "").strip() or None}
     try:
         if request.form.get("delete") == "1":
-            _run(time_entries.delete_time_entry, **who) and flash(gettext("Запись удалена."))
+            if _run(time_entries.delete_time_entry, **who):
+                flash(gettext("Запись удалена."))
         else:
             fields = _time_entry_fields(request.form, ticket.client.zone, specialist_required=False)
-            _run(time_entries.correct_time_entry, **who, started_at=fields["started_at"],
-                 minutes=fields["minutes"], note=fields["note"], off_hours_agreed=fields["off_hours_agreed"]) \
-                and flash(gettext("Запись исправлена."))
+            if _run(time_entries.correct_time_entry, **who, started_at=fields["started_at"],
+                    minutes=fields["minutes"], note=fields["note"], off_hours_agreed=fields["off_hours_agreed"]):
+                flash(gettext("Запись исправлена."))
     except time_entries.TimeEntryNotFound:
         abort(404)
     except ValueError as exc:
