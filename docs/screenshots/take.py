@@ -44,7 +44,7 @@ def login(browser, base: str, username: str) -> None:
 def shoot(browser, base: str, path: str, name: str, out: Path, lang: str, size: str) -> None:
     browser.get(base + path)
     height = browser.execute_script("return document.body.scrollHeight")
-    browser.set_window_size(SIZES[size][0], min(max(height, SIZES[size][1]), 4000))
+    browser.set_window_size(SIZES[size][0], min(max(height, SIZES[size][1]), 1800 if size == "desktop" else 2400))
     browser.save_screenshot(str(out / f"{name}-{lang}-{size}.png"))
 
 
@@ -58,18 +58,15 @@ def main() -> None:
         waiting = session.scalar(select(Ticket.id).where(Ticket.status == "waiting_for_client"))
         client_id = session.get(Ticket, waiting).client_id
         node_id = session.get(Ticket, working).nodes[0].id if session.get(Ticket, working).nodes else 1
-    from kb.models import Client
-
-    with app.app_context():
-        client_key = {1: "vektor", 2: "uts", 3: "sibmed", 4: "kontur", 5: "promsnab", 6: "lexis"}[client_id]
-        _ = db.session().get(Client, client_id)
+    client_key = {1: "vektor", 2: "uts", 3: "sibmed", 4: "kontur", 5: "promsnab", 6: "lexis"}[client_id]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     staff_pages = [("queue", "/queue"), ("ticket", f"/tickets/{working}"), ("sla", "/sla"),
                    ("specialists", "/specialists"), ("client", f"/clients/{client_id}"), ("node", f"/nodes/{node_id}"),
-                   ("not-found", "/tickets/999999")]
-    portal_pages = [("portal", "/portal"), ("portal-ticket", f"/portal/tickets/{waiting}")]
+                   ("search", "/search?q=не печатает принтер"), ("not-found", "/tickets/999999")]
+    portal_pages = [("portal", "/portal"), ("portal-ticket", f"/portal/tickets/{waiting}"),
+                    ("portal-new", "/portal/new")]
     for size in SIZES:
         browser = driver(*SIZES[size])
         try:
