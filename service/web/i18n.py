@@ -58,6 +58,15 @@ BILLING_LABELS = {"included": _("в абонементе"), "hourly": _("поч�
 ROLE_LABELS = {"engineer_l1": _("инженер 1-й линии"), "engineer_l2": _("инженер 2-й линии"),
                "manager": _("менеджер"), "analyst": _("аналитик"), "admin": _("администратор"),
                "client": _("клиент")}
+NODE_KIND_LABELS = {
+    "workstation": _("рабочая станция"), "server": _("сервер"), "virtualization_host": _("хост виртуализации"),
+    "storage": _("хранилище"), "network_device": _("сетевое устройство"), "vpn_gateway": _("VPN-шлюз"),
+    "printer": _("принтер"), "pbx": _("АТС"), "1c_base": _("база 1С"), "mail": _("почтовый сервер"),
+    "backup": _("резервное копирование"), "retail_device": _("торговое оборудование"), "camera": _("камера"),
+    "website": _("сайт"),
+}
+PLAN_LABELS = {"subscription": _("абонемент за рабочие места"), "package": _("пакет часов"),
+               "prepaid": _("предоплата часов"), "unlimited": _("безлимитный"), "hourly": _("почасовой")}
 CRITICALITY_LABELS = {"low": _("низкая"), "medium": _("средняя"), "high": _("высокая"), "critical": _("критичная")}
 #: Journal fields, named for people.
 FIELD_LABELS = {"from": _("из"), "to": _("в"), "reason": _("причина"), "priority": _("приоритет"),
@@ -235,7 +244,7 @@ def init_app(app: Flask) -> None:
     tables = {"status": STATUS_LABELS, "priority": PRIORITY_LABELS, "group": GROUP_LABELS,
               "sla_state": SLA_STATE_LABELS, "action": ACTION_LABELS, "target": TARGET_LABELS,
               "channel": CHANNEL_LABELS, "ticket_type": TYPE_LABELS, "billing_mode": BILLING_LABELS,
-              "role": ROLE_LABELS, "criticality": CRITICALITY_LABELS, "field_name": FIELD_LABELS}
+              "role": ROLE_LABELS, "criticality": CRITICALITY_LABELS, "node_kind": NODE_KIND_LABELS, "plan": PLAN_LABELS, "field_name": FIELD_LABELS}
     for name, table in tables.items():
         app.jinja_env.filters[name] = lambda code, _table=table: label(_table, code)
     app.jinja_env.filters["local"] = local_time
