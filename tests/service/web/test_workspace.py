@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from kb.db import make_engine, make_session_factory, transaction
@@ -374,3 +376,33 @@ def test_client_sees_the_hourly_balance_and_stops_the_work(app, desk, factory):
     assert "уже остановлены" in again.get_data(as_text=True)
     assert web.post(f"/portal/tickets/{desk['unsure']}/stop-work", data={"csrf": csrf_of(web, path)}
                     ).status_code == 404
+
+
+# --- invariants of the queue's pure parts -----------------------------------------------------------------
+
+_rows = st.lists(st.tuples(st.sampled_from(["new", "triaged", "in_progress"]), st.sampled_from(["low", "high"]),
+                           st.sampled_from(["mail", "network", None]), st.sampled_from([1, 2]),
+                           st.sampled_from(["on_track", "breached", "paused"]),
+                           st.one_of(st.none(), st.floats(-1e6, 1e6))), max_size=30)
+_filters = st.builds(ticket_queue.QueueFilters, status=st.sampled_from([None, "new", "triaged"]),
+                     priority=st.sampled_from([None, "low", "high"]), group=st.sampled_from([None, "mail"]),
+                     client_id=st.sampled_from([None, 1, 2]), sla_state=st.sampled_from([None, "breached"]))
+
+
+@given(_rows, _filters)
+def test_a_facets_count_of_the_chosen_value_is_what_the_filter_shows(specs, filters):
+    rows = [ticket_queue.QueueRow(Ticket(id=i + 1, status=s, priority=p, group=g, client_id=c, created_at=NOW),
+                                  state, state == "paused", None if left is None else "reaction", None, left)
+            for i, (s, p, g, c, state, left) in enumerate(specs)]
+    shown = [row for row in rows if ticket_queue.matches(row, filters)]
+    counts = ticket_queue.facet_counts(rows, filters)
+    for name in ticket_queue.FACETS:
+        chosen = getattr(filters, name)
+        if chosen is not None:
+            assert counts[name][chosen] == len(shown)
+        else:
+            assert sum(counts[name].values()) == len(shown)
+    ordered = sorted(shown, key=ticket_queue.urgency_key)
+    running = [row.seconds_left for row in ordered if not row.paused and row.seconds_left is not None]
+    assert running == sorted(running)  # the least time left first
+    assert all(not row.paused for row in ordered[:len(running)])
