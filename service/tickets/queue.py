@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from kb import vocab
@@ -114,6 +114,15 @@ def _needs_triage_ids(session: Session, ticket_ids: Iterable[int]) -> set[int]:
                                       TriagePrediction.needs_human.is_(True))))
 
 
+def text_conditions(columns, text: str) -> list:
+    """Conditions "column contains ``text``", regardless of case in both databases: PostgreSQL's ILIKE folds
+    every letter, SQLite's only ASCII ones, so there the usual spellings of a Cyrillic word (as typed, lower,
+    Capitalised, UPPER) are tried as well."""
+    spellings = dict.fromkeys((text, text.lower(), text.capitalize(), text.upper()))
+    return [*(column.ilike(f"%{text}%") for column in columns),
+            *(column.like(f"%{spelling}%") for column in columns for spelling in spellings)]
+
+
 def _base_query(filters: QueueFilters, *, statuses: Sequence[str], specialist_id: int | None):
     """The SQL part of the filters: status set, text, and "mine" (an active assignment of the specialist)."""
     query = (select(Ticket).where(Ticket.status.in_(list(statuses)))
@@ -122,9 +131,7 @@ def _base_query(filters: QueueFilters, *, statuses: Sequence[str], specialist_id
     text = (filters.text or "").strip()
     if text:
         number = text.lstrip("#")
-        pattern = f"%{text.lower()}%"
-        conditions = [func.lower(Ticket.subject).like(pattern), func.lower(Ticket.description).like(pattern),
-                      func.lower(cast(Ticket.requester_name, String)).like(pattern)]
+        conditions = text_conditions([Ticket.subject, Ticket.description, Ticket.requester_name], text)
         if number.isdigit() and len(number) < 10:
             conditions.append(Ticket.id == int(number))
         query = query.where(or_(*conditions))

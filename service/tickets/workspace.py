@@ -114,8 +114,9 @@ def portal_tickets(session: Session, *, client_id: int, statuses=None, requester
             mine.append(func.lower(Ticket.requester_email) == email.lower())
         query = query.where(or_(*mine))
     if text:
-        pattern = f"%{text.lower()}%"
-        query = query.where(or_(func.lower(Ticket.subject).like(pattern), func.lower(Ticket.description).like(pattern)))
+        from service.tickets.queue import text_conditions
+
+        query = query.where(or_(*text_conditions([Ticket.subject, Ticket.description], text)))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.options(selectinload(Ticket.pauses))
                            .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)).all()

@@ -406,3 +406,31 @@ def test_a_facets_count_of_the_chosen_value_is_what_the_filter_shows(specs, filt
     running = [row.seconds_left for row in ordered if not row.paused and row.seconds_left is not None]
     assert running == sorted(running)  # the least time left first
     assert all(not row.paused for row in ordered[:len(running)])
+
+
+def test_the_queue_query_runs_on_both_databases(db_session):
+    """Text search, "mine" and the needs-triage rule in SQL, on SQLite and PostgreSQL."""
+    client = Client(name="ООО Ромашка", calendar="24x7")
+    me = Specialist(name="Иванов Иван")
+    db_session.add_all([client, me])
+    db_session.flush()
+    printer = Ticket(client=client, subject="Принтер ЗАМЯЛ бумагу", status="in_progress", group="printers",
+                     requester_name="Пётр", created_at=NOW - timedelta(hours=3))
+    routed = Ticket(client=client, subject="Почта", status="new", group="mail", created_at=NOW - timedelta(hours=1))
+    unrouted = Ticket(client=client, subject="Что-то сломалось", status="new", group=None, created_at=NOW)
+    db_session.add_all([printer, routed, unrouted])
+    db_session.flush()
+    db_session.add(Assignment(ticket_id=printer.id, specialist_id=me.id, role="primary"))
+    db_session.add(TriagePrediction(ticket_id=routed.id, group="mail", needs_human=True))
+    db_session.commit()
+
+    def ids(**filters):
+        page = ticket_queue.queue_page(db_session, ticket_queue.QueueFilters(**filters), specialist_id=me.id)
+        return [row.ticket.id for row in page.rows]
+
+    assert ids(text="замял") == [printer.id]  # case-insensitive, Cyrillic too
+    assert ids(text="бумагу") == [printer.id]
+    assert ids(text=f"#{routed.id}") == [routed.id]
+    assert ids(text="пётр") == [printer.id]
+    assert ids(mine=True) == [printer.id]
+    assert sorted(ids(needs_triage=True)) == sorted([routed.id, unrouted.id])
