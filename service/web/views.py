@@ -145,8 +145,8 @@ def set_language(code: str):
     if code not in i18n.LANGUAGES:
         abort(404)
     target = request.args.get("next", "")
-    response = make_response(redirect(target if target.startswith("/") and not target.startswith("//")
-                                      else url_for("web.home")))
+    local = target.startswith("/") and not target.startswith(("//", "/\\"))
+    response = make_response(redirect(target if local else url_for("web.home")))
     response.set_cookie(i18n.LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
 

@@ -266,6 +266,8 @@ def test_language_switch_is_remembered_and_names_codes_in_english(app, desk):
     missing = web.get("/tickets/999999")
     assert missing.status_code == 404 and "Page not found" in missing.get_data(as_text=True)
     assert web.get("/language/xx").status_code == 404
+    for elsewhere in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        assert web.get("/language/en", query_string={"next": elsewhere}).headers["Location"] == "/"
     web.get("/language/ru")
     missing = web.get("/tickets/999999").get_data(as_text=True)
     assert "Страница не найдена" in missing and "The requested URL" not in missing
