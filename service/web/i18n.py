@@ -197,6 +197,8 @@ _REFUSALS = (
     (re.compile(r"specialist \d+ is on line \d+.*"), lambda m: gettext("эскалировать можно только на 2-ю или 3-ю линию")),
     (re.compile(r"specialist \d+ (not found|is not active)"), lambda m: gettext("такого активного специалиста нет")),
     (re.compile(r".* must not be in the future|.*not in the future"), lambda m: gettext("не может быть в будущем")),
+    (re.compile(r"\S+ must (not contain NUL characters|be valid Unicode text.*)"),
+     lambda m: gettext("недопустимые символы в тексте")),
     (re.compile(r"nodes not found: .*"), lambda m: gettext("такого устройства у вас нет")),
     (re.compile(r"minutes must be an integer between 1 and 1440"), lambda m: gettext("от 1 до 1440 минут")),
     (re.compile(r"only the author of the entry or a manager.*"),
