@@ -63,14 +63,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.sla import scheduler as sla_scheduler
     from service.web import billing as billing_views
     from service.web import intake as intake_views
+    from service.web import i18n, views
     from service.web import sla as sla_views
-    from service.web import views
 
     auth.configure_sessions(app, app.config["SETTINGS"])
     auth.install_log_redaction()
     request_log.init_app(app)  # first: the id exists before anything can fail
     db.init_app(app)
     errors.register_error_handlers(app)
+    i18n.init_app(app)
     auth.init_app(app)
     meta.init_metrics(app)
     for blueprint in (meta.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,

@@ -418,6 +418,17 @@ def triage_request(
                         nearest_incidents_from=resolver_source)
 
 
+def rank_for_ticket(session: Session, *, ticket: Ticket, settings: Settings | None = None,
+                    now: datetime | None = None) -> list[RankedSpecialist]:
+    """Specialists for an existing ticket (its group, client and nodes), ranked now, each with its reasons."""
+    settings = current_settings(settings)
+    text = f"{ticket.subject}\n{ticket.description or ''}"
+    client = session.get(Client, ticket.client_id)
+    ranked, _source = _rank(session, text=text, group=ticket.group, client=client, nodes=list(ticket.nodes),
+                            settings=settings, now=now or datetime.now(UTC))
+    return ranked
+
+
 def record_prediction(session: Session, *, ticket: Ticket, result: TriageResult) -> None:
     """Add a TriagePrediction of ``result`` for ``ticket`` to the session (no commit)."""
     if ticket.id is None:

@@ -11,15 +11,17 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
-from sqlalchemy import func, select
+from flask_babel import gettext
+from sqlalchemy import select
 
 from kb import vocab
-from kb.models import AuditEvent, Client, SlaEvent, Specialist, Ticket, TriagePrediction, utcnow
+from kb.models import Client, SlaEvent, Ticket, utcnow
 from kb.queries import tickets as ticket_queries
 from service.config import current_settings
 from service.platform import db
@@ -38,8 +40,10 @@ from service.platform.auth import (
 from service.platform.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
 from service.platform.validation import instant_in_range
 from service.sla.calendar import month_of, previous_month
-from service.tickets import transitions, workflow
+from service.tickets import queue as ticket_queue
+from service.tickets import transitions, workflow, workspace
 from service.tickets.errors import IllegalTransition, TicketNotFound, WorkflowInputError
+from service.web import i18n, journal
 
 bp = Blueprint("web", __name__)
 
@@ -50,13 +54,16 @@ PAGE_SIZE = 50
 def _check_csrf():
     """Every form of the web UI posts the session's token (auth.csrf_token) in its hidden ``csrf`` field."""
     if request.method == "POST" and request.blueprint == "web" and not csrf_matches(request.form.get("csrf")):
-        abort(400, "the form expired; reload the page and try again")
+        abort(400, gettext("Форма устарела: обновите страницу и повторите."))
 
 
 @bp.app_context_processor
 def _template_globals():
     return {"csrf_token": csrf_token, "current_user": current_user(), "vocab": vocab,
-            "report_month": _last_month()}
+            "report_month": _last_month(), "status_name": lambda c: i18n.label(i18n.STATUS_LABELS, c),
+            "priority_name": lambda c: i18n.label(i18n.PRIORITY_LABELS, c),
+            "group_name": lambda c: i18n.label(i18n.GROUP_LABELS, c),
+            "sla_name": lambda c: i18n.label(i18n.SLA_STATE_LABELS, c)}
 
 
 def _last_month() -> str:
@@ -91,11 +98,12 @@ def login():
         attempt = attempt_login(db.session(), username=username, password=request.form.get("password", ""),
                                 address=request.remote_addr or "unknown", settings=current_settings())
         if attempt.retry_after is not None:
-            flash(f"Слишком много неудачных попыток входа. Повторите через {(attempt.retry_after + 59) // 60} мин.")
+            flash(gettext("Слишком много неудачных попыток входа. Повторите через %(n)d мин.",
+                          n=(attempt.retry_after + 59) // 60))
             page = render_template("web/login.html", username=username)
             return page, 429, {"Retry-After": str(attempt.retry_after)}
         if attempt.user is None:
-            flash("Неверное имя пользователя или пароль.")
+            flash(gettext("Неверное имя пользователя или пароль."))
             return render_template("web/login.html", username=username), 401
         start_session(attempt.user)
         target = request.args.get("next", "")
@@ -130,60 +138,114 @@ def _filter(name: str, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
+@bp.get("/language/<code>")
+@public
+def set_language(code: str):
+    """Switch the UI language (remembered in a cookie for a year) and go back to the page."""
+    if code not in i18n.LANGUAGES:
+        abort(404)
+    target = request.args.get("next", "")
+    local = target.startswith("/") and not target.startswith(("//", "/\\"))
+    response = make_response(redirect(target if local else url_for("web.home")))
+    response.set_cookie(i18n.LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _queue_filters() -> ticket_queue.QueueFilters:
+    """The queue's filters from the query string; unknown values are ignored (never an error page)."""
+    return ticket_queue.QueueFilters(
+        status=_filter("status", vocab.STATUSES), priority=_filter("priority", vocab.PRIORITIES),
+        group=_filter("group", vocab.GROUPS), client_id=_int_arg("client_id"),
+        sla_state=_filter("sla_state", ticket_queue.SLA_STATES), mine=request.args.get("mine") == "1",
+        needs_triage=request.args.get("needs_triage") == "1", text=request.args.get("q", "").strip()[:200] or None)
+
+
+def _page_url(page: int) -> str:
+    """This page's URL with every filter kept and another page number."""
+    args = {key: value for key, value in request.args.items() if key != "page" and value}
+    return url_for(request.endpoint, **(request.view_args or {}), **args, page=page)
+
+
 @bp.get("/queue")
 @login_required(*STAFF_ROLES)
 def queue():
-    """Open tickets, newest first, filterable by status, group and priority."""
-    status = _filter("status", vocab.STATUSES)
+    """Open tickets by live SLA urgency, with filters that survive paging and counts per filter value."""
+    filters = _queue_filters()
     page = _page()
-    rows, total = ticket_queries.list_tickets(
-        db.session(),
-        status=status or vocab.OPEN_STATUSES,
-        group=_filter("group", vocab.GROUPS),
-        priority=_filter("priority", vocab.PRIORITIES),
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-    )
-    clients = dict(db.session().execute(select(Client.id, Client.name)).all())
-    return render_template("web/queue.html", tickets=rows, total=total, page=page, page_size=PAGE_SIZE,
-                           clients=clients, args=request.args)
+    result = ticket_queue.queue_page(db.session(), filters, specialist_id=current_user().specialist_id, page=page,
+                                     page_size=PAGE_SIZE, settings=current_settings())
+    clients = dict(db.session().execute(select(Client.id, Client.name).order_by(Client.name)).all())
+    return render_template(
+        "web/queue.html", result=result, filters=filters, page=page, page_size=PAGE_SIZE, args=request.args,
+        statuses=vocab.STATUSES, priorities=vocab.PRIORITIES[::-1], groups=vocab.GROUPS, client_ids=list(clients),
+        client_name=lambda value: clients.get(value, value), sla_states=ticket_queue.SLA_STATES[::-1],
+        page_url=_page_url)
 
 
 def _suggestions_for(ticket: Ticket) -> dict | None:
-    """Suggestions from the search index, or None when no usable index exists."""
+    """Suggestions from the search index (never the ticket itself), or None when no usable index exists."""
     from service.search import service as search
 
     try:
-        # The ticket itself is never its own precedent (and its node kinds boost like in the API).
-        return search.suggest_for_ticket(db.session(), ticket=ticket, k=5)
+        found = search.suggest_for_ticket(db.session(), ticket=ticket, k=5)
     except search.SearchUnavailable:  # the ticket page renders without them; the log says what to run
         current_app.logger.warning("suggestions unavailable for ticket %s", ticket.id, exc_info=True)
         return None
+    found["incidents"] = [item for item in found.get("incidents", []) if item["id"] != ticket.id]
+    return found
+
+
+def _recommended(ticket: Ticket) -> list[dict]:
+    """The ranked specialists for the ticket with their reasons and current load (empty for closed tickets)."""
+    from service.triage import service as triage
+
+    if ticket.status in ("resolved", "closed"):
+        return []
+    ranked = triage.rank_for_ticket(db.session(), ticket=ticket, settings=current_settings())
+    loads = {row.specialist.id: row for row in workspace.specialists_load(db.session(), ids=[r.id for r in ranked])}
+    return [{"id": r.id, "name": r.name, "score": r.score, "reasons": [i18n.reason(x) for x in r.reasons],
+             "load": loads.get(r.id)} for r in ranked]
+
+
+def _verdicts(ticket_id: int) -> dict[tuple[str, int], bool]:
+    """The latest useful / not useful verdict on each suggestion for this ticket."""
+    from kb.models import SuggestionFeedback
+
+    rows = db.session().scalars(select(SuggestionFeedback).where(SuggestionFeedback.ticket_id == ticket_id)
+                                .order_by(SuggestionFeedback.id)).all()
+    return {(row.kind, row.ref): row.useful for row in rows}
 
 
 @bp.get("/tickets/<int:ticket_id>")
 @login_required(*STAFF_ROLES)
 def ticket_page(ticket_id: int):
-    """A ticket with its history, triage prediction, SLA clocks and suggested fixes."""
-    ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
+    """The workspace of one ticket: conversation and actions; triage, specialists, SLA, context, suggestions."""
+    from service.sla import service as sla_service
+
+    session = db.session()
+    ticket = ticket_queries.get_ticket(session, ticket_id=ticket_id)
     if ticket is None:
         abort(404)
-    audit = db.session().scalars(
-        select(AuditEvent).where(AuditEvent.entity == "ticket", AuditEvent.entity_id == ticket_id)
-        .order_by(AuditEvent.at)
-    ).all()
-    prediction = db.session().scalar(
-        select(TriagePrediction).where(TriagePrediction.ticket_id == ticket_id)
-        .order_by(TriagePrediction.at.desc()).limit(1)
-    )
+    events = workspace.ticket_journal(session, ticket_id)
+    names = workspace.specialist_names(session, journal.specialist_ids_of(events)
+                                       | {e.specialist_id for e in ticket.time_entries})
     can_write = current_user().role in WRITER_ROLES
-    specialists = db.session().scalars(  # for the work-log form
-        select(Specialist).where(Specialist.active.is_(True)).order_by(Specialist.name)).all() if can_write else []
-    return render_template("web/ticket.html", ticket=ticket, audit=audit, prediction=prediction,
-                           suggestions=_suggestions_for(ticket),
-                           actions=transitions.allowed_actions(ticket.status),
-                           can_write=can_write, specialists=specialists,
-                           me=current_user().specialist_id, client_zone=ticket.client.zone.key)
+    return render_template(
+        "web/ticket.html", ticket=ticket, journal=journal.worded(events, names), names=names,
+        prediction=workspace.latest_prediction(session, ticket_id), suggestions=_suggestions_for(ticket),
+        verdicts=_verdicts(ticket_id), clock=sla_service.evaluate_ticket(session, ticket=ticket),
+        actions=transitions.allowed_actions(ticket.status), can_write=can_write,
+        recommended=_recommended(ticket) if can_write else [],
+        specialists=workspace.specialists_load(session) if can_write else [],
+        assigned={a.specialist_id for a in ticket.assignees if a.released_at is None},
+        me=current_user().specialist_id, zone=ticket.client.timezone, client=ticket.client, now_utc=utcnow(),
+        now_local=utcnow().astimezone(ticket.client.zone).strftime("%Y-%m-%dT%H:%M"),
+        work_hours=i18n.calendar_hours(ticket.client.calendar))
 
 
 @bp.get("/search")
@@ -198,27 +260,25 @@ def search_page():
         try:
             results = search.suggest(db.session(), text=query, client_id=None, k=10)
         except search.SearchUnavailable as exc:  # shown to the engineer instead of a 500
-            error = f"Поиск недоступен: {exc}"
+            error = gettext("Поиск недоступен: %(why)s", why=exc)
     return render_template("web/search.html", query=query, results=results, error=error)
 
 
 @bp.get("/sla")
 @login_required(*STAFF_ROLES)
 def sla_dashboard():
-    """Open tickets per client by SLA state, and the latest recorded at-risk and breached events."""
-    counts = db.session().execute(
-        select(Client.id, Client.name, Client.sla_policy, Ticket.sla_state, func.count(Ticket.id))
-        .join(Ticket, Ticket.client_id == Client.id)
-        .where(Ticket.status.in_(vocab.OPEN_STATUSES))
-        .group_by(Client.id, Client.name, Client.sla_policy, Ticket.sla_state)
-        .order_by(Client.name)
-    ).all()
+    """Open tickets per client by live SLA state (each count links to the queue behind it), and the latest
+    recorded at-risk and breached events."""
+    everything = ticket_queue.queue_page(db.session(), ticket_queue.QueueFilters(), page_size=10**6,
+                                         settings=current_settings())
     by_client: dict[int, dict] = {}
-    for client_id, name, policy, state, count in counts:
-        row = by_client.setdefault(client_id, {"name": name, "policy": policy, "states": {}})
-        row["states"][state or "unknown"] = count
+    for row in everything.rows:
+        client = row.ticket.client
+        entry = by_client.setdefault(client.id, {"name": client.name, "policy": client.sla_policy, "states": {}})
+        entry["states"][row.state] = entry["states"].get(row.state, 0) + 1
     events = db.session().scalars(select(SlaEvent).order_by(SlaEvent.recorded_at.desc()).limit(30)).all()
-    return render_template("web/sla.html", clients=by_client, events=events)
+    return render_template("web/sla.html", clients=dict(sorted(by_client.items(), key=lambda kv: kv[1]["name"])),
+                           events=events, states=ticket_queue.SLA_STATES[::-1])
 
 
 @bp.get("/quality")
@@ -233,32 +293,106 @@ def quality_page():
         try:
             replay = quality.suggestion_quality(db.session(), k=5)
         except search.SearchUnavailable as exc:
-            error = f"Поиск недоступен: {exc}"
+            error = gettext("Поиск недоступен: %(why)s", why=exc)
     return render_template("web/quality.html", triage=quality.triage_quality(db.session()), replay=replay,
                            error=error)
+
+
+def _portal_scope(client: Client) -> str:
+    """"mine" (the user's own requests) or "company" (all of the company's); the default is "company" for the
+    company's own contact address (its IT lead) and "mine" for everybody else."""
+    chosen = request.args.get("scope")
+    if chosen in ("mine", "company"):
+        return chosen
+    user = current_user()
+    return "company" if user.email and client.email and user.email.lower() == client.email.lower() else "mine"
 
 
 @bp.get("/portal")
 @login_required("client")
 def portal():
-    """The client portal: the client's own tickets only."""
-    page = _page()
-    rows, total = ticket_queries.list_tickets(db.session(), client_id=visible_client_id(), limit=PAGE_SIZE,
-                                              offset=(page - 1) * PAGE_SIZE)
-    client = db.session().get(Client, visible_client_id())
+    """The client portal: the user's own requests by default, or the company's; filters by status and text."""
+    session = db.session()
+    user, page = current_user(), _page()
+    client = session.get(Client, visible_client_id())
+    scope = _portal_scope(client)
+    statuses = vocab.OPEN_STATUSES if request.args.get("status") == "open" else _filter("status", vocab.STATUSES)
+    rows, total = workspace.portal_tickets(
+        session, client_id=client.id, statuses=statuses, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+        requester=(user.username, user.email) if scope == "mine" else None,
+        text=request.args.get("q", "").strip()[:200] or None)
+    waiting = [t for t in rows if t.status == "waiting_for_client"]
     return render_template("web/portal.html", tickets=rows, total=total, page=page, page_size=PAGE_SIZE,
-                           client=client)
+                           client=client, scope=scope, args=request.args, waiting=waiting,
+                           balance=_balance(client), page_url=_page_url, statuses=vocab.STATUSES)
+
+
+def _balance(client: Client) -> dict | None:
+    """The running month's hours and package balance of the client (a draft), or None without a contract."""
+    from service.billing import service as billing_service
+    from service.billing.contract import BillingInputError
+    from service.billing.engine import compute_invoice, invoice_to_dict
+
+    month = month_of(utcnow(), client.zone)
+    try:
+        _client, _row, contract, usage = billing_service.client_usage(db.session(), client_id=client.id, month=month)
+    except (billing_service.NotFound, BillingInputError):
+        return None
+    return {"month": month, **invoice_to_dict(compute_invoice(contract, usage))}
+
+
+def _question(ticket: Ticket) -> str | None:
+    """The engineer's open question while the ticket waits for the client (the reason of the open pause)."""
+    if ticket.status != "waiting_for_client":
+        return None
+    open_pauses = [p for p in ticket.pauses if p.ended_at is None]
+    return open_pauses[-1].reason if open_pauses else None
 
 
 @bp.get("/portal/tickets/<int:ticket_id>")
 @login_required("client")
 def portal_ticket(ticket_id: int):
-    """One of the client's tickets with its public comments."""
+    """One of the client's tickets: its public conversation, the engineer's question with a reply box."""
     ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
     if ticket is None or ticket.client_id != visible_client_id():
         abort(404)
-    return render_template("web/portal_ticket.html", ticket=ticket,
+    from service.billing import service as billing_service
+
+    hourly = billing_service.ticket_balance(db.session(), ticket=ticket) if ticket.billing_mode == "hourly" else None
+    return render_template("web/portal_ticket.html", ticket=ticket, question=_question(ticket), hourly=hourly,
+                           zone=ticket.client.timezone,
                            allowed=set(transitions.allowed_actions(ticket.status)) & CLIENT_TICKET_ACTIONS)
+
+
+@bp.post("/portal/tickets/<int:ticket_id>/reply")
+@login_required("client")
+@permit("ticket.act")
+def portal_reply(ticket_id: int):
+    """The client answers the engineer's question: the answer becomes a public comment and the ticket resumes."""
+    ticket = _own_ticket(ticket_id)
+    body = request.form.get("body", "").strip()
+    if not body:
+        flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("ответ"), why=gettext("заполните это поле")))
+    elif _run(workflow.apply_action, ticket_id=ticket.id, action="client_replied", comment=body):
+        flash(gettext("Спасибо! Ответ передан инженеру."))
+    return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
+
+
+@bp.post("/portal/tickets/<int:ticket_id>/stop-work")
+@login_required("client")
+@permit("ticket.stop_work")
+def portal_stop_work(ticket_id: int):
+    """The client stops the ticket's hourly work: what was spent is billed, nothing after."""
+    from service.billing import service as billing_service
+
+    ticket = _own_ticket(ticket_id)
+    try:
+        billing_service.stop_work(db.session(), ticket=ticket, actor=actor_name(), now=utcnow())
+    except billing_service.Conflict:
+        flash(gettext("Почасовые работы по этой заявке уже остановлены или не ведутся."))
+    else:
+        flash(gettext("Почасовые работы остановлены: оплачивается только то, что уже сделано."))
+    return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
 
 
 # --- writes: every form goes through the same workflow use cases as the API ------------------------
@@ -274,7 +408,7 @@ def _run(use_case, **kwargs) -> bool:
         use_case(db.session(), actor=actor_name(), **kwargs)
         return True
     except (WorkflowInputError, IllegalTransition, TicketNotFound) as exc:
-        flash(f"Не выполнено: {exc}")
+        flash(i18n.refusal(exc))
         return False
 
 
@@ -286,6 +420,19 @@ def _own_ticket(ticket_id: int) -> Ticket:
     return ticket
 
 
+def _action_params(action: str) -> dict:
+    """The parameters of ``action`` the form carried (empty fields left out; ids as numbers)."""
+    allowed = transitions.ACTION_PARAMS.get(action, ())
+    params = {name: request.form[name].strip() for name in ACTION_FORM_FIELDS
+              if name in allowed and request.form.get(name, "").strip()}
+    if "specialist_id" in allowed and request.form.get("specialist_id", "").strip().isdigit():
+        params["specialist_id"] = int(request.form["specialist_id"])
+    if "specialist_ids" in allowed:
+        ids = [int(v) for v in request.form.getlist("specialist_ids") if v.strip().isdigit() and len(v) < 10]
+        params["specialist_ids"] = ids  # empty: the use case names the field that is missing
+    return params
+
+
 @bp.post("/tickets/<int:ticket_id>/action")
 @login_required(*WRITER_ROLES, "client")
 @permit("ticket.act")
@@ -295,21 +442,35 @@ def ticket_action(ticket_id: int):
     action = request.form.get("action", "")
     if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
         abort(403)
-    allowed = transitions.ACTION_PARAMS.get(action, ())
-    params = {name: request.form[name].strip() for name in ACTION_FORM_FIELDS
-              if name in allowed and request.form.get(name, "").strip()}
-    if _run(workflow.apply_action, ticket_id=ticket.id, action=action, **params):
-        flash(f"Выполнено: {action}")
+    if _run(workflow.apply_action, ticket_id=ticket.id, action=action, **_action_params(action)):
+        flash(gettext("Выполнено: %(action)s", action=i18n.label(i18n.ACTION_LABELS, action)))
     return redirect(_ticket_url(ticket.id))
+
+
+@bp.post("/tickets/<int:ticket_id>/suggestions/<kind>/<int:ref>/feedback")
+@login_required(*WRITER_ROLES)
+@permit("search.feedback")
+def suggestion_feedback(ticket_id: int, kind: str, ref: int):
+    """Mark a suggestion useful or not useful for this ticket (the quality page and the ranking use it)."""
+    from service.search import feedback
+
+    ticket = _own_ticket(ticket_id)
+    try:
+        feedback.record_feedback(db.session(), ticket_id=ticket.id, kind=kind, ref=ref,
+                                 useful=request.form.get("useful") == "1", actor=actor_name())
+    except feedback.FeedbackTargetNotFound:
+        abort(404)
+    flash(gettext("Спасибо, оценка учтена."))
+    return redirect(_ticket_url(ticket.id) + "#suggestions")
 
 
 @bp.post("/tickets/<int:ticket_id>/comment")
 @login_required(*WRITER_ROLES, "client")
 @permit("ticket.comment")
 def ticket_comment(ticket_id: int):
-    """Add a comment; client users' comments are always public."""
+    """Add a comment: staff's notes are internal unless marked for the client; a client's are public."""
     ticket = _own_ticket(ticket_id)
-    public_comment = current_user().role == "client" or request.form.get("public") == "on"
+    public_comment = current_user().role == "client" or request.form.get("visibility") == "public"
     _run(workflow.add_comment, ticket_id=ticket.id, body=request.form.get("body", ""), public=public_comment)
     return redirect(_ticket_url(ticket.id))
 
@@ -323,34 +484,77 @@ def ticket_time_entry(ticket_id: int):
     try:
         fields = _time_entry_fields(request.form, ticket.client.zone)
     except ValueError as exc:
-        flash(f"Не выполнено: {exc}")
+        flash(gettext("Не выполнено: %(why)s", why=exc))
     else:
         if _run(workflow.add_time_entry, ticket_id=ticket.id, **fields):
-            flash(f"Записано: {fields['minutes']} мин")
-    return redirect(_ticket_url(ticket.id))
+            flash(gettext("Записано: %(n)d мин", n=fields["minutes"]))
+            _warn_off_hours(ticket, fields)
+    return redirect(_ticket_url(ticket.id) + "#work")
 
 
-def _time_entry_fields(form, zone: ZoneInfo) -> dict:
+def _warn_off_hours(ticket: Ticket, fields: dict) -> None:
+    """An explicit warning when work started outside the client's working hours without an agreement."""
+    from ml.ranking import works_at
+
+    if not fields["off_hours_agreed"] and not works_at(ticket.client.calendar, ticket.client.timezone,
+                                                       fields["started_at"]):
+        flash(gettext("Внимание: работа начата вне рабочего времени клиента (%(hours)s), а нерабочее время не "
+                      "согласовано — она будет учтена как обычная.",
+                      hours=i18n.calendar_hours(ticket.client.calendar)))
+
+
+@bp.post("/tickets/<int:ticket_id>/time/<int:entry_id>")
+@login_required(*WRITER_ROLES)
+@permit("ticket.log_work")
+def ticket_time_entry_change(ticket_id: int, entry_id: int):
+    """Correct or delete a time entry (its author or a manager); audited."""
+    from service.tickets import time_entries
+
+    ticket = _own_ticket(ticket_id)
+    who = {"ticket_id": ticket.id, "entry_id": entry_id, "specialist_id": current_user().specialist_id,
+           "is_manager": current_user().role == "manager",
+           "reason": request.form.get("reason", "").strip() or None}
+    try:
+        if request.form.get("delete") == "1":
+            if _run(time_entries.delete_time_entry, **who):
+                flash(gettext("Запись удалена."))
+        else:
+            fields = _time_entry_fields(request.form, ticket.client.zone, specialist_required=False)
+            if _run(time_entries.correct_time_entry, **who, started_at=fields["started_at"],
+                    minutes=fields["minutes"], note=fields["note"], off_hours_agreed=fields["off_hours_agreed"]):
+                flash(gettext("Запись исправлена."))
+    except time_entries.TimeEntryNotFound:
+        abort(404)
+    except ValueError as exc:
+        flash(gettext("Не выполнено: %(why)s", why=exc))
+    return redirect(_ticket_url(ticket.id) + "#work")
+
+
+def _time_entry_fields(form, zone: ZoneInfo, *, specialist_required: bool = True) -> dict:
     """The use case's arguments from the form; ValueError naming the field that is wrong."""
-    def whole_number(name: str) -> int:
+    def whole_number(name: str, title: str) -> int:
         value = form.get(name, "").strip()
-        if not value.isdigit():
-            raise ValueError(f"{name}: a whole number is required, got {value!r}")
+        if not value.isdigit() or len(value) > 9:
+            raise ValueError(gettext("«%(field)s»: нужно целое число, получено «%(value)s»", field=title,
+                                     value=value))
         return int(value)
 
     text = form.get("started_at", "").strip()
     try:
         started_at = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"started_at: a date and time is required (YYYY-MM-DDTHH:MM), got {text!r}") from None
+        raise ValueError(gettext("«Начало»: нужны дата и время (ГГГГ-ММ-ДДTЧЧ:ММ), получено «%(value)s»",
+                                 value=text)) from None
     if started_at.tzinfo is None:
         started_at = started_at.replace(tzinfo=zone)
     if not instant_in_range(started_at):
-        raise ValueError(f"started_at: {text!r} is not a plausible date and time")
-    return {"specialist_id": whole_number("specialist_id"), "started_at": started_at,
-            "minutes": whole_number("minutes"), "on_site": form.get("on_site") == "on",
-            "off_hours_agreed": form.get("off_hours_agreed") == "on",
-            "work_kind": form.get("work_kind", "").strip() or None, "note": form.get("note", "").strip() or None}
+        raise ValueError(gettext("«Начало»: «%(value)s» — неправдоподобные дата и время", value=text))
+    fields = {"started_at": started_at, "minutes": whole_number("minutes", gettext("Минут")),
+              "on_site": form.get("on_site") == "on", "off_hours_agreed": form.get("off_hours_agreed") == "on",
+              "work_kind": form.get("work_kind", "").strip() or None, "note": form.get("note", "").strip() or None}
+    if specialist_required:
+        fields["specialist_id"] = whole_number("specialist_id", gettext("Специалист"))
+    return fields
 
 
 def _ticket_url(ticket_id: int) -> str:
@@ -358,23 +562,43 @@ def _ticket_url(ticket_id: int) -> str:
     return url_for(endpoint, ticket_id=ticket_id)
 
 
+#: How a client says how urgent a request is (a priority value; triage and staff set the priority itself).
+URGENCY_CHOICES = ("low", "standard", "high", "highest")
+
+
+def _portal_form() -> dict:
+    """The portal request form as given: subject, description, urgency and the affected device (node)."""
+    form = {"subject": request.form.get("subject", "").strip(),
+            "description": request.form.get("description", "").strip()}
+    if request.form.get("urgency") in URGENCY_CHOICES:
+        form["urgency"] = request.form["urgency"]
+    node = request.form.get("node_id", "").strip()
+    if node.isdigit() and len(node) < 10:
+        form["node_ids"] = [int(node)]
+    return form
+
+
 @bp.route("/portal/new", methods=["GET", "POST"])
 @login_required("client")
 @permit("ticket.create")
 def portal_new_ticket():
-    """The client portal's request form; triage sets priority and group."""
-    form = {"subject": request.form.get("subject", "").strip(), "description": request.form.get("description", "").strip()}
+    """The client portal's request form; triage sets priority and group, the client may say how urgent it is and
+    which of its devices is affected."""
+    from kb.queries.directory import list_nodes
+
+    form = _portal_form() if request.method == "POST" else {"subject": "", "description": ""}
+    nodes = list_nodes(db.session(), client_id=visible_client_id())
     if request.method == "POST":
         try:
             ticket = workflow.create_ticket(db.session(), actor=actor_name(),
                                             **bind_ticket_create(current_user(), form,
                                                                staff_fields=workflow.CREATE_FIELDS))
         except WorkflowInputError as exc:
-            flash(f"Заявка не создана: {exc}")
-            return render_template("web/portal_new.html", form=form), 422
-        flash(f"Заявка #{ticket.id} создана.")
+            flash(i18n.refusal(exc))
+            return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES), 422
+        flash(gettext("Заявка #%(n)d создана.", n=ticket.id))
         return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
-    return render_template("web/portal_new.html", form=form)
+    return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES)
 
 
 @bp.get("/clients")
@@ -384,3 +608,73 @@ def clients_page():
     from kb.queries.directory import list_clients
 
     return render_template("web/clients.html", clients=list_clients(db.session()))
+
+
+@bp.get("/clients/<int:client_id>")
+@login_required(*STAFF_ROLES)
+def client_page(client_id: int):
+    """A client: contract, SLA tier, calendar, field engineer, manager, nodes and open tickets."""
+    from kb.models import Contract
+
+    session = db.session()
+    client = session.get(Client, client_id)
+    if client is None:
+        abort(404)
+    contracts = session.scalars(select(Contract).where(Contract.client_id == client_id)
+                                .order_by(Contract.valid_from.desc())).all()
+    opened = ticket_queue.queue_page(session, ticket_queue.QueueFilters(client_id=client_id), page_size=20,
+                                     settings=current_settings())
+    return render_template("web/client.html", client=client, contracts=contracts, queue=opened,
+                           nodes=sorted(client.nodes, key=lambda n: (n.kind, n.name)),
+                           work_hours=i18n.calendar_hours(client.calendar))
+
+
+@bp.get("/nodes/<int:node_id>")
+@login_required(*STAFF_ROLES)
+def node_page(node_id: int):
+    """A node: attributes, what it depends on and what depends on it, its incident history."""
+    node, tickets = workspace.node_with_history(db.session(), node_id)
+    if node is None:
+        abort(404)
+    return render_template("web/node.html", node=node, tickets=tickets,
+                           dependents=workspace.dependents_of(db.session(), node_id), zone=node.client.timezone)
+
+
+@bp.get("/specialists")
+@login_required(*STAFF_ROLES)
+def specialists_page():
+    """Specialists' load: open tickets against capacity, absences, who is working now."""
+    rows = workspace.specialists_load(db.session())
+    now = utcnow()
+    return render_template("web/specialists.html", rows=rows, now=now,
+                           upcoming={row.specialist.id: [a for a in row.specialist.absences if a.ends_at > now][:2]
+                                     for row in rows})
+
+
+@bp.get("/knowledge/articles/<int:article_id>")
+@login_required(*STAFF_ROLES)
+def article_page(article_id: int):
+    """A knowledge-base article."""
+    from kb.models import Article
+
+    article = db.session().get(Article, article_id)
+    if article is None:
+        abort(404)
+    return render_template("web/knowledge_item.html", title=article.title, group=article.group,
+                           sections=[(None, article.body)], updated_at=article.updated_at)
+
+
+@bp.get("/knowledge/problems/<int:problem_id>")
+@login_required(*STAFF_ROLES)
+def problem_page(problem_id: int):
+    """A known problem: symptoms, cause, workaround and the incidents linked to it."""
+    from kb.models import KnownProblem
+
+    problem = db.session().get(KnownProblem, problem_id)
+    if problem is None:
+        abort(404)
+    sections = [(gettext("Симптомы"), problem.symptoms), (gettext("Причина"), problem.cause),
+                (gettext("Обходное решение"), problem.workaround)]
+    return render_template("web/knowledge_item.html", title=problem.title, group=problem.group,
+                           sections=[(t, b) for t, b in sections if b], updated_at=problem.updated_at,
+                           incidents=sorted(problem.incidents, key=lambda t: t.created_at, reverse=True)[:20])

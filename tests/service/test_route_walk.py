@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,9 @@ FORMS = {
     "web.portal_new_ticket": {"subject": "Не печатает принтер"},
     "intake_web.quarantine_accept": {"client_id": "1", "remember": "on"},
     "intake_web.unmatched_alert_link": {"node_id": "1"},
+    "web.suggestion_feedback": {"useful": "1"},
+    "web.ticket_time_entry_change": {"started_at": "2026-11-23T10:00", "minutes": "45", "note": "исправлено"},
+    "web.portal_reply": {"body": "Перезагрузили, не помогло"},
 }
 
 
@@ -65,6 +69,8 @@ FORMS = {
 class Ids:
     client_id: int
     ticket_id: int
+    node_id: int = 0
+    entry_id: int = 0
 
 
 @pytest.fixture
@@ -73,13 +79,16 @@ def store(app):
     session = make_session_factory(make_engine(app.config["DATABASE_URL"]))()
     world = build_world(session)
     ids = {}
-    for client_id, subject, note in ((world.client_id, "Не печатает принтер", INTERNAL_MARKERS[0]),
-                                     (world.other_client_id, OTHER_CLIENT_MARKERS[2], INTERNAL_MARKERS[1])):
+    for client_id, node_id, subject, note in (
+            (world.client_id, world.printer_id, "Не печатает принтер", INTERNAL_MARKERS[0]),
+            (world.other_client_id, world.other_node_id, OTHER_CLIENT_MARKERS[2], INTERNAL_MARKERS[1])):
         ticket = workflow.create_ticket(session, actor="operator", client_id=client_id, subject=subject,
-                                        priority="standard", group="printers")
+                                        priority="standard", group="printers", node_ids=[node_id])
         workflow.add_comment(session, ticket_id=ticket.id, body=note, public=False, actor="operator")
         workflow.add_comment(session, ticket_id=ticket.id, body="Выехали к вам", actor="operator")
-        ids[client_id] = Ids(client_id, ticket.id)
+        entry = workflow.add_time_entry(session, ticket_id=ticket.id, actor="operator", specialist_id=world.line1_id,
+                                        started_at=datetime(2026, 11, 23, 7, tzinfo=UTC), minutes=30)
+        ids[client_id] = Ids(client_id, ticket.id, node_id, entry.id)
     session.add_all([Article(title="Спулер печати", body="Перезапустить службу"),
                      KnownProblem(title="Спулер", symptoms="не печатает"),
                      Attachment(ticket_id=ids[world.client_id].ticket_id, filename="скан.pdf", size=4,
@@ -115,7 +124,8 @@ def csrf(browser) -> str:
 
 def path_for(rule, ids: Ids) -> str:
     values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
-              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css",
+              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css", "node_id": ids.node_id,
+              "entry_id": ids.entry_id, "code": "en",
               "message_id": 1, "alert_id": 1, "attachment_id": 1}
     return re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
