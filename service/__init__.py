@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         health,
         knowledge,
         meta,
+        openapi,
         quality,
         search,
         sla,
@@ -72,7 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.register_error_handlers(app)
     auth.init_app(app)
     meta.init_metrics(app)
-    for blueprint in (meta.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
+    for blueprint in (meta.bp, openapi.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
                       webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla_views.bp):
         app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)

@@ -1,14 +1,13 @@
-"""Prometheus metrics and the OpenAPI document of the JSON API."""
+"""Prometheus metrics (the OpenAPI document is service.api.openapi)."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import os
-import re
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,9 +23,6 @@ from service.platform.auth import STAFF_ROLES, public, user_for_token
 from service.platform.errors import ApiError
 
 bp = Blueprint("meta", __name__)
-
-_PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-
 
 def init_metrics(app: Flask) -> None:
     """Count requests and time them per route; one registry per app so tests stay independent."""
@@ -97,39 +93,3 @@ def metrics():
     else:
         registry = current_app.extensions["precedent.metrics_registry"]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-@bp.get("/api/v1/openapi.json")
-@public
-def openapi():
-    """An OpenAPI 3.1 document generated from the registered routes and their docstrings."""
-    paths: dict[str, dict] = {}
-    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.rule.startswith("/api/v1") or rule.endpoint == "static":
-            continue
-        view = current_app.view_functions[rule.endpoint]
-        path = _PATH_PARAM.sub(r"{\2}", rule.rule)
-        parameters = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if converter == "int" else "string"}}
-            for converter, name in _PATH_PARAM.findall(rule.rule)
-        ]
-        doc = (view.__doc__ or "").strip()
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            operation = {
-                "operationId": f"{rule.endpoint}.{method.lower()}",
-                "summary": doc.splitlines()[0] if doc else rule.endpoint,
-                "responses": {"200": {"description": "success"},
-                              "4XX": {"description": "bad input: JSON error naming the field"}},
-            }
-            if parameters:
-                operation["parameters"] = parameters
-            if not getattr(view, "precedent_public", False):
-                operation["security"] = [{"bearer": []}]
-            paths.setdefault(path, {})[method.lower()] = operation
-    return jsonify({
-        "openapi": "3.1.0",
-        "info": {"title": "Precedent API", "version": "1"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": paths,
-    })
