@@ -192,8 +192,8 @@ def create_known_problem():
 @operation(body=s.ProblemBody, responses={200: s.ProblemOut})
 def update_known_problem(problem_id: int):
     """Edit a known problem or its linked incidents."""
-    data = json_body(PROBLEM_FIELDS)
     _problem_or_404(problem_id)  # an unknown id is a 404 before any field is judged
+    data = json_body(PROBLEM_FIELDS)
     problem = _call(knowledge.update_known_problem, problem_id=problem_id,
                     changes=_problem_fields(data, partial=True), incident_ids=_incident_ids(data))
     return jsonify(problem_dict(problem))

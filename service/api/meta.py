@@ -19,13 +19,15 @@ from prometheus_client import (
 
 from service.config import current_settings
 from service.platform import db
+from service.platform import metrics as app_metrics
 from service.platform.auth import STAFF_ROLES, public, user_for_token
 from service.platform.errors import ApiError
 
 bp = Blueprint("meta", __name__)
 
 def init_metrics(app: Flask) -> None:
-    """Count requests and time them per route; one registry per app so tests stay independent."""
+    """Count requests and time them per route (one registry per app so tests stay independent); count
+    stored triage predictions and suggestion verdicts (service.platform.metrics)."""
     registry = CollectorRegistry()
     requests_total = Counter(
         "precedent_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
@@ -35,6 +37,7 @@ def init_metrics(app: Flask) -> None:
         buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     )
     app.extensions["precedent.metrics_registry"] = registry
+    app_metrics.install_session_events()
 
     @app.before_request
     def _start_timer():
@@ -88,8 +91,12 @@ def metrics():
     """Prometheus exposition; under gunicorn set PROMETHEUS_MULTIPROC_DIR to aggregate the workers."""
     _check_metrics_access()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted)
+        registries = [counted]
     else:
-        registry = current_app.extensions["precedent.metrics_registry"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        registries = [current_app.extensions["precedent.metrics_registry"], app_metrics.REGISTRY]
+    state = CollectorRegistry()
+    state.register(app_metrics.StateCollector(db.session_factory(), current_settings().index_dir))
+    body = b"".join(generate_latest(registry) for registry in (*registries, state))
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

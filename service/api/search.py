@@ -8,7 +8,7 @@ from kb.models import Client, Ticket
 from kb.queries import tickets as ticket_queries
 from service.api import schemas as s
 from service.api.tickets import int_arg
-from service.platform import db
+from service.platform import db, metrics
 from service.platform.auth import current_user
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
@@ -45,6 +45,7 @@ def search():
         result = search_service.suggest(db.session(), text=query, client_id=client_id, k=k)
     except search_service.SearchUnavailable as exc:
         raise _unavailable(exc) from None
+    metrics.count_served(result)
     return jsonify(result)
 
 
@@ -68,6 +69,7 @@ def ticket_suggestions(ticket_id: int):
         result = search_service.suggest_for_ticket(db.session(), ticket=ticket, k=k)
     except search_service.SearchUnavailable as exc:
         raise _unavailable(exc) from None
+    metrics.count_served(result)
     return jsonify(result)
 
 
