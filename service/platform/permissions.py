@@ -39,6 +39,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "triage.run": STAFF,                               # computes a prediction, stores nothing
     "directory.specialists": STAFF,
     "quality.read": ("manager", "analyst"),
+    "users.manage": ("admin",),                        # logins and API tokens (web pages; the CLI too)
     "pages.staff": STAFF,
     "pages.portal": ("client",),
 }

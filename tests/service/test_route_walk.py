@@ -56,6 +56,10 @@ FORMS = {
     "web.ticket_comment": {"body": "Проверьте кабель"},
     "web.ticket_time_entry": {"specialist_id": "1", "started_at": "2026-11-23T10:00", "minutes": "30"},
     "web.portal_new_ticket": {"subject": "Не печатает принтер"},
+    "admin.create_user": {"username": "walked-user", "password": "correct horse battery", "role": "analyst"},
+    "admin.set_role": {"role": "analyst"},
+    "admin.reset_password": {"password": "correct horse battery"},
+    "admin.create_token": {"username": "walked-user", "scope_read": "on"},
 }
 
 
@@ -107,7 +111,9 @@ def csrf(browser) -> str:
 
 def path_for(rule, ids: Ids) -> str:
     values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
-              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css"}
+              "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css",
+              # no such login or token: the walker must not disable itself or revoke its own token
+              "user_id": 999, "token_id": 999}
     return re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
