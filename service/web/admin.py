@@ -81,7 +81,7 @@ def language() -> str:
 def _guard():
     """Admins only (anyone else: login or 403); every form posts the session's CSRF token."""
     if current_user() is None:
-        return redirect(url_for("web.login", next=request.path))
+        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
     if request.method == "POST" and not csrf_matches(request.form.get("csrf")):
         abort(400, "the form expired; reload the page and try again")
     require("users.manage")
