@@ -124,7 +124,9 @@ def _api_error(model: type[BaseModel], exc: ValidationError, data: Mapping[str, 
     kind, value = error["type"], data.get(name)
     ctx = error.get("ctx") or {}
     low, high = _bounds(model, name) if name in model.model_fields else (None, None)
-    if kind == "missing" or (value is None and name in data):
+    if len(error["loc"]) > 1 and kind.startswith("int"):  # an item of a list of ids
+        message = f"{name} must be a list of integers"
+    elif kind == "missing" or (value is None and name in data):
         message = f"{name} is required"
     elif name in model.type_messages and kind.endswith(("_type", "_parsing")) or kind == "union_tag_invalid":
         message = model.type_messages.get(name, f"{name} has the wrong type")
