@@ -39,7 +39,8 @@ TEXT = {
         "password_set": "Пароль изменён, сеансы пользователя завершены",
         "user_disabled": "Пользователь отключён, отозвано токенов: {n}", "token_revoked": "Токен отозван",
         "failed": "Не выполнено: {message}", "bad_date": "дата «действует до» должна быть в формате ГГГГ-ММ-ДД",
-        "other_language": "English",
+        "other_language": "English", "needs_client": "пользователю клиента нужен клиент, другим ролям — нет",
+        "not_yourself": "свой собственный вход отключить или лишить роли администратора нельзя",
     },
     "en": {
         "title": "Users and tokens", "users": "Users", "tokens": "API tokens",
@@ -55,7 +56,8 @@ TEXT = {
         "password_set": "Password changed; the user's sessions ended",
         "user_disabled": "User disabled; tokens revoked: {n}", "token_revoked": "Token revoked",
         "failed": "Not done: {message}", "bad_date": "the expiry must be a date YYYY-MM-DD",
-        "other_language": "Русский",
+        "other_language": "Русский", "needs_client": "a client user needs a client, and only a client user has one",
+        "not_yourself": "you cannot disable your own login or take the admin role from it",
     },
 }
 ROLE_NAMES = {
@@ -120,16 +122,21 @@ def _done(use_case, success: str, **kwargs) -> bool:
     try:
         result = use_case(db.session(), actor=actor_name(), **kwargs)
     except users.UserError as exc:
-        flash(t["failed"].format(message=exc))
+        flash(t["failed"].format(message=t["needs_client"] if exc.field == "client" else exc))
         return False
     flash(t[success].format(n=result) if "{n}" in t[success] else t[success])
     return True
 
 
-def _account(user_id: int) -> User:
+def _account(user_id: int, *, not_yourself: bool = False) -> User | None:
+    """The login ``user_id`` (404 when there is none); with ``not_yourself``, None (and a message) when it is
+    the admin's own: an admin who disabled or demoted itself could not undo it."""
     user = db.session().get(User, user_id)
     if user is None:
         abort(404)
+    if not_yourself and user.id == current_user().id:
+        flash(TEXT[language()]["failed"].format(message=TEXT[language()]["not_yourself"]))
+        return None
     return user
 
 
@@ -161,8 +168,10 @@ def create_user():
 def set_role(user_id: int):
     """Give a login another role (its sessions end)."""
     role = request.form.get("role", "")
-    _done(users.set_role, "role_set", username=_account(user_id).username, role=role,
-          client_id=_client_id() if role == "client" else None)
+    account = _account(user_id, not_yourself=request.form.get("role") != "admin")
+    if account is not None:
+        _done(users.set_role, "role_set", username=account.username, role=role,
+              client_id=_client_id() if role == "client" else None)
     return _back()
 
 
@@ -179,7 +188,9 @@ def reset_password(user_id: int):
 @permit("users.manage")
 def disable_user(user_id: int):
     """Disable a login: its sessions end and its tokens are revoked."""
-    _done(users.disable_user, "user_disabled", username=_account(user_id).username)
+    account = _account(user_id, not_yourself=True)
+    if account is not None:
+        _done(users.disable_user, "user_disabled", username=account.username)
     return _back()
 
 

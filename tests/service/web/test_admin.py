@@ -113,3 +113,24 @@ def test_a_form_without_the_csrf_token_is_refused(app, admin_web):
     assert admin_web.post("/admin/users", data={"username": "x", "password": PASSWORD,
                                                 "role": "admin"}).status_code == 400
     assert audit_actions(app) == []
+
+
+def test_an_admin_cannot_lock_itself_out(app, admin_web):
+    token = csrf(admin_web)
+    with sessions(app)() as session:
+        root = session.scalar(select(User).where(User.username == "root"))
+    page = admin_web.post(f"/admin/users/{root.id}/disable", data={"csrf": token}, follow_redirects=True)
+    assert "свой собственный вход" in page.get_data(as_text=True)
+    admin_web.post(f"/admin/users/{root.id}/role", data={"role": "analyst", "csrf": token})
+    with sessions(app)() as session:
+        root = session.get(User, root.id)
+        assert (root.active, root.role) == (True, "admin")
+    assert audit_actions(app) == []
+
+
+def test_a_client_role_without_a_client_is_explained(app, admin_web):
+    with sessions(app)() as session:
+        eng = session.scalar(select(User).where(User.username == "eng"))
+    page = admin_web.post(f"/admin/users/{eng.id}/role?lang=en", data={"role": "client", "csrf": csrf(admin_web)},
+                          follow_redirects=True)
+    assert "a client user needs a client" in page.get_data(as_text=True)
