@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         health,
         knowledge,
         meta,
+        openapi,
         quality,
         search,
         sla,
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from service.platform import auth, db, errors, outbox, request_log
     from service.sla import scheduler as sla_scheduler
+    from service.web import admin as admin_views
     from service.web import billing as billing_views
     from service.web import intake as intake_views
     from service.web import i18n, views
@@ -74,9 +76,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     meta.init_metrics(app)
-    for blueprint in (meta.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
+    for blueprint in (meta.bp, openapi.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
                       webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla_views.bp,
-                      intake_views.bp):
+                      intake_views.bp, admin_views.bp):
         app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)
     outbox.init_app(app)

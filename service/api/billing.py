@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from kb.models import Client, Ticket
 from kb.models import Contract as ContractRow
+from service.api import schemas as s
 from service.billing import service as billing_service
 from service.billing.contract import (
     PLAN_KINDS,
@@ -27,6 +28,7 @@ from service.platform import db
 from service.platform.auth import current_user, ensure_visible
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
+from service.platform.schema import operation
 from service.platform.serializers import iso, money
 from service.platform.validation import choice, instant, integer, json_body, string
 from service.platform.validation import money as money_field
@@ -68,6 +70,7 @@ def _ticket(ticket_id: int) -> Ticket:
 
 
 @bp.get("/clients/<int:client_id>/invoices/<month>")
+@operation(responses={200: s.Document})
 def get_invoice(client_id: int, month: str):
     """The client's invoice for the month YYYY-MM, computed from its contract and recorded work."""
     _, _, contract, usage = _client_usage(client_id, month)
@@ -75,6 +78,7 @@ def get_invoice(client_id: int, month: str):
 
 
 @bp.get("/clients/<int:client_id>/work-reports/<month>")
+@operation(responses={200: s.Document})
 def get_work_report(client_id: int, month: str):
     """Every ticket worked in the month: who, when, hours, on site or remote."""
     _, _, _, usage = _client_usage(client_id, month)
@@ -90,6 +94,7 @@ def contract_dict(row: ContractRow) -> dict:
 
 
 @bp.get("/clients/<int:client_id>/contracts")
+@operation(responses={200: s.Items})
 def list_contracts(client_id: int):
     """The client's contracts, newest first."""
     ensure_visible(client_id, f"client {client_id}")
@@ -102,6 +107,7 @@ def list_contracts(client_id: int):
 
 @bp.post("/clients/<int:client_id>/contracts")
 @permit("billing.contract")
+@operation(body=s.ContractBody, responses={201: s.Document})
 def create_contract(client_id: int):
     """Add a contract: {plan_kind, tier, valid_from, valid_to?, terms} with terms as in docs/billing.md."""
     client = db.session().get(Client, client_id)
@@ -124,6 +130,7 @@ def create_contract(client_id: int):
 
 
 @bp.get("/tickets/<int:ticket_id>/balance")
+@operation(responses={200: s.Document})
 def get_balance(ticket_id: int):
     """The running balance of the ticket's hourly work against its estimate."""
     ticket = _ticket(ticket_id)
@@ -132,6 +139,7 @@ def get_balance(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/stop-work")
 @permit("ticket.stop_work")
+@operation(responses={200: s.Document})
 def stop_work(ticket_id: int):
     """Stop the ticket's hourly work (the client's right): what was spent is billed, nothing after."""
     ticket = _ticket(ticket_id)
@@ -152,6 +160,7 @@ def change_request_dict(change) -> dict:
 
 
 @bp.get("/tickets/<int:ticket_id>/change-requests")
+@operation(responses={200: s.ChangeRequestList})
 def list_change_requests(ticket_id: int):
     """The agreed changes of a fixed-price work, oldest first, with its current price."""
     ticket = _ticket(ticket_id)
@@ -162,6 +171,7 @@ def list_change_requests(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/change-requests")
 @permit("billing.change_request")
+@operation(body=s.ChangeRequestBody, responses={201: s.ChangeRequestOut})
 def create_change_request(ticket_id: int):
     """Record an agreed change: {new_price, agreed_by, scope?, deadline?}; the ticket's price becomes new_price."""
     ticket = _ticket(ticket_id)
@@ -186,6 +196,7 @@ def create_change_request(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/operations")
 @permit("billing.operation")
+@operation(body=s.OperationBody, responses={201: s.Document})
 def record_operation(ticket_id: int):
     """Record typical operations done on a visit: {kind, quantity, visit?: YYYY-MM-DD}."""
     ticket = _ticket(ticket_id)

@@ -6,11 +6,13 @@ from flask import Blueprint, jsonify
 
 from kb import vocab
 from kb.queries import directory as queries
+from service.api import schemas as s
 from service.api.tickets import choice_arg
 from service.platform import db
 from service.platform.auth import ensure_visible, visible_client_id
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
+from service.platform.schema import operation
 from service.platform.serializers import client_summary, iso
 
 bp = Blueprint("directory", __name__, url_prefix="/api/v1")
@@ -25,6 +27,7 @@ def _client_or_404(client_id: int):
 
 
 @bp.get("/clients")
+@operation(responses={200: s.ClientList})
 def list_clients():
     """Clients (a client user sees only its own)."""
     return jsonify({"items": [client_summary(c) for c in queries.list_clients(db.session(),
@@ -32,6 +35,7 @@ def list_clients():
 
 
 @bp.get("/clients/<int:client_id>")
+@operation(responses={200: s.ClientOut})
 def get_client(client_id: int):
     """One client with its support terms."""
     client = _client_or_404(client_id)
@@ -41,6 +45,7 @@ def get_client(client_id: int):
 
 
 @bp.get("/clients/<int:client_id>/nodes")
+@operation(query=s.NodeQuery, responses={200: s.Items})
 def list_nodes(client_id: int):
     """A client's infrastructure nodes with their depends-on links; ?kind=."""
     _client_or_404(client_id)
@@ -55,6 +60,7 @@ def list_nodes(client_id: int):
 
 @bp.get("/specialists")
 @permit("directory.specialists")
+@operation(responses={200: s.Items})
 def list_specialists():
     """Active specialists with skills, capacity and absences."""
     return jsonify({"items": [

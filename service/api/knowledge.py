@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from kb import vocab
 from kb.models import Article, KnownProblem
 from kb.queries import knowledge as queries
+from service.api import schemas as s
 from service.api.tickets import choice_arg, int_arg
 from service.knowledge import service as knowledge
 from service.knowledge.service import PROBLEM_STATUSES, KnowledgeError, KnowledgeNotFound
@@ -18,6 +19,7 @@ from service.platform import db
 from service.platform.auth import current_user
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
+from service.platform.schema import operation
 from service.platform.serializers import iso
 from service.platform.validation import choice, integer_list, json_body, string, text_problem
 
@@ -58,6 +60,7 @@ def _call(use_case, **kwargs):
 
 @bp.get("/articles")
 @permit("knowledge.read")
+@operation(query=s.ArticleListQuery, responses={200: s.ArticleList})
 def list_articles():
     """Knowledge articles, newest first; ?group=, ?q= (substring), ?limit=, ?offset=."""
     rows, total = queries.list_articles(
@@ -68,6 +71,7 @@ def list_articles():
 
 @bp.get("/articles/<int:article_id>")
 @permit("knowledge.read")
+@operation(responses={200: s.ArticleOut})
 def get_article(article_id: int):
     """One knowledge article."""
     return jsonify(article_dict(_article_or_404(article_id)))
@@ -100,6 +104,7 @@ def _article_fields(data: dict, *, partial: bool) -> dict:
 
 @bp.post("/articles")
 @permit("knowledge.edit")
+@operation(body=s.ArticleBody, responses={201: s.ArticleOut})
 def create_article():
     """Write a new knowledge article: {"title", "body", "group"?}."""
     article = _call(knowledge.create_article, fields=_article_fields(json_body(ARTICLE_FIELDS), partial=False))
@@ -108,6 +113,7 @@ def create_article():
 
 @bp.patch("/articles/<int:article_id>")
 @permit("knowledge.edit")
+@operation(body=s.ArticleBody, responses={200: s.ArticleOut})
 def update_article(article_id: int):
     """Edit an article's title, body or group."""
     changes = _article_fields(json_body(ARTICLE_FIELDS), partial=True)
@@ -117,6 +123,7 @@ def update_article(article_id: int):
 
 @bp.delete("/articles/<int:article_id>")
 @permit("knowledge.delete")
+@operation(responses={204: None})
 def delete_article(article_id: int):
     """Delete an article (it leaves the search index too)."""
     _call(knowledge.delete_article, article_id=article_id)
@@ -152,6 +159,7 @@ def _incident_ids(data: dict) -> list[int] | None:
 
 @bp.get("/known-problems")
 @permit("knowledge.read")
+@operation(query=s.ProblemListQuery, responses={200: s.ProblemList})
 def list_known_problems():
     """Known problems with their linked incidents; ?status=open|known|fixed."""
     rows, total = queries.list_known_problems(
@@ -162,6 +170,7 @@ def list_known_problems():
 
 @bp.get("/known-problems/<int:problem_id>")
 @permit("knowledge.read")
+@operation(responses={200: s.ProblemOut})
 def get_known_problem(problem_id: int):
     """One known problem."""
     return jsonify(problem_dict(_problem_or_404(problem_id)))
@@ -169,6 +178,7 @@ def get_known_problem(problem_id: int):
 
 @bp.post("/known-problems")
 @permit("knowledge.edit")
+@operation(body=s.ProblemBody, responses={201: s.ProblemOut})
 def create_known_problem():
     """Record a known problem: {"title", "symptoms", "cause", "workaround", "group", "status", "incident_ids"}."""
     data = json_body(PROBLEM_FIELDS)
@@ -179,10 +189,11 @@ def create_known_problem():
 
 @bp.patch("/known-problems/<int:problem_id>")
 @permit("knowledge.edit")
+@operation(body=s.ProblemBody, responses={200: s.ProblemOut})
 def update_known_problem(problem_id: int):
     """Edit a known problem or its linked incidents."""
-    data = json_body(PROBLEM_FIELDS)
     _problem_or_404(problem_id)  # an unknown id is a 404 before any field is judged
+    data = json_body(PROBLEM_FIELDS)
     problem = _call(knowledge.update_known_problem, problem_id=problem_id,
                     changes=_problem_fields(data, partial=True), incident_ids=_incident_ids(data))
     return jsonify(problem_dict(problem))

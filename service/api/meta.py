@@ -1,14 +1,13 @@
-"""Prometheus metrics and the OpenAPI document of the JSON API."""
+"""Prometheus metrics (the OpenAPI document is service.api.openapi)."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import os
-import re
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,16 +19,15 @@ from prometheus_client import (
 
 from service.config import current_settings
 from service.platform import db
+from service.platform import metrics as app_metrics
 from service.platform.auth import STAFF_ROLES, public, user_for_token
 from service.platform.errors import ApiError
 
 bp = Blueprint("meta", __name__)
 
-_PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-
-
 def init_metrics(app: Flask) -> None:
-    """Count requests and time them per route; one registry per app so tests stay independent."""
+    """Count requests and time them per route (one registry per app so tests stay independent); count
+    stored triage predictions and suggestion verdicts (service.platform.metrics)."""
     registry = CollectorRegistry()
     requests_total = Counter(
         "precedent_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
@@ -39,6 +37,7 @@ def init_metrics(app: Flask) -> None:
         buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     )
     app.extensions["precedent.metrics_registry"] = registry
+    app_metrics.install_session_events()
 
     @app.before_request
     def _start_timer():
@@ -92,44 +91,12 @@ def metrics():
     """Prometheus exposition; under gunicorn set PROMETHEUS_MULTIPROC_DIR to aggregate the workers."""
     _check_metrics_access()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted)
+        registries = [counted]
     else:
-        registry = current_app.extensions["precedent.metrics_registry"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-@bp.get("/api/v1/openapi.json")
-@public
-def openapi():
-    """An OpenAPI 3.1 document generated from the registered routes and their docstrings."""
-    paths: dict[str, dict] = {}
-    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.rule.startswith("/api/v1") or rule.endpoint == "static":
-            continue
-        view = current_app.view_functions[rule.endpoint]
-        path = _PATH_PARAM.sub(r"{\2}", rule.rule)
-        parameters = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if converter == "int" else "string"}}
-            for converter, name in _PATH_PARAM.findall(rule.rule)
-        ]
-        doc = (view.__doc__ or "").strip()
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            operation = {
-                "operationId": f"{rule.endpoint}.{method.lower()}",
-                "summary": doc.splitlines()[0] if doc else rule.endpoint,
-                "responses": {"200": {"description": "success"},
-                              "4XX": {"description": "bad input: JSON error naming the field"}},
-            }
-            if parameters:
-                operation["parameters"] = parameters
-            if not getattr(view, "precedent_public", False):
-                operation["security"] = [{"bearer": []}]
-            paths.setdefault(path, {})[method.lower()] = operation
-    return jsonify({
-        "openapi": "3.1.0",
-        "info": {"title": "Precedent API", "version": "1"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": paths,
-    })
+        registries = [current_app.extensions["precedent.metrics_registry"], app_metrics.REGISTRY]
+    state = CollectorRegistry()
+    state.register(app_metrics.StateCollector(db.session_factory(), current_settings().index_dir))
+    body = b"".join(generate_latest(registry) for registry in (*registries, state))
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

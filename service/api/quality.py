@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from service.api import schemas as s
 from service.api.tickets import int_arg
 from service.platform import db
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
+from service.platform.schema import operation
 from service.search import service as search_service
 from service.triage import quality
 
@@ -17,6 +19,7 @@ bp = Blueprint("quality", __name__, url_prefix="/api/v1/quality")
 
 @bp.get("/triage")
 @permit("quality.read")
+@operation(query=s.SinceQuery, responses={200: s.Document})
 def triage_quality():
     """Accuracy of triage at ticket creation against the handled tickets' group and priority; ``?since=``."""
     since_text = request.args.get("since")
@@ -29,6 +32,7 @@ def triage_quality():
 
 @bp.get("/suggestions")
 @permit("quality.read")
+@operation(query=s.KQuery, responses={200: s.Document})
 def suggestion_quality():
     """Engineers' verdicts on suggestions, replayed through the current search; ``?k=5``."""
     k = int_arg("k", 5, minimum=1, maximum=search_service.MAX_K)

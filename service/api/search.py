@@ -6,11 +6,13 @@ from flask import Blueprint, jsonify, request
 
 from kb.models import Client, Ticket
 from kb.queries import tickets as ticket_queries
+from service.api import schemas as s
 from service.api.tickets import int_arg
-from service.platform import db
+from service.platform import db, metrics
 from service.platform.auth import current_user
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
+from service.platform.schema import operation
 from service.platform.validation import boolean, json_body
 from service.search.feedback import FeedbackTargetNotFound, check_feedback_target, record_feedback
 
@@ -25,6 +27,7 @@ def _unavailable(exc: Exception) -> ApiError:
 
 @bp.get("/search")
 @permit("search.run")
+@operation(query=s.SearchQuery, responses={200: s.SearchOut})
 def search():
     """Similar resolved incidents, articles and known problems for ?q= (optional ?client=, ?k=)."""
     from service.search import service as search_service
@@ -42,6 +45,7 @@ def search():
         result = search_service.suggest(db.session(), text=query, client_id=client_id, k=k)
     except search_service.SearchUnavailable as exc:
         raise _unavailable(exc) from None
+    metrics.count_served(result)
     return jsonify(result)
 
 
@@ -54,6 +58,7 @@ def _ticket_or_404(ticket_id: int) -> Ticket:
 
 @bp.get("/tickets/<int:ticket_id>/suggestions")
 @permit("search.run")
+@operation(query=s.KQuery, responses={200: s.SearchOut})
 def ticket_suggestions(ticket_id: int):
     """Suggestions for a stored ticket (its own client and node kinds boost; itself excluded); ?k=."""
     from service.search import service as search_service
@@ -64,6 +69,7 @@ def ticket_suggestions(ticket_id: int):
         result = search_service.suggest_for_ticket(db.session(), ticket=ticket, k=k)
     except search_service.SearchUnavailable as exc:
         raise _unavailable(exc) from None
+    metrics.count_served(result)
     return jsonify(result)
 
 
@@ -77,6 +83,7 @@ def _feedback_call(use_case, **kwargs):
 
 @bp.post("/tickets/<int:ticket_id>/suggestions/<kind>/<int:ref>/feedback")
 @permit("search.feedback")
+@operation(body=s.FeedbackBody, responses={201: s.FeedbackOut})
 def suggestion_feedback(ticket_id: int, kind: str, ref: int):
     """Record whether a suggestion was useful for a ticket: body ``{"useful": true|false}``."""
     target = {"ticket_id": ticket_id, "kind": kind, "ref": ref}

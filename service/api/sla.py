@@ -12,10 +12,12 @@ from flask import Blueprint, jsonify, request
 
 from kb.models import Ticket
 from kb.vocab import PRIORITIES
+from service.api import schemas as s
 from service.config import current_settings
 from service.platform import db
 from service.platform.auth import ensure_visible
 from service.platform.errors import ApiError
+from service.platform.schema import operation
 from service.platform.serializers import iso
 from service.sla import service as sla_service
 from service.sla.policies import POLICIES, TARGETS
@@ -35,6 +37,7 @@ def _report(client_id: int) -> dict:
 
 
 @bp.get("/sla/policies")
+@operation(responses={200: s.Policies})
 def sla_policies():
     """The SLA policies: targets in working hours per priority, price coefficient, own calendar, monthly report."""
     return jsonify({"policies": [
@@ -47,6 +50,7 @@ def sla_policies():
 
 
 @bp.get("/clients/<int:client_id>/sla-report")
+@operation(query=s.MonthQuery, responses={200: s.Document})
 def client_sla_report(client_id: int):
     """The client's SLA report of ``?month=YYYY-MM``: tickets by priority, targets met/missed, breaches,
     overdue time, penalties, the longest outages."""
@@ -54,6 +58,7 @@ def client_sla_report(client_id: int):
 
 
 @bp.get("/tickets/<int:ticket_id>/sla")
+@operation(responses={200: s.TicketSla})
 def ticket_sla(ticket_id: int):
     """The ticket's clocks now: per target the due instant, used/remaining/overdue minutes and state."""
     session = db.session()

@@ -7,10 +7,12 @@ from flask import Blueprint, jsonify, request
 from kb import vocab
 from kb.models import MAX_ID
 from kb.queries import tickets as ticket_queries
+from service.api import schemas as s
 from service.platform import db
 from service.platform.auth import current_user, ensure_visible, visible_client_id
 from service.platform.errors import ApiError
 from service.platform.permissions import allowed
+from service.platform.schema import operation
 from service.platform.serializers import ticket_detail, ticket_summary
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
@@ -51,6 +53,7 @@ def ticket_view(ticket) -> dict:
 
 
 @bp.get("")
+@operation(query=s.TicketListQuery, responses={200: s.TicketList})
 def list_tickets():
     """Tickets, newest first, filtered by client, status, group and priority."""
     client_id = int_arg("client")
@@ -72,6 +75,7 @@ def list_tickets():
 
 
 @bp.get("/<int:ticket_id>")
+@operation(responses={200: s.TicketDetail})
 def get_ticket(ticket_id: int):
     """One ticket with its comments, work log and pauses."""
     ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from kb import vocab
+from service.api import schemas as s
 from service.platform import db
 from service.platform.errors import ApiError
 from service.platform.permissions import permit
+from service.platform.schema import operation
 from service.platform.validation import choice, integer, integer_list, json_body, string
 from service.triage.service import TriageInputError, triage_request
 
@@ -18,6 +20,7 @@ ALERT_SEVERITIES = ("critical", "warning", "info", "none")
 
 @bp.post("/triage")
 @permit("triage.run")
+@operation(body=s.TriageBody, responses={200: s.TriageOut})
 def triage():
     """Triage ``{"subject", "description", "client_id"?, "channel"?, "node_ids"?, "alert_severity"?}``."""
     data = json_body(("subject", "description", "client_id", "channel", "node_ids", "alert_severity"))

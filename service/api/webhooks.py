@@ -13,10 +13,12 @@ import hmac
 
 from flask import Blueprint, jsonify, request
 
+from service.api import schemas as s
 from service.config import current_settings
 from service.platform import db
 from service.platform.auth import public
 from service.platform.errors import ApiError
+from service.platform.schema import operation
 from service.tickets.alertmanager import ingest_alertmanager
 from service.tickets.errors import WorkflowInputError
 
@@ -36,6 +38,7 @@ def _check_secret(expected: str) -> None:
 
 @bp.post("/alertmanager")
 @public
+@operation(responses={200: s.Document})
 def alertmanager():
     """Create or update incidents from one Alertmanager notification."""
     settings = current_settings()

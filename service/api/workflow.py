@@ -12,11 +12,13 @@ from flask import Blueprint, jsonify
 from kb import vocab
 from kb.models import Ticket
 from kb.queries import audit as audit_queries
+from service.api import schemas as s
 from service.api.tickets import ticket_view
 from service.platform import db
 from service.platform.auth import actor_name, current_user, ensure_visible
 from service.platform.errors import ApiError
 from service.platform.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
+from service.platform.schema import operation
 from service.platform.serializers import iso
 from service.platform.validation import boolean, checked, instant, integer, json_body, one_of, string
 from service.tickets import periodic, transitions, workflow
@@ -50,6 +52,7 @@ def _call(function, **kwargs):
 
 @bp.post("")
 @permit("ticket.create")
+@operation(body=s.TicketCreate, responses={201: s.TicketDetail})
 def create_ticket():
     """Create a ticket; priority and group come from triage when not given (a client user gives only
     subject, description, urgency and its own nodes)."""
@@ -62,6 +65,7 @@ def create_ticket():
 
 
 @bp.get("/<int:ticket_id>/actions")
+@operation(responses={200: s.AllowedActions})
 def allowed_actions(ticket_id: int):
     """The ticket's status, the actions allowed now and whether the first-line time box ran out."""
     ticket = _ticket(ticket_id)
@@ -76,6 +80,7 @@ def allowed_actions(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/actions")
 @permit("ticket.act")
+@operation(body=s.ActionBody, responses={200: s.TicketDetail})
 def apply_action(ticket_id: int):
     """Apply a workflow action: ``{"action": "escalate", "reason": "...", ...}``."""
     data = json_body()
@@ -93,6 +98,7 @@ def apply_action(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/comments")
 @permit("ticket.comment")
+@operation(body=s.CommentBody, responses={201: s.CommentOut})
 def add_comment(ticket_id: int):
     """Add a comment ``{"body": "...", "public": true}``; a client user's comment is always public."""
     data = json_body(("body", "public"))
@@ -108,6 +114,7 @@ def add_comment(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/time-entries")
 @permit("ticket.log_work")
+@operation(body=s.TimeEntryBody, responses={201: s.TimeEntryOut})
 def add_time_entry(ticket_id: int):
     """Record work: specialist_id, started_at (ISO 8601 with offset), minutes, on_site, off_hours_agreed,
     work_kind, note."""
@@ -133,6 +140,7 @@ def add_time_entry(ticket_id: int):
 
 @bp.patch("/<int:ticket_id>")
 @permit("ticket.update")
+@operation(body=s.TicketUpdate, responses={200: s.TicketDetail})
 def update_ticket(ticket_id: int):
     """Change priority and/or group ``{"priority": "high", "reason": "..."}``; SLA targets are recomputed."""
     data = json_body(("priority", "group", "reason"))
@@ -146,6 +154,7 @@ def update_ticket(ticket_id: int):
 
 
 @bp.get("/<int:ticket_id>/history")
+@operation(responses={200: s.History})
 def history(ticket_id: int):
     """The ticket's audit trail, oldest first (staff only)."""
     ticket = _ticket(ticket_id)

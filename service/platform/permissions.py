@@ -40,6 +40,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "directory.specialists": STAFF,
     "quality.read": ("manager", "analyst"),
     "intake.manage": STAFF_WRITERS,                    # accept/reject quarantined mail, resend, link alerts
+    "users.manage": ("admin",),                        # logins and API tokens (web pages; the CLI too)
     "pages.staff": STAFF,
     "pages.portal": ("client",),
 }

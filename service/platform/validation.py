@@ -23,6 +23,7 @@ from flask import request
 from kb.models import MAX_ID
 from service.platform.errors import ApiError
 from service.platform.money import MAX_MONEY, amount_problem
+from service.platform.schema import check_body, current_contract
 
 T = TypeVar("T")
 
@@ -200,7 +201,9 @@ def checked(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def json_body(fields: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The request's JSON object, or a 400 saying why it is not one; with ``fields``, a key outside them is
-    a 422 naming it (code ``unknown_field``), so a misspelt field is never silently ignored."""
+    a 422 naming it (code ``unknown_field``), so a misspelt field is never silently ignored. A view that
+    declared a body model with :func:`service.platform.schema.operation` has its body checked by that model
+    (unknown keys, types, required fields, ranges) instead of ``fields``."""
     if not request.is_json:
         raise ApiError(415, "send a JSON object with Content-Type: application/json", field="body")
     try:
@@ -209,6 +212,10 @@ def json_body(fields: tuple[str, ...] | None = None) -> dict[str, Any]:
         raise ApiError(400, "the request body is nested too deeply", field="body") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object", field="body")
+    contract = current_contract()
+    if contract is not None and contract.body is not None:  # the view's declared model (service.platform.schema)
+        check_body(contract.body, data)
+        return data
     unknown = sorted(set(data) - set(fields)) if fields is not None else []
     if unknown:
         raise ApiError(422, f"unknown field {unknown[0]!r} (allowed: {', '.join(fields)})", field=unknown[0],

@@ -62,6 +62,10 @@ FORMS = {
     "web.suggestion_feedback": {"useful": "1"},
     "web.ticket_time_entry_change": {"started_at": "2026-11-23T10:00", "minutes": "45", "note": "исправлено"},
     "web.portal_reply": {"body": "Перезагрузили, не помогло"},
+    "admin.create_user": {"username": "walked-user", "password": "correct horse battery", "role": "analyst"},
+    "admin.set_role": {"role": "analyst"},
+    "admin.reset_password": {"password": "correct horse battery"},
+    "admin.create_token": {"username": "walked-user", "scope_read": "on"},
 }
 
 
@@ -126,7 +130,9 @@ def path_for(rule, ids: Ids) -> str:
     values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
               "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css", "node_id": ids.node_id,
               "entry_id": ids.entry_id, "code": "en",
-              "message_id": 1, "alert_id": 1, "attachment_id": 1}
+              "message_id": 1, "alert_id": 1, "attachment_id": 1,
+              # no such login or token: the walker must not disable itself or revoke its own token
+              "user_id": 999, "token_id": 999}
     return re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
