@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         knowledge,
         meta,
         quality,
+        quote_audit,
         search,
         sla,
         tickets,
@@ -62,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.platform import auth, db, errors, request_log
     from service.sla import scheduler as sla_scheduler
     from service.web import billing as billing_views
+    from service.web import quote_audit as quote_audit_views
     from service.web import sla as sla_views
     from service.web import views
 
@@ -73,7 +75,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     meta.init_metrics(app)
     for blueprint in (meta.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
-                      webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla_views.bp):
+                      webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla_views.bp,
+                      quote_audit.bp, quote_audit_views.bp):
         app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)
     return app

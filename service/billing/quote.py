@@ -268,6 +268,12 @@ def _discount_percent(quote: Quote) -> Decimal:
     return line.quantity if line is not None else Decimal("0")
 
 
+def next_month(month: str) -> str:
+    """The month after ``month`` (both YYYY-MM)."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
 def flatten_rates(data: dict, prefix: str = "") -> dict[str, str]:
     """The rate card as ``{"subscription.workstation_rate": "1500.00", ...}``: the admin form's fields."""
     flat: dict[str, str] = {}

@@ -3,15 +3,27 @@ turned into a draft contract for a new client. Each change is one unit of work, 
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import AuditEvent, Client, Node, Setting
+from kb.models import DEFAULT_TIMEZONE, AuditEvent, Client, Node, Setting
 from kb.models import Contract as ContractRow
 from service.billing.contract import BillingInputError
-from service.billing.quote import DEFAULT_RATES, SETTINGS_KEY, Quote, RateCard, parse_rates
+from service.billing.quote import (
+    DEFAULT_RATES,
+    SETTINGS_KEY,
+    Quote,
+    RateCard,
+    compute_quote,
+    next_month,
+    parse_quote_request,
+    parse_rates,
+)
 from service.platform.unit_of_work import unit_of_work
-from service.sla.calendar import month_bounds
+from service.sla.calendar import month_bounds, month_of
 
 RATES_ACTION = "billing.rates_changed"
 DRAFT_ACTION = "billing.contract_from_quote"
@@ -43,6 +55,15 @@ def save_rates(session: Session, *, document: dict, actor: str) -> RateCard:
         session.add(AuditEvent(entity="settings", entity_id=0, action=RATES_ACTION, actor=actor,
                                data={"key": SETTINGS_KEY, "from": before, "to": document}))
     return rates
+
+
+def quote_for(session: Session, data: dict, *, now: datetime) -> Quote:
+    """Validate the calculator's input ``data`` and price it with the current rate card (BillingInputError naming
+    the field); the quote's month is by default the next one (a contract signed today starts on its first day)."""
+    rates = current_rates(session)
+    request = parse_quote_request({k: v for k, v in data.items() if k != "month"}, rates)
+    month = data.get("month") or next_month(month_of(now, ZoneInfo(DEFAULT_TIMEZONE)))
+    return compute_quote(request, rates, month=month)
 
 
 def _seat_nodes(client_id: int, workstations: int, servers: int) -> list[Node]:
