@@ -149,7 +149,7 @@ def parse_rates(data: Any) -> RateCard:
 
 def _count(data: dict, name: str, maximum: int) -> int:
     value = data.get(name, 0)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 12:
         value = int(value.strip())  # the page's form sends text
     if isinstance(value, bool) or not isinstance(value, int):
         raise BillingInputError(name, "must be a whole number")

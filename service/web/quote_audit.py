@@ -9,6 +9,7 @@ The language is the ``precedent_lang`` cookie (``?lang=en`` sets it), else the b
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -57,6 +58,52 @@ KIND_LABELS = {
 }
 CRITICALITY_LABELS = {"low": lt("низкая"), "medium": lt("средняя"), "high": lt("высокая"),
                       "critical": lt("критичная")}
+#: The calculator's fields, named as on the form (an error names the field this way).
+FIELD_LABELS = {"workstations": lt("Рабочие места"), "servers": lt("Серверы"), "tier": lt("Уровень обслуживания"),
+                "plan": lt("Тариф"), "package_hours": lt("Пакет, часов в месяц"),
+                "on_site_visits": lt("Регулярные выезды инженера"), "prepayment_months": lt("Предоплата, месяцев"),
+                "month": lt("Первый месяц"), "client_name": lt("Название клиента")}
+#: The rate card's fields on the admin's form.
+RATE_LABELS = {
+    "currency": lt("Валюта"), "hourly_rate": lt("Ставка часа работ"),
+    "off_hours_coefficient": lt("Коэффициент работ вне графика (1,5–2)"),
+    "subscription.workstation_rate": lt("Абонемент: рабочее место в месяц"),
+    "subscription.server_rate": lt("Абонемент: сервер в месяц"),
+    "subscription.hourly_discount_percent": lt("Абонемент: скидка на час, % (до 15)"),
+    "package.hourly_discount_percent": lt("Пакет часов: скидка на час, % (до 15)"),
+    "unlimited.workstation_rate": lt("Безлимит: рабочее место в месяц"),
+    "unlimited.server_rate": lt("Безлимит: сервер в месяц"),
+    "unlimited.minimum_fee": lt("Безлимит: минимальная плата в месяц"),
+    "unlimited.hourly_discount_percent": lt("Безлимит: скидка на час, % (до 50)"),
+    "visits.monthly": lt("Выезды раз в месяц: надбавка, % (10–20)"),
+    "visits.biweekly": lt("Выезды раз в две недели: надбавка, % (10–20)"),
+    "visits.weekly": lt("Выезды каждую неделю: надбавка, % (10–20)"),
+}
+
+
+def quote_problem(error: BillingInputError) -> str:
+    """What is wrong with a calculator field, in the reader's language."""
+    field = error.field
+    if field in ("workstations", "servers", "prepayment_months"):
+        if "whole number" in error.message:
+            return t("введите целое число")
+        if "need support" in error.message:
+            return t("укажите, сколько рабочих мест и серверов нужно обслуживать")
+        limit = {"workstations": MAX_WORKSTATIONS, "servers": MAX_SERVERS,
+                 "prepayment_months": MAX_PREPAYMENT_MONTHS}[field]
+        return t("введите число от 0 до %(max)s; больший парк рассчитает менеджер", max=limit)
+    messages = {"package_hours": lt("выберите пакет часов — он указывается только для тарифа «Пакет часов»"),
+                "on_site_visits": lt("регулярные выезды считаются только в абонементе по рабочим местам"),
+                "client_name": lt("укажите название нового клиента; клиента с таким названием ещё нет")}
+    return str(messages.get(field, lt("выберите значение из списка")))
+
+
+def rate_label(name: str) -> str:
+    """A rate card field named for people ("package.fees.15" -> "Пакет 15 ч: плата в месяц")."""
+    if name.startswith("package.fees."):
+        return t("Пакет %(hours)s ч: плата в месяц", hours=name.rsplit(".", 1)[1])
+    label = RATE_LABELS.get(name) or FIELD_LABELS.get(name)
+    return str(label) if label is not None else name
 
 
 def select_language() -> str:
@@ -92,14 +139,15 @@ def _remember_language(response):
 def _labels():
     return {"t": t, "language": str(get_locale() or "ru"), "LANGUAGES": LANGUAGES, "tier_labels": TIER_LABELS,
             "plan_labels": PLAN_LABELS, "visit_labels": VISIT_LABELS, "kind_labels": KIND_LABELS,
-            "criticality_labels": CRITICALITY_LABELS, "amount": amount}
+            "criticality_labels": CRITICALITY_LABELS, "amount": amount, "rate_label": rate_label,
+            "quote_problem": quote_problem}
 
 
 def amount(value: str | None) -> str:
     """A decimal string as money with thin groups: "45000.00" -> "45 000,00" (ru) / "45,000.00" (en)."""
     if value is None:
         return ""
-    whole, _, cents = f"{float(value):,.2f}".partition(".")
+    whole, _, cents = f"{Decimal(value):,.2f}".partition(".")
     if str(get_locale() or "ru") == "ru":
         return f"{whole.replace(',', ' ')},{cents}"
     return f"{whole}.{cents}"
@@ -142,7 +190,7 @@ def quote_contract():
                                            client_email=request.form.get("client_email", "").strip() or None,
                                            actor=actor_name())
     except BillingInputError as exc:
-        flash(t("Договор не создан: %(field)s — %(message)s", field=exc.field, message=exc.message))
+        flash(t("Договор не создан: %(field)s — %(message)s", field=rate_label(exc.field), message=quote_problem(exc)))
         return redirect(url_for("quote_audit.quote_page", **form))
     flash(t("Клиент «%(name)s» и черновик договора созданы; ниже первый счёт по нему.", name=row.client.name))
     return redirect(url_for("billing_web.invoice_page", client_id=row.client_id, month=quote.month))
