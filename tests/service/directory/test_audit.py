@@ -11,7 +11,14 @@ import pytest
 
 from kb.db import make_engine, make_session_factory
 from kb.models import Article, Client, KnownProblem, Node, Ticket
-from service.directory.audit import AuditRules, IncidentFacts, NodeFacts, audit_report, client_audit, dependents
+from service.directory.audit import (
+    AuditRules,
+    IncidentFacts,
+    NodeFacts,
+    audit_report,
+    client_audit,
+    dependents,
+)
 from service.platform.auth import create_user
 from tests.service.web.test_views import PASSWORD, login
 
