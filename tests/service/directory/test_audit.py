@@ -206,3 +206,27 @@ def test_the_printable_page_in_both_languages_and_walled(app, office):
     assert client_web.get(f"/clients/{ours}/audit").status_code == 200
     assert client_web.get(f"/clients/{theirs}/audit").status_code == 404
     assert app.test_client().get(f"/clients/{ours}/audit").status_code == 302  # to the login page
+
+
+def test_the_demo_gets_an_audit_worth_reading(sqlite_url):
+    """Every demo client has single points of failure; some critical nodes are unmonitored, some have a
+    runbook and a cluster backup, and the rest show as gaps."""
+    from data.demo import build_demo
+    from data.demo.resilience import UNMONITORED
+
+    with make_session_factory(make_engine(sqlite_url))() as session:
+        build_demo(session, tickets=300, users=False, contracts=False)
+        reports = [client_audit(session, client_id=client.id, now=datetime(2026, 11, 25, tzinfo=UTC))
+                   for client in session.query(Client).order_by(Client.id)]
+    assert len(reports) == 6
+    assert all(report["single_points_of_failure"] for report in reports)
+    unmonitored = {g["name"] for r in reports for g in r["critical_gaps"] if g["unmonitored"]}
+    assert unmonitored == set(UNMONITORED)
+    plans = [p for r in reports for p in r["failure_plans"]]
+    assert any(p["runbook"] for p in plans) and any(p["gap"] for p in plans)
+    assert any(p["backup"] for p in plans)
+    assert all(r["restore_times"] for r in reports) and any(r["recurring_incidents"] for r in reports)
+    # Shared storage under a cluster stays a single point of failure; the clustered hosts are not.
+    cluster = next(r for r in reports if r["client"]["name"] == "АО «УралТоргСервис»")
+    names = [f["name"] for f in cluster["single_points_of_failure"]]
+    assert names[0] == "UTS-NAS01" and "UTS-HV01" not in names
