@@ -169,6 +169,10 @@ class Node(Base):
     monitored: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Site or regional office where the node stands (None: the client's main office).
     region: Mapped[str | None] = mapped_column(String(100))
+    #: The node that takes over when this one fails (a standby, a replica); None: no redundancy.
+    backup_node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", ondelete="SET NULL"))
+    #: The runbook article answering "what do we do when it fails"; None: a gap the audit shows.
+    runbook_article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
 
     client: Mapped[Client] = relationship(back_populates="nodes")
     depends_on: Mapped[list[Node]] = relationship(
@@ -176,6 +180,7 @@ class Node(Base):
         primaryjoin=lambda: Node.id == node_dependencies.c.node_id,
         secondaryjoin=lambda: Node.id == node_dependencies.c.depends_on_id,
     )
+    backup_node: Mapped[Node | None] = relationship(remote_side=lambda: Node.id, foreign_keys=[backup_node_id])
 
 
 # --- specialists --------------------------------------------------------------------------------
@@ -567,6 +572,17 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class Setting(Base):
+    """A named settings document editable by an admin (e.g. ``rates``: the price list of the calculator)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Lease(Base):

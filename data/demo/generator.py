@@ -45,6 +45,7 @@ from service.sla.policies import get_policy
 
 from . import contracts as demo_contracts
 from . import text as tx
+from .resilience import build_resilience
 from .scenarios import ALERTS, SCENARIOS, SOFTWARE
 
 DEFAULT_SEED = 42
@@ -1314,6 +1315,7 @@ def build_demo(session: Session, *, seed: int = DEFAULT_SEED, tickets: int = DEF
         build_tickets(session, ctx)
         build_articles(session, ctx)
         build_known_problems(session, ctx)
+        build_resilience(session, ctx, history_end=HISTORY_END)
         if users:
             build_users(session, ctx)
         _fix_sequences(session, ctx)

@@ -30,7 +30,9 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "ticket.stop_work": (*STAFF_WRITERS, "client"),    # the client's right; staff record it on the client's word
     "billing.change_request": STAFF_WRITERS,
     "billing.operation": STAFF_WRITERS,
-    "billing.contract": ("manager",),
+    "billing.contract": ("manager",),                  # also: a quote turned into a draft contract
+    "billing.rates": ("admin",),                       # the calculator's rate card
+    "audit.read": (*STAFF, "client"),                  # a client only its own company's infrastructure audit
     "knowledge.read": STAFF,
     "knowledge.edit": STAFF_WRITERS,
     "knowledge.delete": ("engineer_l2", "manager"),

@@ -30,6 +30,7 @@ SELF_PROTECTED = {
     "web.login": "anyone may try to log in (rate-limited)",
     "web.logout": "ends the caller's own session",
     "webhooks.alertmanager": "its own shared secret",
+    "quote_audit_api.quote": "the public price calculator: stores nothing, its input is bounded",
 }
 #: What must never reach a client user of the first client: the second client's names and every internal note.
 OTHER_CLIENT_MARKERS = ("АО Вектор", "vec-dc1", "ЧУЖАЯ-заявка-Вектора")
@@ -51,6 +52,7 @@ BODIES = {
     "knowledge.update_article": {"title": "Принтер"},
     "knowledge.create_known_problem": {"title": "Спулер", "symptoms": "не печатает"},
     "knowledge.update_known_problem": {"title": "Спулер"},
+    "quote_audit_api.quote": {"workstations": 5, "servers": 1, "tier": "silver"},
 }
 FORMS = {
     "web.ticket_action": {"action": "triage"},
@@ -66,6 +68,8 @@ FORMS = {
     "admin.set_role": {"role": "analyst"},
     "admin.reset_password": {"password": "correct horse battery"},
     "admin.create_token": {"username": "walked-user", "scope_read": "on"},
+    "quote_audit.quote_contract": {"workstations": "5", "tier": "silver", "client_name": "ООО Новый клиент обхода"},
+    "quote_audit.rates_page": {"hourly_rate": "2100.00"},
 }
 
 
@@ -217,3 +221,28 @@ def test_docs_show_the_whole_role_table():
             continue
         marks = [cell.strip().startswith("✓") for cell in rows[action].split("|")]
         assert dict(zip(columns, marks, strict=True)) == {r: r in roles for r in columns}, action
+
+
+#: What an anonymous visitor gets: the public calculator answers, every other page asks for a login, and a
+#: form posted without a session's CSRF token is refused before anything else.
+ANONYMOUS = {
+    ("GET", "/quote"): 200,
+    ("POST", "/api/v1/quote"): 200,
+    ("POST", "/quote/contract"): 400,
+    ("GET", "/admin/rates"): 302,
+    ("POST", "/admin/rates"): 400,
+    ("GET", "/clients/{client_id}/audit"): 302,
+    ("GET", "/api/v1/clients/{client_id}/audit"): 401,
+}
+
+
+@pytest.mark.parametrize(("method", "path"), list(ANONYMOUS))
+def test_anonymous_visitors_reach_the_public_routes_only(app, store, method, path):
+    _, ours, _ = store
+    anonymous = app.test_client()
+    target = path.format(client_id=ours.client_id)
+    response = anonymous.open(target, method=method, json=BODIES["quote_audit_api.quote"]) \
+        if target.startswith("/api/") else anonymous.open(target, method=method, data=FORMS.get("quote_audit.rates_page"))
+    assert response.status_code == ANONYMOUS[(method, path)]
+    if response.status_code == 302:
+        assert "/login" in response.headers["Location"]
