@@ -169,6 +169,20 @@ def _fit_temperature_bias(scores: np.ndarray, codes: np.ndarray, bias_l2: float,
     return float(np.exp(params[0])), params[1:].astype(np.float64)
 
 
+def drop_signals(X, meta_columns: Sequence[str], share: float, random_state: int):
+    """A copy of X whose structured signals read "none" on a random ``share`` of rows (seeded).
+
+    Requests often arrive without them (an e-mail names no node, an API call no client): a model that
+    always saw a node kind in training leans on it, and with none it guesses from a missing feature.
+    Rows without signals teach it to read the text alone."""
+    if not meta_columns or not share:
+        return X
+    rows = np.random.default_rng(random_state).random(len(X)) < share
+    X = X.copy()
+    X.loc[rows, list(meta_columns)] = MISSING
+    return X
+
+
 def text_vectorizer(kind: str, texts) -> tuple:
     """(fitted vectorizer, TF-IDF matrix of ``texts``): word 1-2-grams or char_wb 2-5-grams, sublinear tf.
 
@@ -427,17 +441,7 @@ class StackedTicketClassifier(ClassifierMixin, BaseEstimator):
         return (oof - self.score_mean_) / self.score_scale_
 
     def _drop_signals(self, X):
-        """A copy of X whose structured signals read "none" on a random ``signal_dropout`` share of rows.
-
-        Requests often arrive without them (an e-mail names no node, an API call no client): a model that
-        always saw a node kind in training leans on it, and with none it guesses from a missing feature.
-        Rows without signals teach it to read the text alone."""
-        if not self.meta_columns or not self.signal_dropout:
-            return X
-        rows = np.random.default_rng(self.random_state).random(len(X)) < self.signal_dropout
-        X = X.copy()
-        X.loc[rows, list(self.meta_columns)] = MISSING
-        return X
+        return drop_signals(X, self.meta_columns, self.signal_dropout, self.random_state)
 
     def _fit_blender(self, standardized, y, sample_weight):
         """The blend of standardised base scores: a logistic regression, or shared weights + class biases."""
