@@ -168,15 +168,15 @@ class TrainedModel:
     manifest: dict[str, Any]
 
 
-#: The pipelines `train_model` and `evaluate_text_classifier` can fit: the stacked blend (the default), or
-#: the one chosen by cross-validation on the training data among the plain baseline and the stacks
-#: (ml/selection.py; opt-in until its fit time and rare-class macro-F1 meet docs/triage.md's budget).
-PIPELINES = ("stack", "selected")
+#: The pipelines `train_model` and `evaluate_text_classifier` can fit: the one chosen by cross-validation on
+#: the training data among the plain baseline and the stacks (ml/selection.py, the default), or the stacked
+#: blend alone (no selection, no calibration of its own; faster on small desks, docs/benchmarks.md).
+PIPELINES = ("selected", "stack")
 
 
 def train_model(name: str, signals: Sequence[TicketSignals], labels: Sequence[str],
                 weights: Sequence[float] | None = None, *, source: str = "store",
-                cv: int = 3, bases: Sequence[str] = DEFAULT_STACK, pipeline: str = "stack") -> TrainedModel:
+                cv: int = 3, bases: Sequence[str] = DEFAULT_STACK, pipeline: str = "selected") -> TrainedModel:
     """Fit on 80 %, measure on the held-out 20 %, then refit on everything; manifest included."""
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
@@ -263,7 +263,7 @@ def _at_training_threshold(pipeline, y_true, proba, threshold) -> dict:
 
 def evaluate_text_classifier(train_texts: Sequence[str], train_labels: Sequence[str],
                              test_texts: Sequence[str], test_labels: Sequence[str],
-                             *, bases: Sequence[str] = DEFAULT_STACK, pipeline: str = "stack") -> dict[str, Any]:
+                             *, bases: Sequence[str] = DEFAULT_STACK, pipeline: str = "selected") -> dict[str, Any]:
     """Fit the production routing pipeline (text only) on train, measure on test (evaluate classify)."""
     import pandas as pd
 

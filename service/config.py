@@ -128,11 +128,10 @@ class Settings:
     #: `precedent train` and `precedent evaluate classify` alike.  "wordchar_svm" instead of "word_svm"
     #: adds character n-grams (Russian inflections) at about 1.6x the fit time (docs/benchmarks.md).
     triage_stack_bases: tuple = ("word_svm", "word_nb", "word_sgd_log", "word_ridge")
-    #: Pipeline of `precedent train` and `precedent evaluate classify`: "stack" (the blend above) or
-    #: "selected" (chosen per desk by cross-validation among a plain word+char TF-IDF LinearSVC and the
-    #: stacks, calibrated on out-of-fold scores; docs/triage.md). "selected" stays opt-in until it meets the
-    #: fit-time budget and keeps rare-class macro-F1 (docs/benchmarks.md).
-    triage_pipeline: str = "stack"
+    #: Pipeline of `precedent train` and `precedent evaluate classify`: "selected" (chosen per desk by
+    #: cross-validation among a plain word+char TF-IDF LinearSVC and the stacks, calibrated on out-of-fold
+    #: scores; docs/triage.md) or "stack" (the blend above alone, without selection).
+    triage_pipeline: str = "selected"
 
     # --- SLA (H-sla: service/sla/, service/sla_service.py, service/mail.py, docs/sla.md) ---
     #: Share of a target's working time after which a running target is "at risk" (0 < f <= 1).

@@ -71,7 +71,7 @@ evaluate.add_command(evaluate_retrieve)
               help="Only predictions made at or after this instant (YYYY-MM-DD or ISO 8601; UTC when no offset).")
 def triage_log(since_text: str | None) -> None:
     """Production accuracy of triage: what it predicted at ticket creation against what engineers kept."""
-    from service.cli.common import echo_json, fail, store_session
+    from service.cli.common import echo_json, fail, settings, store_session
     from service.triage import quality
 
     since = None
@@ -81,7 +81,7 @@ def triage_log(since_text: str | None) -> None:
         except ValueError as exc:
             fail(f"--{exc}")
     with store_session() as session:
-        echo_json(quality.triage_quality(session, since=since))
+        echo_json(quality.triage_quality(session, since=since, target_precision=settings().triage_target_precision))
 
 
 @evaluate.command("feedback")

@@ -34,11 +34,14 @@ def _share(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
 
 
-def triage_quality(session: Session, *, since: datetime | None = None) -> dict[str, Any]:
+def triage_quality(session: Session, *, since: datetime | None = None,
+                   target_precision: float | None = None) -> dict[str, Any]:
     """Accuracy of stored triage predictions against the group and priority the tickets have now.
 
     Only tickets an engineer has moved out of ``new`` count; a ticket's first prediction (the one made at
-    creation) is the one judged, and ``since`` selects tickets by that first prediction."""
+    creation) is the one judged, and ``since`` selects tickets by that first prediction.  ``auto_route``:
+    the production precision of what was routed without a human (confidence at or above the threshold),
+    its coverage, and whether it meets ``target_precision`` (the setting the thresholds were chosen for)."""
     query = (select(TriagePrediction, Ticket.group, Ticket.priority)
              .join(Ticket, Ticket.id == TriagePrediction.ticket_id)
              .where(Ticket.status != "new")
@@ -77,7 +80,21 @@ def triage_quality(session: Session, *, since: datetime | None = None) -> dict[s
                         for bucket, t in buckets.items()}
     report["group_by_routing_model"] = {version: {"n": t["n"], "accuracy": _share(t["correct"], t["n"])}
                                         for version, t in sorted(by_version.items())}
+    report["auto_route"] = _auto_route(report, target_precision)
     return report
+
+
+def _auto_route(report: dict[str, Any], target_precision: float | None) -> dict[str, Any]:
+    """Precision in production at the auto-route threshold, per field, against the target."""
+    share = report["needs_human_share"]
+    out: dict[str, Any] = {"target_precision": target_precision,
+                           "coverage": None if share is None else round(1.0 - share, 4)}
+    for name in ("group", "priority"):
+        precision = report[name]["auto_routed"]["accuracy"]
+        out[f"{name}_precision"] = precision
+        out[f"{name}_meets_target"] = (None if precision is None or target_precision is None
+                                       else precision >= target_precision)
+    return out
 
 
 def suggestion_quality(session: Session, *, k: int = 5) -> dict[str, Any]:

@@ -39,6 +39,11 @@ def test_triage_quality_judges_each_handled_tickets_first_prediction(db_session)
                                "human_queue": {"n": 1, "accuracy": 0.0}}
     assert report["priority"]["all"] == {"n": 2, "accuracy": 0.5}
     assert report["group_by_routing_model"] == {"v1": {"n": 2, "accuracy": 0.5}}
+    assert report["auto_route"] == {"target_precision": None, "coverage": 0.5, "group_precision": 1.0,
+                                    "group_meets_target": None, "priority_precision": 0.0,
+                                    "priority_meets_target": None}
+    judged = quality.triage_quality(db_session, target_precision=0.9)["auto_route"]
+    assert judged["group_meets_target"] is True and judged["priority_meets_target"] is False
     assert quality.triage_quality(db_session, since=AT + timedelta(hours=1))["tickets"] == 0
     # ``since`` selects by the first prediction: the re-triage a minute later does not bring a ticket in
     assert quality.triage_quality(db_session, since=AT + timedelta(seconds=30))["tickets"] == 0
@@ -62,6 +67,9 @@ def test_triage_log_cli(sqlite_url, monkeypatch):
     result = CliRunner().invoke(main, ["evaluate", "triage-log", "--since", "2026-11-01"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["group"]["all"] == {"n": 1, "accuracy": 1.0}
+    assert json.loads(result.output)["auto_route"] == {  # the default PRECEDENT_TRIAGE_TARGET_PRECISION
+        "target_precision": 0.9, "coverage": 1.0, "group_precision": 1.0, "group_meets_target": True,
+        "priority_precision": 1.0, "priority_meets_target": True}
     bad = CliRunner().invoke(main, ["evaluate", "triage-log", "--since", "last week"])
     assert bad.exit_code == 2 and "--since" in bad.output
 

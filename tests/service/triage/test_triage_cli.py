@@ -216,10 +216,13 @@ def test_evaluate_classify_reports_the_training_threshold_on_test(csvs):
     assert reached["target_precision"] == 0.9 and 0 <= reached["coverage"] <= 1
 
 
-def test_the_stack_stays_the_default_pipeline(csvs):
-    result = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label")
-    assert result.exit_code == 0, result.output
-    assert "selection" not in json.loads(result.output)
-    bad = run("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label",
-              env={"PRECEDENT_TRIAGE_PIPELINE": "magic"})
-    assert bad.exit_code == 2 and "pipeline must be one of stack, selected" in bad.output
+def test_the_selection_is_the_default_pipeline_and_the_stack_stays_available(csvs):
+    args = ("evaluate", "classify", "--train", csvs[0], "--test", csvs[1], "--text", "body", "--label", "label")
+    default = run(*args)
+    assert default.exit_code == 0, default.output
+    assert {"baseline", "stack", "stack_prior"} <= set(json.loads(default.output)["selection"]["candidates"])
+    stack = run(*args, env={"PRECEDENT_TRIAGE_PIPELINE": "stack"})
+    assert stack.exit_code == 0, stack.output
+    assert "selection" not in json.loads(stack.output)
+    bad = run(*args, env={"PRECEDENT_TRIAGE_PIPELINE": "magic"})
+    assert bad.exit_code == 2 and "pipeline must be one of selected, stack" in bad.output
