@@ -65,8 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.sla import scheduler as sla_scheduler
     from service.web import admin as admin_views
     from service.web import billing as billing_views
-    from service.web import intake as intake_views
     from service.web import i18n, views
+    from service.web import intake as intake_views
     from service.web import quote_audit as quote_audit_views
     from service.web import sla as sla_views
 
