@@ -1,7 +1,7 @@
 """rates and audit: the settings table (the calculator's price list as data), a node's backup node and runbook
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 05:15:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import kb.models
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
