@@ -105,7 +105,6 @@ def check(now_text: str | None, reports: bool) -> None:
 @click.option("--html", "as_html", is_flag=True, help="Print the printable HTML page instead of JSON.")
 def report(client_id: int | None, month: str | None, send: bool, as_html: bool) -> None:
     """Print a client's monthly SLA report (JSON), optionally e-mail it."""
-    from service.platform.mail import MailError
     from service.sla import service as sla_service
 
     if client_id is None:
@@ -119,11 +118,8 @@ def report(client_id: int | None, month: str | None, send: bool, as_html: bool) 
         except sla_service.SlaReportError as exc:
             fail(f"--{exc.field}: {exc}")
         if send:
-            try:
-                sent = sla_service.send_client_report(session, client_id=client_id, month=month, settings=config,
-                                                      actor="cli")
-            except MailError as exc:
-                fail(f"--send: {exc}", code=1)
+            sent = sla_service.send_client_report(session, client_id=client_id, month=month, settings=config,
+                                                  actor="cli")
             if not sent:
                 fail("--send: not queued (the client has neither an e-mail address nor a manager's)", code=1)
     if as_html:

@@ -277,7 +277,7 @@ def _ingest_parsed(session: Session, message: ParsedMessage, *, now: datetime, s
     ticket = session.get(Ticket, int(reference.group(1))) if reference else None
     with unit_of_work(session) as uow:
         if ticket is not None:
-            outcome = _stage_reply(uow, ticket, message, actor=actor, now=now, settings=settings)
+            outcome = stage_reply(uow, ticket, message, actor=actor, now=now, settings=settings)
         elif (duplicate := _already_ingested(session, message)) is not None:
             outcome = {"outcome": "duplicate", "ticket_id": duplicate.id}
         else:
@@ -296,10 +296,11 @@ def quarantine(session: Session, *, raw: bytes, message: ParsedMessage, reason: 
     return {"outcome": "quarantined", "quarantine_id": row.id, "reason": reason}
 
 
-def _stage_reply(uow: UnitOfWork, ticket: Ticket, message: ParsedMessage, *, actor: str, now: datetime,
-                 settings: Settings) -> dict:
-    """A public comment by the sender on the ticket the subject names; a ticket waiting for the client resumes."""
-    if not _sender_belongs(uow.session, ticket, message.sender_email):
+def stage_reply(uow: UnitOfWork, ticket: Ticket, message: ParsedMessage, *, actor: str, now: datetime,
+                settings: Settings, vouched: bool = False) -> dict:
+    """A public comment by the sender on the ticket the subject names; a ticket waiting for the client resumes.
+    ``vouched``: staff accepted the sender (from the quarantine), so it need not belong to the ticket's client."""
+    if not vouched and not _sender_belongs(uow.session, ticket, message.sender_email):
         raise UnknownSender(f"the sender {message.sender_email} does not belong to the client of "
                             f"ticket #{ticket.id}", "From")
     body = message.body or message.subject

@@ -9,11 +9,18 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import MAX_ID, Client, ClientContact, QuarantinedMessage
+from kb.models import MAX_ID, Client, ClientContact, QuarantinedMessage, Ticket
 from kb.queries import audit
 from service.config import Settings, current_settings
 from service.platform.unit_of_work import unit_of_work
-from service.tickets.email_intake import parse_message, stage_message_ticket
+from service.tickets.email_intake import (
+    ACTOR_PREFIX,
+    REFERENCE,
+    ParsedMessage,
+    parse_message,
+    stage_message_ticket,
+    stage_reply,
+)
 from service.tickets.errors import WorkflowInputError
 from service.tickets.staging import utc_now
 
@@ -69,8 +76,9 @@ def _pending_message(session: Session, message_id: object) -> QuarantinedMessage
 
 def accept(session: Session, *, message_id: int, client_id: object, actor: str, remember: bool = False,
            now: datetime | None = None, settings: Settings | None = None) -> dict:
-    """Make the message a ticket of ``client_id`` (one commit); ``remember`` registers the sender as the
-    client's contact. WorkflowInputError names a bad client."""
+    """Make the message a ticket of ``client_id`` -- or, when its subject names a ticket of that client
+    (``[#123]``), a comment on it -- in one commit; ``remember`` registers the sender as the client's contact.
+    WorkflowInputError names a bad client."""
     now, settings = utc_now(now), current_settings(settings)
     row = _pending_message(session, message_id)
     valid = isinstance(client_id, int) and not isinstance(client_id, bool) and 0 < client_id <= MAX_ID
@@ -79,12 +87,24 @@ def accept(session: Session, *, message_id: int, client_id: object, actor: str, 
         raise WorkflowInputError(f"client {client_id} not found", "client_id")
     message = parse_message(row.raw)
     with unit_of_work(session) as uow:
-        outcome = stage_message_ticket(uow, message, client, actor=actor, now=now, settings=settings)
+        replied = _referenced_ticket(session, message, client)
+        if replied is not None:
+            outcome = stage_reply(uow, replied, message, actor=f"{ACTOR_PREFIX}{message.sender_email}", now=now,
+                                  settings=settings, vouched=True)
+        else:
+            outcome = stage_message_ticket(uow, message, client, actor=actor, now=now, settings=settings)
         remembered = remember and _remember(session, client, message.sender_email, message.sender_name)
         row.status, row.decided_by, row.decided_at, row.ticket_id = "accepted", actor[:200], now, outcome["ticket_id"]
         audit.record(session, entity="quarantine", entity_id=row.id, action="accept", actor=actor,
                      ticket_id=outcome["ticket_id"], client_id=client.id, remembered=remembered)
     return {**outcome, "quarantine_id": row.id, "remembered": remembered}
+
+
+def _referenced_ticket(session: Session, message: ParsedMessage, client: Client) -> Ticket | None:
+    """The ticket of ``client`` the message's subject names, if any."""
+    reference = REFERENCE.search(message.subject)
+    ticket = session.get(Ticket, int(reference.group(1))) if reference else None
+    return ticket if ticket is not None and ticket.client_id == client.id else None
 
 
 def _remember(session: Session, client: Client, address: str, name: str | None) -> bool:

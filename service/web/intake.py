@@ -65,7 +65,8 @@ def quarantine_accept(message_id: int):
     except WorkflowInputError:  # the one field of the form: the client
         flash("Выберите клиента, для которого принять письмо.")
         return redirect(url_for("intake_web.quarantine_page"))
-    flash(f"Создана заявка #{result['ticket_id']}" + (" · адрес запомнен" if result["remembered"] else ""))
+    made = "Создана заявка" if result["outcome"] == "created" else "Добавлен комментарий к заявке"
+    flash(f"{made} #{result['ticket_id']}" + (" · адрес запомнен" if result["remembered"] else ""))
     return redirect(url_for("intake_web.quarantine_page"))
 
 

@@ -158,3 +158,19 @@ def test_a_store_failure_is_a_temporary_error(db_session, world, flow_settings):
     finally:
         server.stop()
     assert code == 451  # the sending server keeps it and retries: nothing lost
+
+
+def test_an_accepted_reply_from_a_stranger_lands_on_the_ticket_it_names(db_session, world, intake):
+    port, _ = intake
+    assert send(port, (EML_DIR / "01_koi8r_plain.eml").read_bytes())[0] == 250
+    [ticket] = tickets(db_session)
+    code, reply = send(port, mail("petrov.home@gmail.example", f"Re: [#{ticket.id}] Не печатает принтер",
+                                  "Пишу с личной почты: модель HP 400."))
+    assert code == 250 and "held for review" in reply  # a stranger to the ticket's client
+    [held] = quarantine.pending(db_session)
+    assert "does not belong" in held.reason
+    result = quarantine.accept(db_session, message_id=held.id, client_id=world.client_id, actor="operator")
+    assert (result["outcome"], result["ticket_id"]) == ("commented", ticket.id)
+    [ticket] = tickets(db_session)  # no new ticket
+    assert ticket.comments[-1].body == "Пишу с личной почты: модель HP 400."
+    assert ticket.comments[-1].author == "petrov.home@gmail.example"
