@@ -100,9 +100,11 @@ ERROR_TEXTS = {403: _("У вашей роли нет доступа к этой 
 
 
 def select_language() -> str:
-    """The language of this request: the remembered choice, else Russian."""
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+    """The language of this request: ``?lang=`` (a shared link), else the remembered choice, else Russian."""
+    for chosen in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        if chosen in LANGUAGES:
+            return chosen
+    return DEFAULT_LANGUAGE
 
 
 def label(table: dict, code) -> str:
