@@ -279,6 +279,10 @@ class SelectedTicketClassifier(ClassifierMixin, BaseEstimator):
         groups = text_groups(X[TEXT_COLUMN])
         always = np.isin(groups, groups[~np.isin(y, values[counts >= k])])
         rest, kept = np.flatnonzero(~always), np.flatnonzero(always)
+        k = min(k, len(np.unique(groups[rest])))
+        if k < 2:
+            raise ValueError("too few distinct texts to cross-validate the candidates (need two or more "
+                             "texts of a class that has as many rows as folds)")
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=self.random_state)
         with warnings.catch_warnings():  # classes with few rows are expected
             warnings.simplefilter("ignore", UserWarning)
