@@ -3,7 +3,7 @@
     python benchmarks/triage_selection.py SPLITS_DIR [--topics-train-rows N] [--topics-test-rows M]
 
 SPLITS_DIR is what ``benchmarks/make_splits.py`` writes.  For each set it fits the production pipeline
-(``ml.training.evaluate_text_classifier(..., pipeline="selected")``, the opt-in pipeline) and the plain word
+(``ml.training.evaluate_text_classifier``, the default selected pipeline) and the plain word
 1-2 + char_wb 2-5 TF-IDF LinearSVC (C=0.3, unweighted) on the same train split and prints one JSON line
 per set: accuracy, macro-F1, fit seconds of both, the selection and the precision reached on test at the
 90 % threshold found on the training rows.  ``--topics-train-rows`` takes a stratified sample (seed 0)

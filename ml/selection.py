@@ -242,11 +242,11 @@ def calibrated_proba(scores: np.ndarray, calibration: dict) -> np.ndarray:
 
 
 class SelectedTicketClassifier(ClassifierMixin, BaseEstimator):
-    """The candidate that cross-validates best on the training rows, refitted on all of them, calibrated.
+    """The candidate that cross-validates best on the training rows, fitted on all of them, calibrated.
 
     Input is the DataFrame of :func:`ml.classify.ticket_frame` (``text`` and the ``meta_columns``).
     ``cv`` folds at most (fewer when no class has that many rows), grouped so that equal texts share a
-    fold; ``n_jobs`` folds run in parallel.  See the module docstring for the candidates and criterion.
+    fold; ``n_jobs`` threads (the stack beside the baseline's SVM fits).  See the module docstring for the candidates and criterion.
     Time box: above ``large_rows`` rows ``large_cv`` folds, and above ``max_selection_rows`` the selection runs
     on a stratified sample of that many rows (the winner is then refitted on all rows).
     """
@@ -279,6 +279,10 @@ class SelectedTicketClassifier(ClassifierMixin, BaseEstimator):
         groups = text_groups(X[TEXT_COLUMN])
         always = np.isin(groups, groups[~np.isin(y, values[counts >= k])])
         rest, kept = np.flatnonzero(~always), np.flatnonzero(always)
+        k = min(k, len(np.unique(groups[rest])))
+        if k < 2:
+            raise ValueError("too few distinct texts to cross-validate the candidates (need two or more "
+                             "texts of a class that has as many rows as folds)")
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=self.random_state)
         with warnings.catch_warnings():  # classes with few rows are expected
             warnings.simplefilter("ignore", UserWarning)

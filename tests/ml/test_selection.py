@@ -67,6 +67,16 @@ def test_duplicate_texts_share_a_fold():
         assert not set(groups[train]) & set(groups[test])
 
 
+def test_rare_classes_always_train_and_too_few_distinct_texts_is_a_clear_error():
+    texts, labels = make_tickets(per_class=20, seed=0)
+    texts, labels = texts + ["один раз", "и ещё раз"], labels + ["rare", "rare"]
+    folds = SelectedTicketClassifier()._folds(frame(texts), np.asarray(labels))
+    rare = {len(texts) - 2, len(texts) - 1}
+    assert all(rare <= set(train) and not rare & set(test) for train, test in folds)
+    with pytest.raises(ValueError, match="too few distinct texts"):
+        SelectedTicketClassifier().fit(frame(["одно и то же"] * 6 + ["другое"]), ["a"] * 6 + ["b"])
+
+
 def test_the_baseline_and_every_candidate_are_scored_and_the_winner_is_the_best():
     texts, labels = make_tickets(per_class=30, seed=0)
     model = SelectedTicketClassifier(C_grid=(0.1, 1.0)).fit(frame(texts), labels)
