@@ -455,3 +455,9 @@ def test_staff_see_the_hourly_balance_and_record_the_clients_stop(app, desk, fac
     with factory() as session:
         assert session.scalar(select(AuditEvent).where(AuditEvent.action == "billing.stop_work",
                                                        AuditEvent.entity_id == desk["fresh"])) is not None
+
+
+def test_a_user_without_a_specialist_record_must_choose_who_worked(app, desk):
+    page = logged_in(app, "boss").get(f"/tickets/{desk['fresh']}").get_data(as_text=True)
+    picker = page.split('id="time-specialist"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="" selected>' in picker  # nobody is preselected for a manager
