@@ -436,6 +436,8 @@ def test_the_queue_query_runs_on_both_databases(db_session):
     assert ids(text="пётр") == [printer.id]
     assert ids(mine=True) == [printer.id]
     assert sorted(ids(needs_triage=True)) == sorted([routed.id, unrouted.id])
+    counted = ticket_queue.queue_page(db_session, ticket_queue.QueueFilters(needs_triage=True))
+    assert counted.needs_triage_count == 2 and dict(counted.counts["status"]) == {"new": 2}
 
 
 def test_staff_see_the_hourly_balance_and_record_the_clients_stop(app, desk, factory):
