@@ -172,10 +172,10 @@ def queue_page(session: Session, filters: QueueFilters, *, specialist_id: int | 
     statuses = vocab.OPEN_STATUSES if filters.status in (None, *vocab.OPEN_STATUSES) else (filters.status,)
     query = _base_query(filters, statuses=statuses, specialist_id=specialist_id)
     rows = _live_rows(session, session.scalars(query).all(), now=now, settings=settings)
-    counts = facet_counts(rows, filters)
     triage_count = sum(1 for row in rows if row.needs_triage and matches(row, filters))
-    if filters.needs_triage:
+    if filters.needs_triage:  # before the counts: they keep every other filter, this one too
         rows = [row for row in rows if row.needs_triage]
+    counts = facet_counts(rows, filters)
     selected = sorted((row for row in rows if matches(row, filters)), key=urgency_key)
     start = (max(page, 1) - 1) * page_size
     return QueuePage(selected[start:start + page_size], len(selected), counts, triage_count)

@@ -47,7 +47,9 @@ ACTION_LABELS = {
     # journal-only events
     "create": _("создана"), "comment": _("комментарий"), "time_entry": _("трудозатраты"),
     "time_entry_corrected": _("трудозатраты исправлены"), "time_entry_deleted": _("трудозатраты удалены"),
-    "update": _("изменены приоритет или группа"), "stop_work": _("почасовые работы остановлены"),
+    "update": _("изменены приоритет или группа"), "billing.stop_work": _("почасовые работы остановлены"),
+    "billing.operation": _("типовая операция"), "billing.change_request": _("согласовано изменение цены"),
+    "merged": _("объединена"),
 }
 TARGET_LABELS = {"reaction": _("реакция"), "work_start": _("начало работ"), "resolution": _("решение")}
 CHANNEL_LABELS = {"phone": _("телефон"), "email": _("почта"), "portal": _("портал"), "chat": _("чат"),
@@ -76,7 +78,10 @@ FIELD_LABELS = {"from": _("из"), "to": _("в"), "reason": _("причина"),
                 "work_kind": _("вид работ"), "released": _("снят с заявки"), "time_entry_id": _("запись"),
                 "channel": _("канал"), "type": _("тип"), "triaged_by": _("кто сортировал"),
                 "needs_human": _("нужна ручная сортировка"), "billing_mode": _("оплата"), "started_at": _("начало"),
-                "note": _("что сделано"), "urgency": _("срочность"), "node_ids": _("узлы")}
+                "note": _("что сделано"), "urgency": _("срочность"), "node_ids": _("узлы"),
+                "spent_hours": _("потрачено часов"), "spent_amount": _("сумма"), "quantity": _("количество"),
+                "kind": _("вид"), "new_price": _("новая цена"), "old_price": _("прежняя цена"),
+                "previous_resolution": _("прежнее решение")}
 TRIAGED_BY_LABELS = {"caller": _("указано при создании"), "triage": _("автосортировка"),
                      "triage failed": _("автосортировка не сработала")}
 #: The search's reasons (Russian, from service.search) in the reader's language.

@@ -245,7 +245,7 @@ def ticket_page(ticket_id: int):
         assigned={a.specialist_id for a in ticket.assignees if a.released_at is None},
         me=current_user().specialist_id, zone=ticket.client.timezone, client=ticket.client, now_utc=utcnow(),
         now_local=utcnow().astimezone(ticket.client.zone).strftime("%Y-%m-%dT%H:%M"),
-        work_hours=i18n.calendar_hours(ticket.client.calendar))
+        work_hours=i18n.calendar_hours(ticket.client.calendar), hourly=_hourly(ticket))
 
 
 @bp.get("/search")
@@ -341,6 +341,13 @@ def _balance(client: Client) -> dict | None:
     return {"month": month, **invoice_to_dict(compute_invoice(contract, usage))}
 
 
+def _hourly(ticket: Ticket) -> dict | None:
+    """The running balance of an hourly ticket (spent against the estimate), None for other billing modes."""
+    from service.billing import service as billing_service
+
+    return billing_service.ticket_balance(db.session(), ticket=ticket) if ticket.billing_mode == "hourly" else None
+
+
 def _question(ticket: Ticket) -> str | None:
     """The engineer's open question while the ticket waits for the client (the reason of the open pause)."""
     if ticket.status != "waiting_for_client":
@@ -356,10 +363,7 @@ def portal_ticket(ticket_id: int):
     ticket = ticket_queries.get_ticket(db.session(), ticket_id=ticket_id)
     if ticket is None or ticket.client_id != visible_client_id():
         abort(404)
-    from service.billing import service as billing_service
-
-    hourly = billing_service.ticket_balance(db.session(), ticket=ticket) if ticket.billing_mode == "hourly" else None
-    return render_template("web/portal_ticket.html", ticket=ticket, question=_question(ticket), hourly=hourly,
+    return render_template("web/portal_ticket.html", ticket=ticket, question=_question(ticket), hourly=_hourly(ticket),
                            zone=ticket.client.timezone,
                            allowed=set(transitions.allowed_actions(ticket.status)) & CLIENT_TICKET_ACTIONS)
 
@@ -383,6 +387,21 @@ def portal_reply(ticket_id: int):
 @permit("ticket.stop_work")
 def portal_stop_work(ticket_id: int):
     """The client stops the ticket's hourly work: what was spent is billed, nothing after."""
+    _stop_work(ticket_id)
+    return redirect(url_for("web.portal_ticket", ticket_id=ticket_id))
+
+
+@bp.post("/tickets/<int:ticket_id>/stop-work")
+@login_required(*STAFF_WRITERS)
+@permit("ticket.stop_work")
+def ticket_stop_work(ticket_id: int):
+    """Staff record the client's word to stop the ticket's hourly work."""
+    _stop_work(ticket_id)
+    return redirect(url_for("web.ticket_page", ticket_id=ticket_id))
+
+
+def _stop_work(ticket_id: int) -> None:
+    """Stop a ticket's hourly work (billing.stop_work), saying what happened."""
     from service.billing import service as billing_service
 
     ticket = _own_ticket(ticket_id)
@@ -392,7 +411,6 @@ def portal_stop_work(ticket_id: int):
         flash(gettext("Почасовые работы по этой заявке уже остановлены или не ведутся."))
     else:
         flash(gettext("Почасовые работы остановлены: оплачивается только то, что уже сделано."))
-    return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
 
 
 # --- writes: every form goes through the same workflow use cases as the API ------------------------
@@ -493,11 +511,12 @@ def ticket_time_entry(ticket_id: int):
 
 
 def _warn_off_hours(ticket: Ticket, fields: dict) -> None:
-    """An explicit warning when work started outside the client's working hours without an agreement."""
-    from ml.ranking import works_at
+    """An explicit warning when work started outside the client's support calendar (weekends, holidays, off
+    hours: the rule billing applies) without an off-hours agreement."""
+    from service.billing import service as billing_service
 
-    if not fields["off_hours_agreed"] and not works_at(ticket.client.calendar, ticket.client.timezone,
-                                                       fields["started_at"]):
+    calendar = billing_service.client_calendar(ticket.client)
+    if not fields["off_hours_agreed"] and billing_service.outside_calendar(fields["started_at"], calendar=calendar):
         flash(gettext("Внимание: работа начата вне рабочего времени клиента (%(hours)s), а нерабочее время не "
                       "согласовано — она будет учтена как обычная.",
                       hours=i18n.calendar_hours(ticket.client.calendar)))

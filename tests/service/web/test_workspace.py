@@ -436,3 +436,30 @@ def test_the_queue_query_runs_on_both_databases(db_session):
     assert ids(text="пётр") == [printer.id]
     assert ids(mine=True) == [printer.id]
     assert sorted(ids(needs_triage=True)) == sorted([routed.id, unrouted.id])
+    counted = ticket_queue.queue_page(db_session, ticket_queue.QueueFilters(needs_triage=True))
+    assert counted.needs_triage_count == 2 and dict(counted.counts["status"]) == {"new": 2}
+
+
+def test_staff_see_the_hourly_balance_and_record_the_clients_stop(app, desk, factory):
+    with transaction(factory) as session:
+        ticket = session.get(Ticket, desk["fresh"])
+        ticket.billing_mode = "hourly"
+    path = f"/tickets/{desk['fresh']}"
+    with transaction(factory) as session:
+        create_user(session, username="reader", password=PASSWORD, role="analyst")
+    reader = logged_in(app, "reader")
+    assert 'id="hourly"' in reader.get(path).get_data(as_text=True)
+    assert 'id="stop-work"' not in reader.get(path).get_data(as_text=True)
+    assert reader.post(f"{path}/stop-work", data={"csrf": csrf_of(reader, path)}).status_code == 403
+    web = logged_in(app, "eng")
+    assert 'id="stop-work"' in web.get(path).get_data(as_text=True)
+    web.post(f"{path}/stop-work", data={"csrf": csrf_of(web, path)})
+    with factory() as session:
+        assert session.scalar(select(AuditEvent).where(AuditEvent.action == "billing.stop_work",
+                                                       AuditEvent.entity_id == desk["fresh"])) is not None
+
+
+def test_a_user_without_a_specialist_record_must_choose_who_worked(app, desk):
+    page = logged_in(app, "boss").get(f"/tickets/{desk['fresh']}").get_data(as_text=True)
+    picker = page.split('id="time-specialist"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="" selected>' in picker  # nobody is preselected for a manager
