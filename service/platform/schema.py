@@ -110,10 +110,11 @@ def check_query(model: type[Query]) -> None:
 
 
 def _bounds(model: type[BaseModel], name: str) -> tuple[Any, Any]:
+    """The ``ge`` and ``le`` a field declares (None where it declares none)."""
     low = high = None
     for constraint in model.model_fields[name].metadata:
-        low = getattr(constraint, "ge", None) if getattr(constraint, "ge", None) is not None else low
-        high = getattr(constraint, "le", None) if getattr(constraint, "le", None) is not None else high
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
     return low, high
 
 
@@ -128,7 +129,7 @@ def _api_error(model: type[BaseModel], exc: ValidationError, data: Mapping[str, 
         message = f"{name} must be a list of integers"
     elif kind == "missing" or (value is None and name in data):
         message = f"{name} is required"
-    elif name in model.type_messages and kind.endswith(("_type", "_parsing")) or kind == "union_tag_invalid":
+    elif name in model.type_messages and (kind.endswith(("_type", "_parsing")) or kind == "union_tag_invalid"):
         message = model.type_messages.get(name, f"{name} has the wrong type")
     elif kind == "literal_error":
         message = f"{name} must be one of {', '.join(_choices(model.model_fields[name].annotation))}"
