@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify
 
+from service.api import schemas as s
 from service.billing import rates as rates_service
 from service.billing.contract import BillingInputError
 from service.billing.quote import QUOTE_FIELDS, quote_to_dict
@@ -19,6 +20,7 @@ from service.platform import db
 from service.platform.auth import ensure_visible, public
 from service.platform.errors import ApiError
 from service.platform.permissions import require
+from service.platform.schema import operation
 from service.platform.validation import json_body
 
 bp = Blueprint("quote_audit_api", __name__, url_prefix="/api/v1")
@@ -26,6 +28,7 @@ bp = Blueprint("quote_audit_api", __name__, url_prefix="/api/v1")
 
 @bp.post("/quote")
 @public
+@operation(body=s.QuoteBody, responses={200: s.QuoteOut})
 def quote():
     """The monthly price of {workstations, servers, tier, plan, package_hours?, on_site_visits, prepayment_months}
     with every line explained (docs/quote.md)."""
@@ -38,6 +41,7 @@ def quote():
 
 
 @bp.get("/clients/<int:client_id>/audit")
+@operation(responses={200: s.AuditOut})
 def client_audit(client_id: int):
     """The client's infrastructure audit (docs/audit.md)."""
     require("audit.read")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from kb import vocab
 from kb.models import MAX_ID
+from service.billing import quote
 from service.billing.contract import PLAN_KINDS, TIER_COEFFICIENTS
 from service.knowledge.service import PROBLEM_STATUSES
 from service.platform.schema import Body, Query, Reply
@@ -403,3 +404,41 @@ class Policies(Reply):
 
 class Document(Reply):
     """A JSON report (its keys are described in the operation's docs/*.md)."""
+
+
+# --- price calculator and infrastructure audit (docs/quote.md, docs/audit.md) ----------------------------
+
+class QuoteBody(Body):
+    """The calculator's input; the rate card decides which package sizes exist."""
+
+    workstations: Annotated[int, Field(ge=0, le=quote.MAX_WORKSTATIONS)] = 0
+    servers: Annotated[int, Field(ge=0, le=quote.MAX_SERVERS)] = 0
+    tier: Literal[tuple(TIER_COEFFICIENTS)] | None = None  # type: ignore[valid-type]
+    plan: Literal[quote.QUOTE_PLANS] | None = None  # type: ignore[valid-type]
+    package_hours: str | None = Field(None, description="one of the rate card's package sizes (package plan)")
+    on_site_visits: Literal[quote.VISIT_FREQUENCIES] | None = None  # type: ignore[valid-type]
+    prepayment_months: Annotated[int, Field(ge=0, le=quote.MAX_PREPAYMENT_MONTHS)] = 1
+    month: str | None = Field(None, description="first month of the contract, YYYY-MM (default: next month)")
+
+
+class QuoteOut(Reply):
+    request: dict[str, Any]
+    month: str
+    plan_kind: str
+    tier: str
+    currency: str
+    lines: list[dict[str, Any]]
+    monthly_total: str
+    prepayment: dict[str, Any]
+    terms: dict[str, Any]
+
+
+class AuditOut(Reply):
+    client: dict[str, Any]
+    generated_at: str
+    single_points_of_failure: list[dict[str, Any]]
+    critical_gaps: list[dict[str, Any]]
+    recurring_incidents: list[dict[str, Any]]
+    restore_times: Any
+    failure_plans: list[dict[str, Any]]
+    summary: dict[str, Any]
