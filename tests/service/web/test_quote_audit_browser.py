@@ -10,11 +10,13 @@ from tests.service.web.test_browser import browser, served_app  # noqa: F401 - f
 
 def _log_in(driver, base: str, username: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(base + "/login")
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys("correct horse battery")
     driver.find_element(By.CSS_SELECTOR, "form button").click()
+    WebDriverWait(driver, 10).until(lambda d: "/login" not in d.current_url)
 
 
 def test_a_visitor_prices_a_fleet_and_a_manager_makes_the_contract(browser, served_app, app):  # noqa: F811
