@@ -36,6 +36,7 @@ from service.web.views import login_required
 bp = Blueprint("quote_audit", __name__)
 
 LANGUAGES = ("ru", "en")
+NBSP = "\u00a0"  # groups of digits never wrap apart
 LANGUAGE_COOKIE = "precedent_lang"
 DOMAIN = Domain(translation_directories=[str(Path(__file__).parent / "translations_quote_audit")],
                 domain="quote_audit")
@@ -139,7 +140,7 @@ def _remember_language(response):
 def _labels():
     return {"t": t, "language": str(get_locale() or "ru"), "LANGUAGES": LANGUAGES, "tier_labels": TIER_LABELS,
             "plan_labels": PLAN_LABELS, "visit_labels": VISIT_LABELS, "kind_labels": KIND_LABELS,
-            "criticality_labels": CRITICALITY_LABELS, "amount": amount, "rate_label": rate_label,
+            "criticality_labels": CRITICALITY_LABELS, "amount": amount, "num": num, "rate_label": rate_label,
             "quote_problem": quote_problem}
 
 
@@ -149,8 +150,14 @@ def amount(value: str | None) -> str:
         return ""
     whole, _, cents = f"{Decimal(value):,.2f}".partition(".")
     if str(get_locale() or "ru") == "ru":
-        return f"{whole.replace(',', ' ')},{cents}"
+        return whole.replace(",", NBSP) + "," + cents
     return f"{whole}.{cents}"
+
+
+def num(value) -> str:
+    """A coefficient or percentage as the reader writes it: 1.5 -> "1,5" in Russian."""
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text.replace(".", ",") if str(get_locale() or "ru") == "ru" else text
 
 
 def _form() -> dict:

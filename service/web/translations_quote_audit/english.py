@@ -115,6 +115,8 @@ ENGLISH = {
     "укажите название нового клиента; клиента с таким названием ещё нет":
         "enter the new client's name; no client may have it yet",
     "выберите значение из списка": "choose a value from the list",
+    "И ещё узлов с повторяющимися инцидентами: %(n)s (полный список — в JSON аудита).":
+        "And %(n)s more nodes with recurring incidents (the full list is in the audit's JSON).",
     "Ставка": "Rate", "Значение": "Value", "Сохранить": "Save",
 }
 

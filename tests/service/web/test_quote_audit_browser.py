@@ -8,13 +8,15 @@ from tests.service.directory.test_audit import plant_office
 from tests.service.web.test_browser import browser, served_app  # noqa: F401 - fixtures
 
 
-def _log_in(browser, base: str, username: str) -> None:
+def _log_in(driver, base: str, username: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(base + "/login")
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys("correct horse battery")
-    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    driver.get(base + "/login")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys("correct horse battery")
+    driver.find_element(By.CSS_SELECTOR, "form button").click()
+    WebDriverWait(driver, 10).until(lambda d: "/login" not in d.current_url)
 
 
 def test_a_visitor_prices_a_fleet_and_a_manager_makes_the_contract(browser, served_app, app):  # noqa: F811
@@ -31,7 +33,7 @@ def test_a_visitor_prices_a_fleet_and_a_manager_makes_the_contract(browser, serv
     prepayment.send_keys("13")
     browser.find_element(By.ID, "calculate").click()
     # 25 × 1500 × 1.5 × 1.15 + 3 × 6000 × 1.5 × 1.15 = 64687.50 + 31050 = 95737.50, less 10 % for 13 months.
-    assert browser.find_element(By.ID, "monthly-total").text == "86 163,75"
+    assert browser.find_element(By.ID, "monthly-total").text.replace("\u00a0", " ") == "86 163,75"
     assert "Скидка за предоплату" in browser.page_source
     assert not browser.find_elements(By.ID, "draft-contract")
 
