@@ -95,7 +95,7 @@ class Settings:
     #: Relevance floor per collection (``PRECEDENT_SEARCH_MIN_SCORE_<KIND>``): a hit whose best dense cosine
     #: with the query is below it is not shown, so gibberish gets an empty answer (0 disables). Chosen on the
     #: Endava and demo sets with benchmarks/relevance_floor.py (docs/search.md, docs/benchmarks.md).
-    search_min_score_incident: float = 0.65
+    search_min_score_incident: float = 0.7
     search_min_score_article: float = 0.25
     #: No labelled set of known problems exists yet: the article floors (curated text of the same kind).
     search_min_score_known_problem: float = 0.25
