@@ -70,18 +70,21 @@ class Settings:
     search_ef_search: int = 64
     #: Fusion: "weighted" (weighted normalised scores) or "rrf" (weighted reciprocal rank).
     search_fusion: str = "weighted"
-    #: Signal weights: field-aware (title and whole-document embeddings, BM25 words and character n-grams),
-    #: the best mean dev MRR over the Endava, demo-incident and demo-article sets with cleaning on
-    #: (benchmarks/search_defaults.py, docs/search.md); 0 switches a signal off and it is not built.
-    search_weight_title: float = 1.0
+    #: Signal weights of the incidents (and of any collection without weights of its own): the whole-document
+    #: embedding and BM25 words. Over the Endava and demo incident sets the field-aware fusion below ties with
+    #: it (docs/search.md) but costs 42 % more index build time (title embeddings, character index), and the
+    #: incident build budget is tight; 0 switches a signal off and it is not built.
+    search_weight_title: float = 0.0
     search_weight_document: float = 2.0
     search_weight_lexical: float = 1.0
-    search_weight_char: float = 1.0
+    search_weight_char: float = 0.0
     #: Per collection, weights that replace the four above: "signal:weight" pairs, comma-separated (empty:
-    #: the four above); `precedent search tune` stores per-collection choices of its own (docs/search.md).
+    #: the four above). Articles and known problems are field-aware — title and whole-document embeddings,
+    #: BM25 words and character n-grams — the best mean dev MRR over all three labelled sets with cleaning
+    #: (benchmarks/search_defaults.py); `precedent search tune` stores per-collection choices of its own.
     search_weights_incident: tuple[str, ...] = ()
-    search_weights_article: tuple[str, ...] = ()
-    search_weights_known_problem: tuple[str, ...] = ()
+    search_weights_article: tuple[str, ...] = ("title:1", "document:2", "lexical:1", "char:1")
+    search_weights_known_problem: tuple[str, ...] = ("title:1", "document:2", "lexical:1", "char:1")
     search_rrf_k: float = 60.0
     #: Candidates each signal proposes before fusion.
     search_pool: int = 100
