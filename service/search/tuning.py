@@ -142,6 +142,10 @@ def tune_search(session: Session, settings: Settings, *, kinds: Sequence[str], f
             excluded.append(set())
         sources["csv"] = sum(len(r) for r in (extra_pairs or {}).get(kind, {}).values())
         current = search.fusion_config(settings, kind)
+        if len(queries) < max(min_queries, folds):  # decided without indexing anything
+            out[kind] = {**tune_fusion(None, queries, relevant, current=current, folds=folds,
+                                       min_queries=min_queries), "sources": sources, "stored": False}
+            continue
         everything = search.new_retriever(settings, model, kind)
         everything.config = replace(current, weights=dict.fromkeys(SIGNALS, 1.0))
         documents = [search._document(kind, row) for row in search._rows(session, kind)]
