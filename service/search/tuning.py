@@ -12,6 +12,7 @@ index is saved with every signal the choice may need.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from ml.retrieval import SIGNALS
 from ml.retrieval_tuning import tune_fusion
 from service.config import Settings
 
+log = logging.getLogger(__name__)
 Pairs = dict[str, set[int]]  # query text -> relevant refs
 
 
@@ -35,12 +37,18 @@ def tuning_path(settings: Settings, kind: str, version: int | None = None) -> Pa
 
 
 def read_tuning(settings: Settings, kind: str) -> dict | None:
-    """The stored tuning of ``kind``, or None when there is none (or it is unreadable)."""
+    """The stored tuning of ``kind``, or None when there is none, it is unreadable, or it was chosen for
+    another embedder (weights and floors are cosines of that model: they do not carry over)."""
     path = tuning_path(settings, kind)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if record.get("embedder_setting", settings.search_embedder) != settings.search_embedder:
+        log.warning("search tuning %s was chosen for embedder %r, %r is configured: ignored (run `precedent "
+                    "search tune` again)", path, record.get("embedder_setting"), settings.search_embedder)
+        return None
+    return record
 
 
 def ticket_query(ticket: Ticket) -> str:
@@ -114,7 +122,7 @@ def _store(settings: Settings, kind: str, report: dict, model: str) -> int:
     previous = read_tuning(settings, kind)
     version = int(previous["version"]) + 1 if previous else 1
     record = {"version": version, "kind": kind, "tuned_at": datetime.now(UTC).isoformat(), "model": model,
-              "config": report["config"], "report": report}
+              "embedder_setting": settings.search_embedder, "config": report["config"], "report": report}
     path = tuning_path(settings, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=1, ensure_ascii=False)

@@ -115,6 +115,11 @@ def test_tune_stores_a_versioned_choice_the_search_then_uses(desk):
     config = search.fusion_config(settings, "incident")
     assert dict(config.weights) == {k: v for k, v in stored["config"]["weights"].items()}
     assert config.min_similarity == stored["config"]["min_similarity"]
+    from dataclasses import replace
+
+    other_model = replace(settings, search_embedder="all-MiniLM-L6-v2")  # its cosines differ: not carried over
+    assert read_tuning(other_model, "incident") is None
+    assert search.fusion_config(other_model, "incident").min_similarity == settings.search_min_score_incident
     with desk["factory"]() as session:  # the rebuilt index serves the stored choice
         result = search.suggest(session, text="ошибка 809 при подключении VPN", k=3)
         vpn = set(desk["tickets"]["VPN: ошибка 809"])
