@@ -72,6 +72,56 @@ def evaluate_set(directory: Path, noise: list[str], settings) -> dict:
     return {"set": str(directory), "n_corpus": len(documents), "rows": rows}
 
 
+def quick_sets(pairs: list[list[str]], noise: list[str], settings, max_drop: float) -> dict:
+    """The same choice as :func:`propose` with far fewer re-rankings: gibberish first (every floor, all
+    sets), then the labelled queries only at no floor and at the chosen floor under each word floor."""
+    prepared = []
+    for collection, directory in pairs:
+        corpus = pd.read_csv(Path(directory) / "corpus.csv", dtype=str, keep_default_na=False)
+        documents = corpus_documents(corpus, id_column=corpus.columns[0], text_columns=list(corpus.columns[1:3]))
+        retriever = search.new_retriever(settings, search.embedder(settings), collection).fit(documents)
+        splits = {}
+        for split in ("dev", "test"):
+            frame = pd.read_csv(Path(directory) / f"queries_{split}.csv", dtype=str, keep_default_na=False)
+            splits[split] = ([retriever.signals(t) for t in frame["text"]], [parse_relevant(r) for r in frame["relevant"]])
+        prepared.append((collection, directory, retriever, corpus[corpus.columns[0]].tolist(), splits,
+                         [retriever.signals(t) for t in noise]))
+
+    def measure(item, floor, word_floor, with_queries=True):
+        _, directory, retriever, ids, splits, noise_pools = item
+        config = replace(retriever.config, min_similarity=floor, min_similarity_shared_words=word_floor)
+        row = {"floor": floor, "word_floor": word_floor, "gibberish_answered": round(
+            sum(1 for p in noise_pools if retriever.rank(p, 1, config=config)) / len(noise_pools), 4)}
+        if with_queries:
+            for split, (pools, relevant) in splits.items():
+                ranked = [[ids[h.ref] for h in retriever.rank(p, 10, config=config)] for p in pools]
+                row[split] = {name: round(v, 4) for name, v in retrieval_metrics(ranked, relevant).items()}
+        return row
+
+    out = {}
+    for collection in dict.fromkeys(c for c, _ in pairs):
+        items = [item for item in prepared if item[0] == collection]
+        silence = {f: [measure(i, f, f, False)["gibberish_answered"] for i in items] for f in GRID}
+        silent = [f for f in GRID if not any(silence[f])]
+        if not silent:
+            raise SystemExit(f"{collection}: no floor of the grid silences every gibberish query")
+        floor = GRID[min(GRID.index(silent[0]) + 1, len(GRID) - 1)]
+        rows = {i[1]: {"no_floor": measure(i, 0.0, 0.0), **{w: measure(i, floor, w) for w in WORD_GRID if w <= floor}}
+                for i in items}
+        best = None
+        for word_floor in [w for w in WORD_GRID if w <= floor]:
+            if all(rows[d][word_floor]["dev"][m] >= rows[d][0.0]["dev"][m]
+                   and rows[d]["no_floor"]["dev"][m] - rows[d][word_floor]["dev"][m] <= max_drop
+                   for d in rows for m in ("recall@5", "recall@10")):
+                best = word_floor
+        if best is None:
+            best = 0.0
+        out[collection] = {"min_similarity": floor, "min_similarity_shared_words": best,
+                           "gibberish_by_floor": {str(f): v for f, v in silence.items()},
+                           "sets": {d: {"no_floor": r["no_floor"], "chosen": r[best]} for d, r in rows.items()}}
+    return out
+
+
 def _row(result: dict, floor: float, word_floor: float) -> dict:
     return next(r for r in result["rows"] if r["floor"] == floor and r["word_floor"] == word_floor)
 
@@ -112,8 +162,13 @@ def main() -> None:
     parser.add_argument("--max-drop", type=float, default=0.005)
     parser.add_argument("--grid", type=Path, default=None, help="Write every floor's numbers here (JSON).")
     parser.add_argument("--from-grid", type=Path, default=None, help="Re-read a grid written before.")
+    parser.add_argument("--quick", action="store_true",
+                        help="Gibberish at every floor, labelled queries only where the choice needs them.")
     args = parser.parse_args()
     pairs = [item.split("=", 1) for item in args.sets.split(",")]
+    if args.quick:
+        print(json.dumps(quick_sets(pairs, gibberish(args.gibberish), load_settings(), args.max_drop), indent=1))
+        return
     if args.from_grid:
         by_set = {r["set"]: r for r in json.loads(args.from_grid.read_text(encoding="utf-8"))}
         results = [by_set[directory] for _, directory in pairs]

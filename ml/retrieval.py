@@ -96,7 +96,7 @@ class Hit:
     ranks: dict[str, int] = field(default_factory=dict)
     same_client: bool = False
     same_node_kind: bool = False
-    #: The best raw cosine of the dense signals in use (None without one): what the relevance floor reads.
+    #: The raw cosine of the document signal, else the title signal (None without one): what the floor reads.
     similarity: float | None = None
 
 
@@ -138,14 +138,17 @@ DENSE_SIGNALS = ("title", "document")
 
 
 def dense_similarity(signals: SignalResults, config: FusionConfig) -> tuple[dict[int, float], float | None]:
-    """``({ref: best raw cosine over the dense signals in use}, cosine of a ref none proposed)``.
+    """``({ref: raw cosine of the document signal, else of the title signal}, cosine of a ref none proposed)``.
 
     A ref missing from a signal's pool scores at most that pool's lowest cosine, which is used for it (an upper
     bound, so the floor never drops a document it cannot tell apart); ``(…, None)`` without dense signals.
     """
     best: dict[int, float] = {}
     default = None
-    for name in DENSE_SIGNALS:
+    # The whole-document embedding (title + body) decides when it is in use: a short title alone gives random
+    # text cosines as high as a real match's (0.8 on Endava's titles), which would force the floor up.
+    names = ("document",) if config.weight("document") > 0 and "document" in signals else DENSE_SIGNALS
+    for name in names:
         if config.weight(name) <= 0 or name not in signals:
             continue
         refs, scores = signals[name]

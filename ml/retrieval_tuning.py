@@ -133,12 +133,13 @@ def calibrate_floor(retriever: HybridRetriever, config: FusionConfig, pools: Seq
     return floor, word_floor
 
 
-def tune_fusion(retriever: HybridRetriever, queries: Sequence[str], relevant: Sequence[set[int]], *,
+def tune_fusion(retriever: HybridRetriever | None, queries: Sequence[str], relevant: Sequence[set[int]], *,
                 current: FusionConfig, folds: int = 5, seed: int = 0, min_queries: int = 20,
                 n_gibberish: int = 100, exclude: Sequence[set[int]] | None = None) -> dict:
     """Choose fusion and floor for ``retriever``'s collection on labelled ``queries`` (relevant refs each).
 
-    ``retriever`` must have been fitted with every signal to be considered. Returns a JSON-ready report with
+    ``retriever`` must have been fitted with every signal to be considered (None is fine when there are too
+    few queries: the answer is then known without it). Returns a JSON-ready report with
     ``status`` ``tuned`` (``config`` is the choice) or ``kept`` (too few pairs, or tuning did not beat the
     current setting out-of-fold; ``config`` is then ``current``) and every number behind the decision."""
     usable = [i for i, wanted in enumerate(relevant) if wanted and queries[i].strip()]

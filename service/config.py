@@ -70,18 +70,21 @@ class Settings:
     search_ef_search: int = 64
     #: Fusion: "weighted" (weighted normalised scores) or "rrf" (weighted reciprocal rank).
     search_fusion: str = "weighted"
-    #: Signal weights: field-aware (title and whole-document embeddings, BM25 words and character n-grams),
-    #: the best mean dev MRR over the Endava, demo-incident and demo-article sets with cleaning on
-    #: (benchmarks/search_defaults.py, docs/search.md); 0 switches a signal off and it is not built.
-    search_weight_title: float = 1.0
+    #: Signal weights of the incidents (and of any collection without weights of its own): the whole-document
+    #: embedding and BM25 words. Over the Endava and demo incident sets the field-aware fusion below ties with
+    #: it (docs/search.md) but doubled suggest latency at 20k incidents (p95 64.5 against 32.9 ms, over the
+    #: 50 ms budget); 0 switches a signal off and it is not built.
+    search_weight_title: float = 0.0
     search_weight_document: float = 2.0
     search_weight_lexical: float = 1.0
-    search_weight_char: float = 1.0
+    search_weight_char: float = 0.0
     #: Per collection, weights that replace the four above: "signal:weight" pairs, comma-separated (empty:
-    #: the four above); `precedent search tune` stores per-collection choices of its own (docs/search.md).
+    #: the four above). Articles and known problems are field-aware — title and whole-document embeddings,
+    #: BM25 words and character n-grams — the best mean dev MRR over all three labelled sets with cleaning
+    #: (benchmarks/search_defaults.py); `precedent search tune` stores per-collection choices of its own.
     search_weights_incident: tuple[str, ...] = ()
-    search_weights_article: tuple[str, ...] = ()
-    search_weights_known_problem: tuple[str, ...] = ()
+    search_weights_article: tuple[str, ...] = ("title:1", "document:2", "lexical:1", "char:1")
+    search_weights_known_problem: tuple[str, ...] = ("title:1", "document:2", "lexical:1", "char:1")
     search_rrf_k: float = 60.0
     #: Candidates each signal proposes before fusion.
     search_pool: int = 100
@@ -95,7 +98,7 @@ class Settings:
     #: Relevance floor per collection (``PRECEDENT_SEARCH_MIN_SCORE_<KIND>``): a hit whose best dense cosine
     #: with the query is below it is not shown, so gibberish gets an empty answer (0 disables). Chosen on the
     #: Endava and demo sets with benchmarks/relevance_floor.py (docs/search.md, docs/benchmarks.md).
-    search_min_score_incident: float = 0.65
+    search_min_score_incident: float = 0.7
     search_min_score_article: float = 0.25
     #: No labelled set of known problems exists yet: the article floors (curated text of the same kind).
     search_min_score_known_problem: float = 0.25

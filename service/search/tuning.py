@@ -12,6 +12,7 @@ index is saved with every signal the choice may need.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from ml.retrieval import SIGNALS, FusionConfig, HybridRetriever
 from ml.retrieval_tuning import tune_fusion
 from service.config import Settings
 
+log = logging.getLogger(__name__)
 Pairs = dict[str, set[int]]  # query text -> relevant refs
 
 
@@ -35,12 +37,18 @@ def tuning_path(settings: Settings, kind: str, version: int | None = None) -> Pa
 
 
 def read_tuning(settings: Settings, kind: str) -> dict | None:
-    """The stored tuning of ``kind``, or None when there is none (or it is unreadable)."""
+    """The stored tuning of ``kind``, or None when there is none, it is unreadable, or it was chosen for
+    another embedder (weights and floors are cosines of that model: they do not carry over)."""
     path = tuning_path(settings, kind)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if record.get("embedder_setting", settings.search_embedder) != settings.search_embedder:
+        log.warning("search tuning %s was chosen for embedder %r, %r is configured: ignored (run `precedent "
+                    "search tune` again)", path, record.get("embedder_setting"), settings.search_embedder)
+        return None
+    return record
 
 
 def ticket_query(ticket: Ticket) -> str:
@@ -114,7 +122,7 @@ def _store(settings: Settings, kind: str, report: dict, model: str) -> int:
     previous = read_tuning(settings, kind)
     version = int(previous["version"]) + 1 if previous else 1
     record = {"version": version, "kind": kind, "tuned_at": datetime.now(UTC).isoformat(), "model": model,
-              "config": report["config"], "report": report}
+              "embedder_setting": settings.search_embedder, "config": report["config"], "report": report}
     path = tuning_path(settings, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=1, ensure_ascii=False)
@@ -128,7 +136,7 @@ class TuningSet:
     """One collection's labelled queries and a retriever fitted with every signal, ready to re-rank."""
 
     kind: str
-    retriever: HybridRetriever
+    retriever: HybridRetriever | None
     current: FusionConfig
     queries: list[str]
     relevant: list[set[int]]
@@ -138,9 +146,9 @@ class TuningSet:
 
 
 def tuning_set(session: Session, settings: Settings, kind: str, *, extra_pairs: Pairs | None = None,
-               model=None) -> TuningSet:
-    """The desk's labelled pairs of ``kind`` (plus ``extra_pairs``: query text -> refs) and a retriever over
-    the whole collection with every signal, as :func:`tune_search` and notebooks/03 use them."""
+               model=None, fit: bool = True) -> TuningSet:
+    """The desk's labelled pairs of ``kind`` (plus ``extra_pairs``: query text -> refs) and, with ``fit``, a
+    retriever over the whole collection with every signal, as :func:`tune_search` and notebooks/03 use them."""
     from service.search import service as search
 
     model = model or search.embedder(settings)
@@ -152,11 +160,19 @@ def tuning_set(session: Session, settings: Settings, kind: str, *, extra_pairs: 
         relevant.append(set(refs))
         excluded.append(set())
     sources["csv"] = sum(len(r) for r in (extra_pairs or {}).values())
-    current = search.fusion_config(settings, kind)
-    everything = search.new_retriever(settings, model, kind)
-    everything.config = replace(current, weights=dict.fromkeys(SIGNALS, 1.0))
-    everything.fit([search._document(kind, row) for row in search._rows(session, kind)])
-    return TuningSet(kind, everything, current, queries, relevant, excluded, sources, model.name)
+    pairs = TuningSet(kind, None, search.fusion_config(settings, kind), queries, relevant, excluded, sources,
+                      model.name)
+    return fitted(session, settings, pairs, model) if fit else pairs
+
+
+def fitted(session: Session, settings: Settings, pairs: TuningSet, model) -> TuningSet:
+    """``pairs`` with a retriever over the whole collection fitted with every signal."""
+    from service.search import service as search
+
+    everything = search.new_retriever(settings, model, pairs.kind)
+    everything.config = replace(pairs.current, weights=dict.fromkeys(SIGNALS, 1.0))
+    everything.fit([search._document(pairs.kind, row) for row in search._rows(session, pairs.kind)])
+    return replace(pairs, retriever=everything)
 
 
 def tune_search(session: Session, settings: Settings, *, kinds: Sequence[str], folds: int = 5,
@@ -169,7 +185,13 @@ def tune_search(session: Session, settings: Settings, *, kinds: Sequence[str], f
     out = {}
     model = search.embedder(settings)
     for kind in kinds:
-        pairs = tuning_set(session, settings, kind, extra_pairs=(extra_pairs or {}).get(kind), model=model)
+        pairs = tuning_set(session, settings, kind, extra_pairs=(extra_pairs or {}).get(kind), model=model,
+                           fit=False)
+        if len(pairs.queries) < max(min_queries, folds):  # decided without indexing anything
+            out[kind] = {**tune_fusion(None, pairs.queries, pairs.relevant, current=pairs.current, folds=folds,
+                                       min_queries=min_queries), "sources": pairs.sources, "stored": False}
+            continue
+        pairs = fitted(session, settings, pairs, model)
         report = tune_fusion(pairs.retriever, pairs.queries, pairs.relevant, current=pairs.current, folds=folds,
                              min_queries=min_queries, exclude=pairs.exclude)
         report["sources"] = pairs.sources

@@ -119,7 +119,11 @@ def test_dense_similarity_is_an_upper_bound_for_unproposed_refs():
     signals = {"title": arrays([1, 2], [0.8, 0.4]), "document": arrays([2, 3], [0.7, 0.5]),
                "lexical": arrays([4], [3.0])}
     best, unseen = dense_similarity(signals, config)
-    assert best == pytest.approx({1: 0.8, 2: 0.7, 3: 0.5}) and unseen == pytest.approx(0.5)
+    # The document embedding decides when in use (a short title's cosine is no evidence of its own): ref 1,
+    # proposed by the title signal only, gets the document pool's lowest cosine, an upper bound of its own.
+    assert best == pytest.approx({2: 0.7, 3: 0.5}) and unseen == pytest.approx(0.5)
+    titles_only = FusionConfig(weights={"title": 1.0, "lexical": 1.0})
+    assert dense_similarity(signals, titles_only) == (pytest.approx({1: 0.8, 2: 0.4}), pytest.approx(0.4))
     assert dense_similarity({"lexical": arrays([4], [3.0])}, FusionConfig(weights={"lexical": 1.0})) == ({}, None)
 
 

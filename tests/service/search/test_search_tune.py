@@ -115,6 +115,11 @@ def test_tune_stores_a_versioned_choice_the_search_then_uses(desk):
     config = search.fusion_config(settings, "incident")
     assert dict(config.weights) == {k: v for k, v in stored["config"]["weights"].items()}
     assert config.min_similarity == stored["config"]["min_similarity"]
+    from dataclasses import replace
+
+    other_model = replace(settings, search_embedder="all-MiniLM-L6-v2")  # its cosines differ: not carried over
+    assert read_tuning(other_model, "incident") is None
+    assert search.fusion_config(other_model, "incident").min_similarity == settings.search_min_score_incident
     with desk["factory"]() as session:  # the rebuilt index serves the stored choice
         result = search.suggest(session, text="ошибка 809 при подключении VPN", k=3)
         vpn = set(desk["tickets"]["VPN: ошибка 809"])
@@ -159,11 +164,12 @@ def test_tune_rejects_a_pairs_file_with_wrong_columns_or_ids(desk, tmp_path):
 
 
 @pytest.mark.parametrize("pairs, expected", [
-    ((), {"title": 1.0, "document": 2.0, "lexical": 1.0, "char": 1.0}),  # the global defaults
+    ((), {"title": 0.0, "document": 2.0, "lexical": 1.0, "char": 0.0}),  # the global weights
     (("document:2", "char:1"), {"document": 2.0, "char": 1.0}),
     ((" lexical : 1.5",), {"lexical": 1.5}),
 ])
 def test_per_collection_weights(pairs, expected):
+    """Shipped: incidents on the global weights, articles and known problems field-aware; each replaceable."""
     from dataclasses import replace
 
     from service.config import load_settings
@@ -172,8 +178,20 @@ def test_per_collection_weights(pairs, expected):
     assert search.collection_weights(settings, "article") == expected
     assert dict(search.fusion_config(settings, "article").weights) == expected
     # Other collections keep the global weights.
-    assert search.collection_weights(settings, "incident") == {"title": 1.0, "document": 2.0, "lexical": 1.0,
-                                                               "char": 1.0}
+    assert search.collection_weights(settings, "incident") == {"title": 0.0, "document": 2.0, "lexical": 1.0,
+                                                               "char": 0.0}
+
+
+def test_shipped_defaults_are_field_aware_for_knowledge_only():
+    from service.config import load_settings
+
+    settings = load_settings({})
+    field_aware = {"title": 1.0, "document": 2.0, "lexical": 1.0, "char": 1.0}
+    assert search.collection_weights(settings, "article") == field_aware
+    assert search.collection_weights(settings, "known_problem") == field_aware
+    assert search.collection_weights(settings, "incident") == {"title": 0.0, "document": 2.0, "lexical": 1.0,
+                                                               "char": 0.0}
+    assert settings.search_clean_text is True
 
 
 def test_per_collection_weights_refuse_a_malformed_pair():
