@@ -95,8 +95,9 @@ def _article_or_404(article_id: int) -> Article:
 
 def _article_fields(data: dict, *, partial: bool) -> dict:
     fields = {
-        "title": string(data, "title", required=not partial, max_length=500),
-        "body": string(data, "body", required=not partial, max_length=100_000),
+        # given in an edit, a required field must still have a value ("title": null would break the row)
+        "title": string(data, "title", required=not partial or "title" in data, max_length=500),
+        "body": string(data, "body", required=not partial or "body" in data, max_length=100_000),
         "group": choice(data, "group", vocab.GROUPS),
     }
     return {k: v for k, v in fields.items() if k in data or not partial}
@@ -142,7 +143,7 @@ def _problem_or_404(problem_id: int) -> KnownProblem:
 
 def _problem_fields(data: dict, *, partial: bool) -> dict:
     fields = {
-        "title": string(data, "title", required=not partial, max_length=500),
+        "title": string(data, "title", required=not partial or "title" in data, max_length=500),
         "symptoms": string(data, "symptoms", max_length=50_000, default=""),
         "cause": string(data, "cause", max_length=50_000, default=""),
         "workaround": string(data, "workaround", max_length=50_000, default=""),

@@ -169,3 +169,16 @@ def test_use_cases_outside_a_request(sqlite_url, announced):
             knowledge.delete_article(session, article_id=article.id + 1, actor="cli")
         knowledge.delete_article(session, article_id=article.id, actor="cli")
         assert session.get(Article, article.id) is None
+
+
+@pytest.mark.parametrize(("path", "create", "body"), [
+    ("known-problems", {"title": "Служба 1С"}, {"title": None}),
+    ("known-problems", {"title": "Служба 1С"}, {"title": "\u0085", "group": None}),  # found by schemathesis
+    ("articles", {"title": "VPN", "body": "Переподключить"}, {"title": None}),
+    ("articles", {"title": "VPN", "body": "Переподключить"}, {"body": "   "}),
+])
+def test_an_edit_cannot_empty_a_required_field(client, path, create, body):
+    created = client.post(f"/api/v1/{path}", json=create).json
+    refused = client.patch(f"/api/v1/{path}/{created['id']}", json=body)
+    assert refused.status_code == 422 and refused.json["error"]["field"] == next(iter(body))
+    assert client.get(f"/api/v1/{path}/{created['id']}").json["title"] == create["title"]
