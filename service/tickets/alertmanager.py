@@ -303,13 +303,6 @@ def _keep_unmatched(session: Session, alert: Alert, how: str, now: datetime) -> 
     return {"outcome": "unmatched", "unmatched_id": row.id}
 
 
-def unmatched_reason_label(reason: str) -> str:
-    """The Russian label staff see for why an alert matched no node."""
-    if "several clients" in reason:
-        return "метка совпадает с узлами нескольких клиентов"
-    return "ни одна метка узла (node, host, hostname, instance) не совпала с известным узлом"
-
-
 def unmatched_alerts(session: Session, *, limit: int = 200) -> list[UnmatchedAlert]:
     """Alerts waiting to be linked, firing first, then the newest."""
     rows = session.scalars(select(UnmatchedAlert).where(UnmatchedAlert.node_id.is_(None))

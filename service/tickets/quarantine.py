@@ -36,19 +36,6 @@ class AlreadyDecided(WorkflowInputError):
     """The message was accepted or rejected already."""
 
 
-#: What staff read for each kind of reason (the stored reason is the intake's own, in English, for the log).
-REASON_LABELS = (
-    ("belongs to several clients", "домен отправителя зарегистрирован у нескольких клиентов"),
-    ("does not belong to the client", "ответ на заявку другого клиента"),
-    ("no client matches", "отправитель не зарегистрирован ни у одного клиента"),
-)
-
-
-def reason_label(reason: str) -> str:
-    """The Russian label staff see for a stored quarantine reason."""
-    return next((label for key, label in REASON_LABELS if key in reason), "отправитель не опознан")
-
-
 def preview(row: QuarantinedMessage, limit: int = 300) -> str:
     """The beginning of the message's (trimmed) text, for staff to decide on."""
     try:

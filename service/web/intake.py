@@ -5,6 +5,8 @@ attachments, guarded like the ticket itself (staff, or a user of the ticket's cl
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from kb.models import Attachment, Client, Node, OutboxMessage, Ticket
@@ -14,6 +16,26 @@ from service.platform.permissions import permit
 from service.tickets import alertmanager, quarantine
 from service.tickets.errors import WorkflowInputError
 from service.web.views import login_required
+
+#: What staff read for each kind of stored reason (the intake stores its own English text, for the log).
+QUARANTINE_REASONS = (
+    ("belongs to several clients", lazy_gettext("домен отправителя зарегистрирован у нескольких клиентов")),
+    ("does not belong to the client", lazy_gettext("ответ на заявку другого клиента")),
+    ("no client matches", lazy_gettext("отправитель не зарегистрирован ни у одного клиента")),
+)
+
+
+def quarantine_reason(reason: str) -> str:
+    """Why a message is in quarantine, in the reader's language."""
+    return str(next((label for key, label in QUARANTINE_REASONS if key in reason), lazy_gettext("отправитель не опознан")))
+
+
+def unmatched_reason(reason: str) -> str:
+    """Why an alert matched no node, in the reader's language."""
+    if "several clients" in reason:
+        return _("метка совпадает с узлами нескольких клиентов")
+    return _("ни одна метка узла (node, host, hostname, instance) не совпала с известным узлом")
+
 
 bp = Blueprint("intake_web", __name__)
 
@@ -46,7 +68,7 @@ def quarantine_page():
     rows = quarantine.pending(db.session())
     clients = db.session().scalars(select(Client).order_by(Client.name)).all()
     return render_template("intake/quarantine.html", messages=rows, clients=clients,
-                           reason_label=quarantine.reason_label, preview=quarantine.preview)
+                           reason_label=quarantine_reason, preview=quarantine.preview)
 
 
 @bp.post("/quarantine/<int:message_id>/accept")
@@ -60,13 +82,14 @@ def quarantine_accept(message_id: int):
     except quarantine.QuarantineNotFound:
         abort(404)
     except quarantine.AlreadyDecided:
-        flash("Это письмо уже разобрано.")
+        flash(_("Это письмо уже разобрано."))
         return redirect(url_for("intake_web.quarantine_page"))
     except WorkflowInputError:  # the one field of the form: the client
-        flash("Выберите клиента, для которого принять письмо.")
+        flash(_("Выберите клиента, для которого принять письмо."))
         return redirect(url_for("intake_web.quarantine_page"))
-    made = "Создана заявка" if result["outcome"] == "created" else "Добавлен комментарий к заявке"
-    flash(f"{made} #{result['ticket_id']}" + (" · адрес запомнен" if result["remembered"] else ""))
+    made = (_("Создана заявка #%(id)s", id=result["ticket_id"]) if result["outcome"] == "created"
+            else _("Добавлен комментарий к заявке #%(id)s", id=result["ticket_id"]))
+    flash(made + (" · " + _("адрес запомнен") if result["remembered"] else ""))
     return redirect(url_for("intake_web.quarantine_page"))
 
 
@@ -80,7 +103,7 @@ def quarantine_reject(message_id: int):
     except quarantine.QuarantineNotFound:
         abort(404)
     except quarantine.AlreadyDecided:
-        flash("Это письмо уже разобрано.")
+        flash(_("Это письмо уже разобрано."))
     return redirect(url_for("intake_web.quarantine_page"))
 
 
@@ -103,9 +126,9 @@ def outbox_resend(message_id: int):
     except outbox.OutboxError as exc:
         if exc.status == 404:
             abort(404)
-        flash("Письмо уже не в списке недоставленных.")
+        flash(_("Письмо уже не в списке недоставленных."))
         return redirect(url_for("intake_web.outbox_page"))
-    flash(f"Письмо {message_id} поставлено в очередь снова")
+    flash(_("Письмо %(id)s поставлено в очередь снова", id=message_id))
     return redirect(url_for("intake_web.outbox_page"))
 
 
@@ -117,7 +140,7 @@ def unmatched_alerts_page():
     nodes = db.session().execute(select(Node.id, Node.name, Client.name).join(Client, Node.client_id == Client.id)
                                  .order_by(Client.name, Node.name)).all()
     return render_template("intake/unmatched_alerts.html", alerts=rows, nodes=nodes,
-                           reason_label=alertmanager.unmatched_reason_label)
+                           reason_label=unmatched_reason)
 
 
 @bp.post("/alerts/unmatched/<int:alert_id>/link")
@@ -131,10 +154,10 @@ def unmatched_alert_link(alert_id: int):
     except WorkflowInputError as exc:
         if exc.field == "alert_id":
             abort(404)
-        flash("Выберите существующий узел.")
+        flash(_("Выберите существующий узел."))
         return redirect(url_for("intake_web.unmatched_alerts_page"))
-    opened = f", открыт инцидент #{result['ticket_id']}" if result["ticket_id"] else ""
-    flash(f"Алерт привязан к узлу{opened}")
+    flash(_("Алерт привязан к узлу, открыт инцидент #%(id)s", id=result["ticket_id"]) if result["ticket_id"]
+          else _("Алерт привязан к узлу"))
     return redirect(url_for("intake_web.unmatched_alerts_page"))
 
 
