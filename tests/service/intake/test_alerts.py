@@ -4,31 +4,16 @@ a resolved alert optionally resolves its incident, and bad payloads are refused 
 from __future__ import annotations
 
 import copy
-import re
-import uuid
 from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from kb.models import Node, Ticket, UnmatchedAlert
-from service.platform.auth import create_user
+from tests.service.intake.pages import browser_for as staff_browser
+from tests.service.intake.pages import csrf
 from tests.service.tickets.test_alertmanager import AUTH, URL, notification
 from tests.service.tickets.test_api import act
-from tests.service.web.test_views import PASSWORD, login
-
-
-def staff_browser(app, session, role: str = "engineer_l1"):
-    username = f"{role}-{uuid.uuid4().hex[:6]}"
-    create_user(session, username=username, password=PASSWORD, role=role)
-    session.commit()
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def test_an_unknown_node_is_kept_listed_linked_and_learnt(app, anonymous_client, app_world, app_session):

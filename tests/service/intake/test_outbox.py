@@ -4,11 +4,9 @@ resent from the staff page; a request that causes mail never waits for SMTP."""
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,11 +16,11 @@ from sqlalchemy import select
 
 from kb.models import OutboxMessage
 from service.platform import outbox
-from service.platform.auth import create_user
 from service.tickets import workflow
+from tests.service.intake.pages import browser_for as staff_browser
+from tests.service.intake.pages import csrf
 from tests.service.tickets.conftest import MONDAY_10_MSK, new_ticket
 from tests.service.tickets.test_api import create
-from tests.service.web.test_views import PASSWORD, login
 from tests.smtp_server import Inbox, free_port
 
 
@@ -177,18 +175,6 @@ def test_a_request_that_causes_mail_never_waits_for_smtp(app, client, app_world,
     assert timings["hung"] < 2.5, timings
     assert inbox.messages == []  # and nothing was sent by the requests: the worker sends
 
-
-def staff_browser(app, session, role: str):
-    username = f"{role}-{uuid.uuid4().hex[:6]}"
-    create_user(session, username=username, password=PASSWORD, role=role)
-    session.commit()
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def test_failed_mail_shows_on_the_staff_page_with_its_error_and_resends(app, client, app_world, app_session):

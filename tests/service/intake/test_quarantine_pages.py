@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from email.message import EmailMessage
 
 from sqlalchemy import select
 
 from kb.models import Attachment, ClientContact, QuarantinedMessage, Ticket
-from service.platform.auth import create_user
 from service.tickets.email_intake import ingest_email
-from tests.service.web.test_views import PASSWORD, login
-
-
-def browser_for(app, session, role: str, client_id: int | None = None):
-    username = f"{role}-{uuid.uuid4().hex[:6]}"
-    create_user(session, username=username, password=PASSWORD, role=role, client_id=client_id)
-    session.commit()
-    browser = app.test_client()
-    assert login(browser, username).status_code == 302
-    return browser
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+from tests.service.intake.pages import browser_for, csrf
 
 
 def message(sender: str, subject: str, *, files=()) -> bytes:
