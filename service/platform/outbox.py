@@ -24,7 +24,6 @@ sends it again. A message with no SMTP host configured stays pending (nothing is
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from kb.models import OutboxMessage
 from kb.queries import audit
 from service.config import Settings
 from service.platform.mail import MailError, send_mail
+from service.platform.periodic import PeriodicWorker
 from service.platform.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -166,48 +166,16 @@ def messages(session: Session, *, status: str, limit: int = 200) -> list[OutboxM
                                 .order_by(OutboxMessage.id.desc()).limit(limit)))
 
 
-class OutboxWorker:
+class OutboxWorker(PeriodicWorker):
     """Delivers the outbox every ``outbox_interval_seconds`` in a daemon thread until :meth:`stop`."""
 
-    def __init__(self, database_url: str, settings: Settings):
-        self.database_url = database_url
-        self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sessions = None
-        self.rounds = 0
+    thread_name = "outbox-worker"
 
-    def run_once(self) -> dict[str, Any]:
-        """One round; errors are logged, never raised into the thread."""
-        from kb.db import make_engine, make_session_factory
+    def interval_seconds(self) -> float:
+        return max(self.settings.outbox_interval_seconds, 0.05)
 
-        try:
-            if self._sessions is None:
-                self._sessions = make_session_factory(make_engine(self.database_url))
-            with self._sessions() as session:
-                result = deliver_due(session, settings=self.settings)
-        except Exception:  # a background thread must survive a bad round (database restart)
-            log.exception("outbox round failed")
-            result = {"error": True}
-        self.rounds += 1
-        return result
-
-    def run_forever(self) -> None:
-        """Rounds until stopped (``precedent outbox run`` calls this in the foreground)."""
-        while True:
-            self.run_once()
-            if self._stop.wait(max(self.settings.outbox_interval_seconds, 0.05)):
-                return
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self.run_forever, name="outbox-worker", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def round(self, session) -> dict[str, Any]:
+        return deliver_due(session, settings=self.settings)
 
 
 def init_app(app) -> OutboxWorker | None:

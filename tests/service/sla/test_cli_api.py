@@ -134,9 +134,9 @@ def test_scheduler_is_off_in_tests_and_runs_when_enabled(app, sqlite_url):
     enabled = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "SLA_SCHEDULER_ENABLED": True})
     scheduler = enabled.extensions["sla_scheduler"]
     scheduler.stop()  # its thread ran (or is running) the first check; wait for it, then run one more here
-    assert scheduler.runs == 1
+    assert scheduler.rounds == 1
     result = scheduler.run_once()
-    assert result["checked"] == 1 and result["states"] == {"breached": 1} and scheduler.runs == 2
+    assert result["checked"] == 1 and result["states"] == {"breached": 1} and scheduler.rounds == 2
 
 
 def test_only_the_lease_holder_among_several_schedulers_runs_a_round(sqlite_url):
@@ -146,10 +146,10 @@ def test_only_the_lease_holder_among_several_schedulers_runs_a_round(sqlite_url)
     seed(sqlite_url)
     first, second = (SlaScheduler(sqlite_url, load_settings()) for _ in range(2))
     assert first.run_once()["checked"] == 1
-    assert "skipped" in second.run_once() and second.runs == 0
+    assert "skipped" in second.run_once() and second.rounds == 0
     assert first.run_once()["checked"] == 1  # the holder renews its lease
     first.stop()  # never started: only hands the lease over
-    assert second.run_once()["checked"] == 1 and second.runs == 1
+    assert second.run_once()["checked"] == 1 and second.rounds == 1
 
 
 def test_policies_endpoint(client):
