@@ -16,13 +16,13 @@ from werkzeug.serving import make_server
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import Client
 from service.platform.auth import create_user
-from tests.service.web.test_browser import chromium, open_page, submit  # noqa: F401 - the shared Chromium
+from tests.browser import open_page, submit
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def offline_browser(chromium):  # noqa: F811
+def offline_browser(chromium):
     """A page whose browser resolves no name but loopback, and whose requests elsewhere are aborted."""
     page = open_page(chromium, 1280, 1000)
     yield page

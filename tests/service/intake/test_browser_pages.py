@@ -20,7 +20,6 @@ from service.platform.auth import create_user
 from service.tickets.alertmanager import ingest_alertmanager
 from service.tickets.email_intake import ingest_email
 from tests.service.tickets.test_alertmanager import notification
-from tests.service.web.test_browser import browser, chromium, submit  # noqa: F401 - the shared Chromium fixtures
 
 
 def _mail(sender: str, subject: str, body: str, files=()) -> bytes:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
-from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -13,64 +10,7 @@ from werkzeug.serving import make_server
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import Client, Ticket
 from service.platform.auth import create_user
-
-CHROMIUM = shutil.which("chromium")
-# Every browser test is offline: no name but the loopback address resolves, and whatever a page still asks of
-# another host is aborted by the context's route (and recorded, so a test can say nothing was asked).
-CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """One headless Chromium for the session (contexts keep the tests apart); a skip, or a failure when the
-    browser is required (PRECEDENT_REQUIRE_BROWSER=1), where it is not installed."""
-    if not CHROMIUM:
-        reason = "chromium is not installed (apt-get install chromium)"
-        if os.environ.get("PRECEDENT_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_FLAGS))
-        yield launched
-        launched.close()
-
-
-def open_page(chromium, width: int = 1280, height: int = 1000):
-    """A fresh context (its own cookies) and page; requests to any host but loopback are aborted and listed
-    on ``page.refused``."""
-    context = chromium.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(10_000)
-    refused: list[str] = []
-
-    def only_loopback(route):
-        if urlsplit(route.request.url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    context.route("**/*", only_loopback)
-    page = context.new_page()
-    page.refused = refused
-    return page
-
-
-@pytest.fixture
-def browser(chromium):
-    page = open_page(chromium)
-    yield page
-    page.context.close()
-
-
-def submit(page, selector: str) -> None:
-    """Click what sends a form and wait for the next document (a form post redirects to a new page)."""
-    with page.expect_navigation():
-        page.click(selector)
+from tests.browser import submit
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from kb.db import make_engine, make_session_factory, transaction
 from service.platform.auth import create_user
+from tests.browser import submit
 from tests.service.directory.test_audit import plant_office
-from tests.service.web.test_browser import browser, chromium, served_app, submit  # noqa: F401 - fixtures
+from tests.service.web.test_browser import served_app  # noqa: F401 - fixture
 
 
 def _log_in(page, base: str, username: str) -> None:
