@@ -13,12 +13,16 @@ from tests.browser import CHROMIUM, CHROMIUM_FLAGS, open_page
 def chromium():
     """One headless Chromium for the session (contexts keep the tests apart); a skip, or a failure when the
     browser is required (PRECEDENT_REQUIRE_BROWSER=1), where it is not installed."""
-    if not CHROMIUM:
-        reason = "chromium is not installed (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if not (CHROMIUM and sync_playwright):
+        reason = ("chromium is not installed (apt-get install chromium)" if not CHROMIUM
+                  else "playwright is not installed (pip install -e '.[dev]')")
         if os.environ.get("PRECEDENT_REQUIRE_BROWSER") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_FLAGS))

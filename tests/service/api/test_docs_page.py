@@ -51,6 +51,13 @@ def _screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / name))
 
 
+def test_the_offline_browser_reaches_nothing_but_loopback(offline_browser, served):
+    offline_browser.goto(served + "/login")
+    outcome = offline_browser.evaluate(
+        "() => fetch('http://cdn.example.net/swagger-ui.js').then(() => 'fetched', () => 'refused')")
+    assert outcome == "refused" and offline_browser.refused == ["http://cdn.example.net/swagger-ui.js"]
+
+
 def test_docs_render_offline_from_local_assets(offline_browser, served):
     offline_browser.goto(served + "/api/v1/docs")
     offline_browser.locator(".info .title").wait_for()
