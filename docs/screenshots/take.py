@@ -12,9 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
+from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -25,27 +23,28 @@ from service.platform import db
 SIZES = {"desktop": (1400, 1000), "phone": (390, 844)}
 
 
-def driver(width: int, height: int):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                 f"--window-size={width},{height}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+def launch(playwright):
+    """Debian's Chromium, headless (Playwright drives it; no browser is downloaded)."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                            "--hide-scrollbars"])
 
 
-def login(browser, base: str, username: str) -> None:
-    browser.get(base + "/login")
-    browser.find_element(By.ID, "username").send_keys(username)
-    browser.find_element(By.ID, "password").send_keys("demo-password")
-    browser.find_element(By.ID, "login-submit").click()
+def login(page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", "demo-password")
+    with page.expect_navigation():
+        page.click("#login-submit")
 
 
-def shoot(browser, base: str, path: str, name: str, out: Path, lang: str, size: str) -> None:
-    browser.get(base + path)
-    height = browser.execute_script("return document.body.scrollHeight")
-    browser.set_window_size(SIZES[size][0], min(max(height, SIZES[size][1]), 1800 if size == "desktop" else 2400))
-    browser.save_screenshot(str(out / f"{name}-{lang}-{size}.png"))
+def shoot(page, base: str, path: str, name: str, out: Path, lang: str, size: str) -> None:
+    page.set_viewport_size({"width": SIZES[size][0], "height": SIZES[size][1]})
+    page.goto(base + path)
+    height = page.evaluate("() => document.body.scrollHeight")
+    page.set_viewport_size({"width": SIZES[size][0],
+                            "height": min(max(height, SIZES[size][1]), 1800 if size == "desktop" else 2400)})
+    page.screenshot(path=str(out / f"{name}-{lang}-{size}.png"))
 
 
 def main() -> None:
@@ -67,22 +66,25 @@ def main() -> None:
                    ("search", "/search?q=не печатает принтер"), ("not-found", "/tickets/999999")]
     portal_pages = [("portal", "/portal"), ("portal-ticket", f"/portal/tickets/{waiting}"),
                     ("portal-new", "/portal/new")]
-    for size in SIZES:
-        browser = driver(*SIZES[size])
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
         try:
-            for lang in ("ru", "en"):
-                browser.get(f"{base}/language/{lang}")
-                login(browser, base, "engineer1")
-                for name, path in staff_pages:
-                    shoot(browser, base, path, name, out, lang, size)
-                browser.delete_all_cookies()
-                browser.get(f"{base}/language/{lang}")
-                login(browser, base, f"client-{client_key}")
-                for name, path in portal_pages:
-                    shoot(browser, base, path, name, out, lang, size)
-                browser.delete_all_cookies()
+            for size in SIZES:
+                page = chromium.new_page(viewport={"width": SIZES[size][0], "height": SIZES[size][1]})
+                for lang in ("ru", "en"):
+                    page.goto(f"{base}/language/{lang}")
+                    login(page, base, "engineer1")
+                    for name, path in staff_pages:
+                        shoot(page, base, path, name, out, lang, size)
+                    page.context.clear_cookies()
+                    page.goto(f"{base}/language/{lang}")
+                    login(page, base, f"client-{client_key}")
+                    for name, path in portal_pages:
+                        shoot(page, base, path, name, out, lang, size)
+                    page.context.clear_cookies()
+                page.context.close()
         finally:
-            browser.quit()
+            chromium.close()
     server.shutdown()
 
 

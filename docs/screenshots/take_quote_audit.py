@@ -1,6 +1,6 @@
 """Screenshots of the calculator, the rate card and the audit over a small demo, in headless Chromium.
 
-``python docs/screenshots/take_quote_audit.py`` from the repository root (needs chromium and chromedriver);
+``python docs/screenshots/take_quote_audit.py`` from the repository root (needs Debian's chromium; Playwright drives it);
 writes quote-*.png, rates-admin.png and audit-*.png next to this file.
 """
 
@@ -13,10 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from data.demo import build_demo  # noqa: E402
@@ -44,40 +41,42 @@ def main() -> None:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1400"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        query = "workstations=25&servers=3&tier=gold&plan=subscription&on_site_visits=biweekly&prepayment_months=13"
-        for language in ("ru", "en"):
-            driver.get(f"{base}/quote?{query}&lang={language}")
-            driver.save_screenshot(str(HERE / f"quote-{language}.png"))
-        driver.get(f"{base}/quote?workstations=25&servers=3&plan=unlimited&prepayment_months=3&lang=ru")
-        driver.save_screenshot(str(HERE / "quote-unlimited-ru.png"))
-        _log_in(driver, base, "shot-admin")
-        driver.get(f"{base}/admin/rates?lang=ru")
-        driver.save_screenshot(str(HERE / "rates-admin.png"))
-        driver.delete_all_cookies()
-        _log_in(driver, base, "shot-manager")
-        driver.get(f"{base}/quote?{query}&lang=ru")
-        driver.save_screenshot(str(HERE / "quote-manager-ru.png"))
-        driver.set_window_size(1280, 2600)
-        for language in ("ru", "en"):
-            driver.get(f"{base}/clients/{client_id}/audit?lang={language}")
-            driver.save_screenshot(str(HERE / f"audit-{language}.png"))
-    finally:
-        driver.quit()
-        server.shutdown()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            _shoot_all(chromium.new_page(viewport={"width": 1280, "height": 1400}), base, client_id)
+        finally:
+            chromium.close()
+            server.shutdown()
 
 
-def _log_in(driver, base: str, username: str) -> None:
-    driver.get(base + "/login")
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button").click()
-    WebDriverWait(driver, 10).until(lambda d: "/login" not in d.current_url)
+def _shoot_all(page, base: str, client_id: int) -> None:
+    query = "workstations=25&servers=3&tier=gold&plan=subscription&on_site_visits=biweekly&prepayment_months=13"
+    for language in ("ru", "en"):
+        page.goto(f"{base}/quote?{query}&lang={language}")
+        page.screenshot(path=str(HERE / f"quote-{language}.png"))
+    page.goto(f"{base}/quote?workstations=25&servers=3&plan=unlimited&prepayment_months=3&lang=ru")
+    page.screenshot(path=str(HERE / "quote-unlimited-ru.png"))
+    _log_in(page, base, "shot-admin")
+    page.goto(f"{base}/admin/rates?lang=ru")
+    page.screenshot(path=str(HERE / "rates-admin.png"))
+    page.context.clear_cookies()
+    _log_in(page, base, "shot-manager")
+    page.goto(f"{base}/quote?{query}&lang=ru")
+    page.screenshot(path=str(HERE / "quote-manager-ru.png"))
+    page.set_viewport_size({"width": 1280, "height": 2600})
+    for language in ("ru", "en"):
+        page.goto(f"{base}/clients/{client_id}/audit?lang={language}")
+        page.screenshot(path=str(HERE / f"audit-{language}.png"))
 
+
+def _log_in(page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("[name=username]", username)
+    page.fill("[name=password]", PASSWORD)
+    page.locator("form button").first.click()
+    page.wait_for_url(lambda url: "/login" not in url)
 
 if __name__ == "__main__":
     main()

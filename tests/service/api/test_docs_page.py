@@ -7,7 +7,6 @@ document from the app's own files, and nothing is fetched from anywhere else.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -17,34 +16,17 @@ from werkzeug.serving import make_server
 from kb.db import make_engine, make_session_factory, transaction
 from kb.models import Client
 from service.platform.auth import create_user
+from tests.browser import open_page, submit
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def offline_browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        reason = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("PRECEDENT_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,1000",
-                 # the network is "blocked": no name but the loopback address resolves
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(10)
-    yield driver
-    driver.quit()
+def offline_browser(chromium):
+    """A page whose browser resolves no name but loopback, and whose requests elsewhere are aborted."""
+    page = open_page(chromium, 1280, 1000)
+    yield page
+    page.context.close()
 
 
 @pytest.fixture
@@ -63,43 +45,46 @@ def served(app):
     server.shutdown()
 
 
-def _screenshot(driver, name: str) -> None:
+def _screenshot(page, name: str) -> None:
     folder = os.environ.get("PRECEDENT_SCREENSHOTS")
     if folder:
-        driver.save_screenshot(str(Path(folder) / name))
+        page.screenshot(path=str(Path(folder) / name))
+
+
+def test_the_offline_browser_reaches_nothing_but_loopback(offline_browser, served):
+    offline_browser.goto(served + "/login")
+    outcome = offline_browser.evaluate(
+        "() => fetch('http://cdn.example.net/swagger-ui.js').then(() => 'fetched', () => 'refused')")
+    assert outcome == "refused" and offline_browser.refused == ["http://cdn.example.net/swagger-ui.js"]
 
 
 def test_docs_render_offline_from_local_assets(offline_browser, served):
-    from selenium.webdriver.common.by import By
-
-    offline_browser.get(served + "/api/v1/docs")
-    operations = offline_browser.find_elements(By.CSS_SELECTOR, ".opblock")
-    assert len(operations) > 30  # every operation of the document, collapsed by tag
-    assert "Precedent API" in offline_browser.find_element(By.CSS_SELECTOR, ".info .title").text
-    resources = offline_browser.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)")
+    offline_browser.goto(served + "/api/v1/docs")
+    offline_browser.locator(".info .title").wait_for()
+    offline_browser.locator(".opblock").first.wait_for()
+    assert offline_browser.locator(".opblock").count() > 30  # every operation of the document, collapsed by tag
+    assert "Precedent API" in offline_browser.inner_text(".info .title")
+    resources = offline_browser.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
     assert resources and all(url.startswith(served) for url in resources), resources
+    assert offline_browser.refused == []  # nothing was asked of any other host
     # Swagger UI's id of POST /api/v1/triage (its operationId, dots escaped): open it, read its roles
-    offline_browser.find_element(By.XPATH, "//*[@id='operations-triage-triage\\.triage\\.post']//button").click()
-    block = offline_browser.find_element(By.CSS_SELECTOR, ".opblock.is-open")
-    opened = block.text
-    offline_browser.execute_script("arguments[0].scrollIntoView()", block)
+    offline_browser.locator("xpath=//*[@id='operations-triage-triage\\.triage\\.post']//button").first.click()
+    block = offline_browser.locator(".opblock.is-open").first
+    opened = block.inner_text()
+    block.scroll_into_view_if_needed()
     assert "Request body" in opened and "x-roles" in opened and "engineer_l1" in opened
     _screenshot(offline_browser, "api-docs.png")
 
 
 def test_admin_page_in_a_browser(offline_browser, served):
-    from selenium.webdriver.common.by import By
-
-    offline_browser.get(served + "/admin/users?lang=ru")  # to the login page, and back here after it
-    offline_browser.find_element(By.ID, "username").send_keys("root")
-    offline_browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    offline_browser.find_element(By.ID, "login-submit").click()
-    form = offline_browser.find_element(By.ID, "create-token")
-    form.find_element(By.NAME, "name").send_keys("мониторинг")
-    form.find_element(By.TAG_NAME, "button").click()
-    shown = offline_browser.find_element(By.ID, "new-token").text
+    offline_browser.goto(served + "/admin/users?lang=ru")  # to the login page, and back here after it
+    offline_browser.fill("#username", "root")
+    offline_browser.fill("#password", PASSWORD)
+    submit(offline_browser, "#login-submit")
+    offline_browser.fill("#create-token [name=name]", "мониторинг")
+    submit(offline_browser, "#create-token button")
+    shown = offline_browser.inner_text("#new-token")
     assert "больше он показан не будет" in shown
-    rows = offline_browser.find_element(By.ID, "users").text
+    rows = offline_browser.inner_text("#users")
     assert "Администратор" in rows and "Пользователь клиента" in rows and "admin" not in rows.split()
     _screenshot(offline_browser, "admin-users-tokens.png")

@@ -20,7 +20,6 @@ from service.platform.auth import create_user
 from service.tickets.alertmanager import ingest_alertmanager
 from service.tickets.email_intake import ingest_email
 from tests.service.tickets.test_alertmanager import notification
-from tests.service.web.test_browser import browser  # noqa: F401 - the shared Chromium fixture
 
 
 def _mail(sender: str, subject: str, body: str, files=()) -> bytes:
@@ -60,48 +59,49 @@ def served(app, app_world, app_session):
 def _shoot(browser, name: str) -> None:  # noqa: F811
     folder = os.environ.get("PRECEDENT_SCREENSHOTS")
     if folder:
-        browser.save_screenshot(str(Path(folder) / name))
+        browser.screenshot(path=str(Path(folder) / name))
 
 
 def test_staff_work_the_intake_pages_in_a_browser(browser, served, app):  # noqa: F811
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
     base, ticket_id = served
-    browser.set_window_size(1400, 900)
-    browser.get(base + "/quarantine")
-    browser.find_element(By.ID, "username").send_keys("eng")
-    browser.find_element(By.ID, "password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/quarantine" in driver.current_url)
-    assert "o.novikova@gmail.example" in browser.page_source and "Скидки на картриджи" in browser.page_source
-    assert "Сканер Canon не отвечает с утра." in browser.page_source and "С уважением" not in browser.page_source
+    browser.set_viewport_size({"width": 1400, "height": 900})
+    browser.goto(base + "/quarantine")
+    browser.fill("#username", "eng")
+    browser.fill("#password", "correct horse battery")
+    browser.click("#login-submit")
+    browser.wait_for_url("**/quarantine*")
+    page = browser.content()
+    assert "o.novikova@gmail.example" in page and "Скидки на картриджи" in page
+    assert "Сканер Canon не отвечает с утра." in page and "С уважением" not in page
     _shoot(browser, "intake-quarantine.png")
-    form = browser.find_elements(By.CSS_SELECTOR, "form[action$='/accept']")[0]
-    Select(form.find_element(By.NAME, "client_id")).select_by_visible_text("ООО Ромашка")
-    form.find_element(By.NAME, "remember").click()
-    form.find_element(By.TAG_NAME, "button").click()
-    assert "Создана заявка" in browser.find_element(By.CLASS_NAME, "flash").text
-    assert "o.novikova@gmail.example" not in browser.page_source
+    form = browser.locator("form[action$='/accept']").first
+    form.locator("[name=client_id]").select_option(label="ООО Ромашка")
+    form.locator("[name=remember]").click()
+    with browser.expect_navigation():
+        form.locator("button").first.click()
+    assert "Создана заявка" in browser.locator(".flash").first.inner_text()
+    assert "o.novikova@gmail.example" not in browser.content()
 
-    browser.get(base + "/outbox")
-    assert "Connection refused" in browser.page_source and "Отправить снова" in browser.page_source
+    browser.goto(base + "/outbox")
+    assert "Connection refused" in browser.content() and "Отправить снова" in browser.content()
     _shoot(browser, "intake-outbox-failed.png")
-    browser.find_element(By.XPATH, "//button[text()='Отправить снова']").click()
-    assert "поставлено в очередь" in browser.find_element(By.CLASS_NAME, "flash").text
+    with browser.expect_navigation():
+        browser.locator("xpath=//button[text()='Отправить снова']").first.click()
+    assert "поставлено в очередь" in browser.locator(".flash").first.inner_text()
 
-    browser.get(base + "/alerts/unmatched")
-    assert "db-new-07.romashka.local" in browser.page_source
+    browser.goto(base + "/alerts/unmatched")
+    assert "db-new-07.romashka.local" in browser.content()
     _shoot(browser, "intake-unmatched-alerts.png")
-    form = browser.find_element(By.CSS_SELECTOR, "form[action$='/link']")
-    Select(form.find_element(By.NAME, "node_id")).select_by_visible_text("ООО Ромашка: srv-1c")
-    form.find_element(By.TAG_NAME, "button").click()
-    assert "открыт инцидент" in browser.find_element(By.CLASS_NAME, "flash").text
+    form = browser.locator("form[action$='/link']").first
+    form.locator("[name=node_id]").select_option(label="ООО Ромашка: srv-1c")
+    with browser.expect_navigation():
+        form.locator("button").first.click()
+    assert "открыт инцидент" in browser.locator(".flash").first.inner_text()
 
-    browser.get(f"{base}/tickets/{ticket_id}")
-    link = browser.find_element(By.LINK_TEXT, "ошибка.pdf")
-    assert link.get_attribute("href").endswith(f"/tickets/{ticket_id}/attachments/1")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    browser.goto(f"{base}/tickets/{ticket_id}")
+    link = browser.get_by_role("link", name="ошибка.pdf", exact=True)
+    assert link.evaluate("a => a.href").endswith(f"/tickets/{ticket_id}/attachments/1")
+    link.evaluate("a => a.scrollIntoView({block: 'center'})")
     _shoot(browser, "intake-ticket-attachments.png")
     with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
         assert session.get(Ticket, ticket_id).requester_email == "p.petrov@romashka.ru"
