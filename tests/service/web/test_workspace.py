@@ -463,3 +463,62 @@ def test_a_user_without_a_specialist_record_must_choose_who_worked(app, desk):
     page = logged_in(app, "boss").get(f"/tickets/{desk['fresh']}").get_data(as_text=True)
     picker = page.split('id="time-specialist"', 1)[1].split("</select>", 1)[0]
     assert '<option value="" selected>' in picker  # nobody is preselected for a manager
+
+
+# --- portal attachments -----------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _new_request(web, subject: str, *files: tuple[bytes, str], lang: str | None = None):
+    from io import BytesIO
+
+    data = {"csrf": csrf_of(web, "/portal/new"), "subject": subject,
+            "attachments": [(BytesIO(content), name) for content, name in files]}
+    return web.post("/portal/new" + (f"?lang={lang}" if lang else ""), data=data, content_type="multipart/form-data")
+
+
+def test_portal_request_takes_attachments_visible_to_staff_and_to_no_other_client(app, desk, factory):
+    from kb.models import Attachment
+
+    web = logged_in(app, "romashka")
+    assert 'enctype="multipart/form-data"' in web.get("/portal/new").get_data(as_text=True)
+    created = _new_request(web, "Ошибка на экране", (PNG, "../../etc/экран.png"), (b"line 1\n", "app.log"))
+    assert created.status_code == 302
+    with factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.subject == "Ошибка на экране")).one()
+        files = {a.filename: a for a in session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id))}
+        assert sorted(files) == ["_.._etc_экран.png", "app.log"]
+        assert files["_.._etc_экран.png"].content == PNG and files["app.log"].content_type == "text/plain"
+        ticket_id, attachment_id = ticket.id, files["app.log"].id
+    url = f"/tickets/{ticket_id}/attachments/{attachment_id}"
+    assert "app.log" in web.get(f"/portal/tickets/{ticket_id}").get_data(as_text=True)
+    staff = logged_in(app, "eng")
+    assert "app.log" in staff.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert staff.get(url).data == b"line 1\n"
+    with transaction(factory) as session:
+        create_user(session, username="lutik", password=PASSWORD, role="client",
+                    client_id=session.scalar(select(Client.id).where(Client.name == "АО Лютик")))
+    assert logged_in(app, "lutik").get(url).status_code == 404
+
+
+@pytest.mark.parametrize(("files", "russian", "english"), [
+    ([(b"MZ\x90\x00", "setup.exe")], "файлы такого типа не принимаются: «setup.exe»",
+     "files of this type are not accepted: “setup.exe”"),
+    ([(b"<html>", "scan.pdf")], "файл «scan.pdf» не является файлом pdf", "“scan.pdf” is not a pdf file"),
+    ([(b"x" * (5 * 1024 * 1024 + 1), "big.txt")], "файл «big.txt» больше 5120 КБ", "“big.txt” is larger than 5120 KB"),
+    ([(b"", "empty.txt")], "файл «empty.txt» пустой", "“empty.txt” is empty"),
+    ([(b"a", f"{n}.txt") for n in range(21)], "не больше 20 файлов", "at most 20 files"),
+])
+def test_a_bad_upload_is_refused_in_the_pages_language_and_nothing_is_stored(app, desk, factory, files,
+                                                                              russian, english):
+    from kb.models import Attachment
+
+    web = logged_in(app, "romashka")
+    refused = _new_request(web, "С плохим файлом", *files)
+    assert refused.status_code == 422 and f"«файлы» — {russian}" in refused.get_data(as_text=True)
+    refused = _new_request(web, "С плохим файлом", *files, lang="en")
+    assert refused.status_code == 422 and english in refused.get_data(as_text=True)
+    with factory() as session:
+        assert session.scalars(select(Ticket).where(Ticket.subject == "С плохим файлом")).all() == []
+        assert session.scalars(select(Attachment)).all() == []
