@@ -522,3 +522,23 @@ def test_a_bad_upload_is_refused_in_the_pages_language_and_nothing_is_stored(app
     with factory() as session:
         assert session.scalars(select(Ticket).where(Ticket.subject == "С плохим файлом")).all() == []
         assert session.scalars(select(Attachment)).all() == []
+
+
+def test_a_portal_users_request_mails_it_status_and_comments_through_the_outbox(app, desk, factory):
+    from kb.models import OutboxMessage
+
+    petrov = logged_in(app, "petrov")
+    assert petrov.post("/portal/new", data={"csrf": csrf_of(petrov, "/portal/new"),
+                                            "subject": "Не открывается 1С"}).status_code == 302
+    with factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.subject == "Не открывается 1С")).one()
+        assert (ticket.requester_name, ticket.requester_email) == ("petrov", "petrov@romashka.ru")
+        ticket_id = ticket.id
+    staff = logged_in(app, "eng")
+    path = f"/tickets/{ticket_id}"
+    staff.post(f"{path}/comment", data={"csrf": csrf_of(staff, path), "body": "Перезапустили сервер",
+                                        "visibility": "public"})
+    with factory() as session:
+        mails = session.scalars(select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)).all()
+        assert any(m.kind == "comment_added" and m.recipients == ["petrov@romashka.ru"] for m in mails), \
+            [(m.kind, m.recipients) for m in mails]
