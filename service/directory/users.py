@@ -78,6 +78,21 @@ def set_email(session: Session, *, username: str, email: str | None, actor: str 
     return user
 
 
+def set_language(session: Session, *, user_id: int, language: str, actor: str) -> bool:
+    """Remember the language a user chose (pages and mail follow it); whether it changed (audited then)."""
+    if language not in vocab.LANGUAGES:
+        raise UserError(f"language must be one of {', '.join(vocab.LANGUAGES)}", "language")
+    with unit_of_work(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user {user_id}", "user_id")
+        if user.language == language:
+            return False
+        _audit(session, user, "language_changed", actor, **{"from": user.language, "to": language})
+        user.language = language
+    return True
+
+
 def list_users(session: Session) -> list[User]:
     """Every login, by name."""
     return list(session.scalars(select(User).order_by(User.username)))

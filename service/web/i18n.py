@@ -3,7 +3,8 @@
 Templates and views write their text in Russian inside ``_()``; the English catalogue
 (``service/web/translations/en``) translates it. Codes of the store (statuses, priorities, groups, SLA
 states, actions, targets) never reach a page: the filters below name them in the reader's language.
-The chosen language lives in a long-lived cookie, so it is remembered on this browser across sessions.
+The chosen language lives in a long-lived cookie (this browser) and, for a logged-in user, on its login
+(``users.language``), which wins over the cookie and decides the language of the mail it gets.
 """
 
 from __future__ import annotations
@@ -105,8 +106,13 @@ ERROR_TEXTS = {403: _("У вашей роли нет доступа к этой 
 
 
 def select_language() -> str:
-    """The language of this request: ``?lang=`` (a shared link), else the remembered choice, else Russian."""
-    for chosen in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+    """The language of this request: ``?lang=`` (a shared link), else the logged-in user's own choice, else the
+    one remembered on this browser, else Russian."""
+    from service.platform.auth import current_user
+
+    user = current_user()
+    for chosen in (request.args.get("lang"), user.language if user is not None else None,
+                   request.cookies.get(LANGUAGE_COOKIE)):
         if chosen in LANGUAGES:
             return chosen
     return DEFAULT_LANGUAGE

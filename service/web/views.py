@@ -138,12 +138,16 @@ def _filter(name: str, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
-@bp.get("/language/<code>")
-@public
+@bp.get("/language/<code>")  # not @public: anyone may switch, but a logged-in user's login must be known
 def set_language(code: str):
-    """Switch the UI language (remembered in a cookie for a year) and go back to the page."""
+    """Switch the UI language (remembered in a cookie for a year, and for a logged-in user on its login, so that
+    its other browsers and its mail follow) and go back to the page."""
     if code not in i18n.LANGUAGES:
         abort(404)
+    if current_user() is not None:
+        from service.directory import users as users_service
+
+        users_service.set_language(db.session(), user_id=current_user().id, language=code, actor=actor_name())
     target = request.args.get("next", "")
     local = target.startswith("/") and not target.startswith(("//", "/\\"))
     response = make_response(redirect(target if local else url_for("web.home")))

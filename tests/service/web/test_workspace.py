@@ -542,3 +542,47 @@ def test_a_portal_users_request_mails_it_status_and_comments_through_the_outbox(
         mails = session.scalars(select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)).all()
         assert any(m.kind == "comment_added" and m.recipients == ["petrov@romashka.ru"] for m in mails), \
             [(m.kind, m.recipients) for m in mails]
+
+
+# --- the language of a user -------------------------------------------------------------------------------
+
+def test_a_users_language_follows_it_to_another_browser_and_wins_over_the_cookie(app, desk, factory):
+    web = logged_in(app, "eng")
+    web.get("/language/en?next=/queue")
+    elsewhere = logged_in(app, "eng")  # another browser: no cookie
+    assert "Ticket queue" in elsewhere.get("/queue").get_data(as_text=True)
+    elsewhere.set_cookie("precedent_lang", "ru")  # a cookie left from before does not override the login's choice
+    assert "Ticket queue" in elsewhere.get("/queue").get_data(as_text=True)
+    assert "Очередь заявок" in elsewhere.get("/queue?lang=ru").get_data(as_text=True)  # a shared link still does
+    assert "Очередь заявок" in logged_in(app, "eng2").get("/queue").get_data(as_text=True)
+    app.test_client().get("/language/en")  # anonymous: only the cookie
+    with factory() as session:
+        from kb.models import User
+
+        assert dict(session.execute(select(User.username, User.language)).all())["eng"] == "en"
+        changes = session.scalars(select(AuditEvent).where(AuditEvent.action == "language_changed")).all()
+        assert [(e.actor, e.data) for e in changes] == [("eng", {"from": None, "to": "en"})]
+
+
+def test_mail_to_a_user_is_in_the_language_it_chose(app, desk, factory):
+    from kb.models import OutboxMessage
+
+    petrov = logged_in(app, "petrov")
+    petrov.get("/language/en")
+    petrov.post("/portal/new", data={"csrf": csrf_of(petrov, "/portal/new"), "subject": "VPN down"})
+    with transaction(factory) as session:
+        session.get(Specialist, desk["expert"]).email = "anna@desk.example"
+        create_user(session, username="anna", password=PASSWORD, role="engineer_l2",
+                    specialist_id=desk["expert"]).language = "en"
+        session.get(Specialist, desk["helper"]).email = "oleg@desk.example"
+    staff = logged_in(app, "eng")
+    path = f"/tickets/{desk['fresh']}"
+    staff.post(f"{path}/action", data={"csrf": csrf_of(staff, path), "action": "take", "specialist_id": desk["mine"]})
+    staff.post(f"{path}/action", data={"csrf": csrf_of(staff, path), "action": "assign_specialists",
+                                       "specialist_ids": [str(desk["expert"]), str(desk["helper"])]})
+    with factory() as session:
+        mails = session.scalars(select(OutboxMessage)).all()
+        subjects = {m.recipients[0]: m.subject for m in mails if m.kind in ("ticket_created", "assigned")}
+    assert "Request registered: VPN down" in subjects["petrov@romashka.ru"]
+    assert "Assigned to you" in subjects["anna@desk.example"]
+    assert "Вам назначена заявка" in subjects["oleg@desk.example"]
