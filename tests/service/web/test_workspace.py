@@ -586,3 +586,39 @@ def test_mail_to_a_user_is_in_the_language_it_chose(app, desk, factory):
     assert "Request registered: VPN down" in subjects["petrov@romashka.ru"]
     assert "Assigned to you" in subjects["anna@desk.example"]
     assert "Вам назначена заявка" in subjects["oleg@desk.example"]
+
+
+# --- escalation to a group; the journal's client authors ---------------------------------------------------
+
+def test_escalation_can_hand_the_ticket_to_another_group_audited_and_refuses_an_unknown_one(app, desk, factory):
+    web = logged_in(app, "eng")
+    path = f"/tickets/{desk['fresh']}"
+    web.post(f"{path}/action", data={"csrf": csrf_of(web, path), "action": "take", "specialist_id": desk["mine"]})
+    assert 'id="escalate-group"' in web.get(path).get_data(as_text=True)
+    refused = web.post(f"{path}/action", data={"csrf": csrf_of(web, path), "action": "escalate", "group": "kitchen",
+                                               "specialist_id": desk["expert"]}, follow_redirects=True)
+    assert "«группа» — недопустимое значение" in refused.get_data(as_text=True)
+    with factory() as session:
+        ticket = session.get(Ticket, desk["fresh"])
+        assert (ticket.status, ticket.group) == ("in_progress", "mail")
+    web.post(f"{path}/action", data={"csrf": csrf_of(web, path), "action": "escalate", "group": "network",
+                                     "specialist_id": desk["expert"], "reason": "почтовый шлюз за VPN"})
+    with factory() as session:
+        ticket = session.get(Ticket, desk["fresh"])
+        assert (ticket.status, ticket.group) == ("escalated", "network")
+        event = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == ticket.id,
+                                                         AuditEvent.action == "escalate")).one()
+        assert event.data["group"] == {"from": "mail", "to": "network"} and event.data["specialist_id"] == desk["expert"]
+    assert "почта → сеть и VPN" in web.get(path).get_data(as_text=True)
+
+
+def test_the_journal_names_a_client_author_with_a_marker_not_the_internal_prefix(app, desk, factory):
+    client = logged_in(app, "romashka")
+    client.post("/portal/new", data={"csrf": csrf_of(client, "/portal/new"), "subject": "Нет интернета"})
+    with factory() as session:
+        ticket_id = session.scalars(select(Ticket.id).where(Ticket.subject == "Нет интернета")).one()
+    staff = logged_in(app, "eng")
+    journal = staff.get(f"/tickets/{ticket_id}").get_data(as_text=True).split('id="journal"', 1)[1]
+    assert "<b>romashka (клиент)</b>" in journal and "client:" not in journal
+    staff.get("/language/en")
+    assert "<b>romashka (client)</b>" in staff.get(f"/tickets/{ticket_id}").get_data(as_text=True)
