@@ -537,6 +537,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The user's own address (a client user's tickets are requested from it).
     email: Mapped[str | None] = mapped_column(String(200))
+    #: The language the user chose for pages and mail ("ru" or "en"); None: not chosen yet.
+    language: Mapped[str | None] = mapped_column(String(5))
     #: Bumped on logout and password change: a session cookie carrying an older version is void.
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -62,3 +62,6 @@ ROLES = ("engineer_l1", "engineer_l2", "manager", "analyst", "admin", "client")
 
 #: What an API token may do.
 TOKEN_SCOPES = ("read", "write", "intake")
+
+#: Languages of pages and mail (Russian first: the default).
+LANGUAGES = ("ru", "en")

@@ -47,10 +47,14 @@ def _month(raw: str) -> str:
 
 
 def _client_usage(client_id: int, month: str):
+    """(client, contract row, contract, usage, draft) of the month; a month not begun yet is refused (422)."""
     ensure_visible(client_id, f"client {client_id}")
     month = _month(month)
     try:
-        return billing_service.client_usage(db.session(), client_id=client_id, month=month)
+        draft = billing_service.invoice_is_draft(db.session(), client_id=client_id, month=month)
+        return (*billing_service.client_usage(db.session(), client_id=client_id, month=month), draft)
+    except billing_service.FutureMonth as exc:
+        raise ApiError(422, str(exc), field="month", code="month_not_begun") from None
     except billing_service.NotFound as exc:
         raise ApiError(404, str(exc), field=exc.field) from None
     except BillingInputError as exc:
@@ -72,16 +76,17 @@ def _ticket(ticket_id: int) -> Ticket:
 @bp.get("/clients/<int:client_id>/invoices/<month>")
 @operation(responses={200: s.Document})
 def get_invoice(client_id: int, month: str):
-    """The client's invoice for the month YYYY-MM, computed from its contract and recorded work."""
-    _, _, contract, usage = _client_usage(client_id, month)
-    return jsonify(invoice_to_dict(compute_invoice(contract, usage)))
+    """The client's invoice for the month YYYY-MM, computed from its contract and recorded work; ``draft`` is true
+    for the current month (still running), false for a closed one; a month not begun is refused (422)."""
+    _, _, contract, usage, draft = _client_usage(client_id, month)
+    return jsonify({**invoice_to_dict(compute_invoice(contract, usage)), "draft": draft})
 
 
 @bp.get("/clients/<int:client_id>/work-reports/<month>")
 @operation(responses={200: s.Document})
 def get_work_report(client_id: int, month: str):
     """Every ticket worked in the month: who, when, hours, on site or remote."""
-    _, _, _, usage = _client_usage(client_id, month)
+    _, _, _, usage, _ = _client_usage(client_id, month)
     return jsonify(work_report(usage))
 
 

@@ -67,6 +67,35 @@ class Conflict(ValueError):
         self.field = field
 
 
+class FutureMonth(ValueError):
+    """An invoice or work report was asked for a month that has not begun in the client's time zone."""
+
+    field = "month"
+
+    def __init__(self, month: str, current: str):
+        super().__init__(f"the month {month} has not begun yet (the current month is {current}): "
+                         "its invoice does not exist")
+        self.month, self.current = month, current
+
+
+def month_is_draft(month: str, current: str) -> bool:
+    """Whether the invoice of ``month`` is a draft: the current month (``current``) is; earlier months are final;
+    FutureMonth for a later one."""
+    if month > current:
+        raise FutureMonth(month, current)
+    return month == current
+
+
+def invoice_is_draft(session: Session, *, client_id: int, month: str, now: datetime | None = None) -> bool:
+    """Whether the client's invoice of ``month`` is a draft (its current month, in the client's zone);
+    NotFound for no such client, FutureMonth for a month not begun, BillingInputError for a malformed month."""
+    month = month_value(month, "month")
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id} not found", "client")
+    return month_is_draft(month, month_of(now or datetime.now(UTC), client.zone))
+
+
 # --- the support calendar ---------------------------------------------------------------------------
 
 

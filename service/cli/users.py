@@ -36,12 +36,22 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(vocab.ROLES))
 @click.option("--client", "client_id", type=int, help="Client id (client users only).")
+@click.option("--email", default=None, help="Its e-mail address (a client user gets status and comment mail there).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def create(username: str, role: str, client_id: int | None, password: str) -> None:
+def create(username: str, role: str, client_id: int | None, email: str | None, password: str) -> None:
     """Create a login."""
     user = _run(users_service.register_user, username=username, password=password, role=role,
-                client_id=client_id, actor=_actor())
+                client_id=client_id, email=email, actor=_actor())
     click.echo(f"created user {user.id} ({role})")
+
+
+@users.command("set-email")
+@click.argument("username")
+@click.argument("email")
+def set_email(username: str, email: str) -> None:
+    """Set USERNAME's e-mail address (an empty EMAIL removes it)."""
+    user = _run(users_service.set_email, username=username, email=email, actor=_actor())
+    click.echo(f"e-mail of {username}: {user.email or 'none'}")
 
 
 @users.command("list")

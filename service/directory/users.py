@@ -16,6 +16,7 @@ from kb.models import ApiToken, User, utcnow
 from kb.queries import audit
 from service.platform.auth import create_user, issue_token, set_password
 from service.platform.unit_of_work import unit_of_work
+from service.platform.validation import FieldError, check_email
 
 
 class UserError(ValueError):
@@ -37,9 +38,22 @@ def _audit(session: Session, user: User, action: str, actor: str, **data: object
     audit.record(session, entity="user", entity_id=user.id, action=action, actor=actor, **data)
 
 
+def _email(value: str | None) -> str | None:
+    """The address as stored (trimmed, lower-case), None for none; UserError when it is not an address."""
+    text = (value or "").strip().lower()
+    if len(text) > 200:
+        raise UserError("the e-mail address must have at most 200 characters", "email")
+    try:
+        return check_email(text or None, "email")
+    except FieldError as exc:
+        raise UserError(str(exc), "email") from None
+
+
 def register_user(session: Session, *, username: str, password: str, role: str, client_id: int | None = None,
-                  actor: str = "cli") -> User:
-    """Create a login (a client user names its client; staff do not)."""
+                  email: str | None = None, actor: str = "cli") -> User:
+    """Create a login (a client user names its client; staff do not), optionally with its e-mail address (where
+    a client user's status and comment mail goes)."""
+    address = _email(email)
     with unit_of_work(session):
         if session.scalar(select(User.id).where(User.username == username)):
             raise UserError(f"{username!r} already exists", "username")
@@ -47,9 +61,36 @@ def register_user(session: Session, *, username: str, password: str, role: str, 
             user = create_user(session, username=username, password=password, role=role, client_id=client_id)
         except ValueError as exc:
             raise UserError(str(exc), "password" if "password" in str(exc) else "role") from None
+        user.email = address
         session.flush()
-        _audit(session, user, "user_created", actor, role=role, client_id=client_id)
+        _audit(session, user, "user_created", actor, role=role, client_id=client_id, email=address)
     return user
+
+
+def set_email(session: Session, *, username: str, email: str | None, actor: str = "cli") -> User:
+    """Give a login its e-mail address (empty: none); audited with the address before and after."""
+    address = _email(email)
+    with unit_of_work(session):
+        user = _user(session, username)
+        before = user.email
+        user.email = address
+        _audit(session, user, "email_changed", actor, **{"from": before, "to": address})
+    return user
+
+
+def set_language(session: Session, *, user_id: int, language: str, actor: str) -> bool:
+    """Remember the language a user chose (pages and mail follow it); whether it changed (audited then)."""
+    if language not in vocab.LANGUAGES:
+        raise UserError(f"language must be one of {', '.join(vocab.LANGUAGES)}", "language")
+    with unit_of_work(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user {user_id}", "user_id")
+        if user.language == language:
+            return False
+        _audit(session, user, "language_changed", actor, **{"from": user.language, "to": language})
+        user.language = language
+    return True
 
 
 def list_users(session: Session) -> list[User]:

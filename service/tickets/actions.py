@@ -137,8 +137,14 @@ def _take(act: Act, params: dict[str, Any]) -> Change:
 
 
 def _escalate(act: Act, params: dict[str, Any]) -> Change:
-    """First line hands the ticket to the second line; the specialist given (line 2 or 3) becomes primary."""
-    return _assign_primary(act, params.get("specialist_id"), minimum_line=2)
+    """First line hands the ticket to the second line: optionally to another group (the audit event keeps the
+    group before and after) and to a specialist (line 2 or 3), who becomes primary."""
+    group = one_of(params.get("group"), "group", vocab.GROUPS)  # checked before anything changes
+    change = _assign_primary(act, params.get("specialist_id"), minimum_line=2)
+    if group is not None and group != act.ticket.group:
+        change.details["group"] = {"from": act.ticket.group, "to": group}
+        act.ticket.group = group
+    return change
 
 
 def _assign_primary(act: Act, specialist_id: object, *, minimum_line: int | None = None) -> Change:

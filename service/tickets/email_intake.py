@@ -35,10 +35,11 @@ from html.parser import HTMLParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import Attachment, Client, ClientContact, Comment, QuarantinedMessage, Ticket, User
+from kb.models import Client, ClientContact, Comment, QuarantinedMessage, Ticket, User
 from service.config import Settings, current_settings
 from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.tickets.actions import stage_action, stage_comment
+from service.tickets.attachments import ParsedAttachment, safe_filename, stage_attachments
 from service.tickets.errors import WorkflowInputError
 from service.tickets.reply_text import latest_reply
 from service.tickets.staging import utc_now
@@ -54,15 +55,6 @@ class IntakeError(WorkflowInputError):
 
 class UnknownSender(IntakeError):
     """No client (or not the ticket's client) matches the sender: the message goes to the quarantine."""
-
-
-@dataclass(frozen=True)
-class ParsedAttachment:
-    """One attached file."""
-
-    filename: str
-    content_type: str
-    content: bytes
 
 
 @dataclass(frozen=True)
@@ -146,8 +138,7 @@ def _attachments(message: EmailMessage) -> tuple[ParsedAttachment, ...]:
             content = part.get_payload(decode=True) or b""
         except (ValueError, AssertionError):  # a broken transfer encoding: keep what the bytes are
             content = str(part.get_payload()).encode("utf-8", "replace")
-        name = " ".join(str(filename or "attachment").replace("/", "_").replace("\\", "_").split())[:255]
-        found.append(ParsedAttachment(filename=name or "attachment", content_type=part.get_content_type()[:100],
+        found.append(ParsedAttachment(filename=safe_filename(filename), content_type=part.get_content_type()[:100],
                                       content=content))
     return tuple(found)
 
@@ -353,9 +344,4 @@ def store_attachments(session: Session, ticket: Ticket, message: ParsedMessage, 
                       comment: Comment | None, now: datetime) -> int:
     """Add the message's kept attachments to the ticket (no commit); how many."""
     kept, _ = kept_attachments(message, settings)
-    for attachment in kept:
-        session.add(Attachment(ticket_id=ticket.id, comment_id=comment.id if comment else None,
-                               filename=attachment.filename, content_type=attachment.content_type,
-                               size=len(attachment.content), sha256=hashlib.sha256(attachment.content).hexdigest(),
-                               content=attachment.content, created_at=now))
-    return len(kept)
+    return stage_attachments(session, ticket, kept, comment=comment, now=now)

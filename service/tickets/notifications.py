@@ -116,9 +116,11 @@ def queue_comment(session: Session, settings: Settings, ticket: dict[str, Any], 
 
 
 def queue_assigned(session: Session, settings: Settings, ticket: dict[str, Any], *, email: str | None,
-                   role: str) -> bool:
-    """Queue the mail telling a specialist that the ticket is now theirs (``role`` primary or helper)."""
+                   role: str, language: str | None = None) -> bool:
+    """Queue the mail telling a specialist that the ticket is now theirs (``role`` primary or helper), in the
+    language its login chose, else ``mail_staff_language``."""
     if not email:
         return False
-    return _queue(session, settings, "assigned", "assigned", ticket, [email], settings.mail_staff_language,
+    chosen = language if language in LANGUAGES else settings.mail_staff_language
+    return _queue(session, settings, "assigned", "assigned", ticket, [email], chosen,
                   role=role)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
-from kb.models import MAX_ID, Client, Comment, Specialist, Ticket
+from kb.models import MAX_ID, Client, Comment, Specialist, Ticket, User
 from kb.queries import audit
 from service.config import Settings
 from service.platform import signals
@@ -105,7 +106,7 @@ def mail_new_assignees(uow: UnitOfWork, settings: Settings, ticket: Ticket, befo
         specialist = uow.session.get(Specialist, assignment.specialist_id)
         facts = facts or mail_facts(ticket)
         queue_assigned(uow.session, settings, facts, email=specialist.email if specialist else None,
-                       role=assignment.role)
+                       role=assignment.role, language=_specialist_language(uow.session, assignment.specialist_id))
 
 
 def active_assignees(ticket: Ticket) -> set[int]:
@@ -120,5 +121,24 @@ def mail_facts(ticket: Ticket) -> dict[str, Any]:
         "requester_name": ticket.requester_name, "requester_email": ticket.requester_email,
         "resolution": ticket.resolution, "client_name": ticket.client.name if ticket.client else None,
         "resolution_due": ticket.resolution_due,
-        "language": client_language(ticket.client.language, ticket.client.country) if ticket.client else "ru",
+        "language": _requester_language(ticket),
     }
+
+
+def _requester_language(ticket: Ticket) -> str:
+    """The language of mail to the requester: the one a login with the requester's address chose, else the
+    client's (service.tickets.notifications.client_language)."""
+    session = object_session(ticket)
+    if ticket.requester_email and session is not None:
+        chosen = session.scalar(select(User.language).where(func.lower(User.email) == ticket.requester_email.lower(),
+                                                            User.active.is_(True), User.language.is_not(None))
+                                .limit(1))
+        if chosen:
+            return chosen
+    return client_language(ticket.client.language, ticket.client.country) if ticket.client else "ru"
+
+
+def _specialist_language(session: Session, specialist_id: int) -> str | None:
+    """The language the specialist's login chose, None when it chose none."""
+    return session.scalar(select(User.language).where(User.specialist_id == specialist_id, User.active.is_(True),
+                                                      User.language.is_not(None)).limit(1))

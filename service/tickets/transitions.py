@@ -54,7 +54,7 @@ ACTIONS = tuple(TRANSITIONS)
 ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "triage": ("priority", "group", "reason"),
     "take": ("specialist_id", "reason"),
-    "escalate": ("specialist_id", "reason"),
+    "escalate": ("specialist_id", "group", "reason"),
     "assign_specialists": ("specialist_ids", "reason"),
     "request_info": ("reason", "comment"),
     "client_replied": ("reason", "comment"),

@@ -33,6 +33,7 @@ from service.platform.unit_of_work import UnitOfWork, unit_of_work
 from service.platform.validation import check_amount, check_email, check_string, one_of
 from service.sla.service import refresh_ticket_sla
 from service.tickets.actions import stage_action, stage_comment
+from service.tickets.attachments import ParsedAttachment, check_uploads, stage_attachments
 from service.tickets.errors import DuplicateTicket, IllegalTransition, WorkflowInputError
 from service.tickets.staging import (
     active_specialist,
@@ -189,16 +190,19 @@ def _triage_missing(session: Session, values: dict[str, Any], *, client: Client,
 
 
 def create_ticket(session: Session, *, actor: str, now: datetime | None = None, settings: Settings | None = None,
-                  **fields: Any) -> Ticket:
+                  attachments: Sequence[ParsedAttachment] = (), **fields: Any) -> Ticket:
     """Create a ticket in status "new" (triage fills a missing priority/group), commit, then notify.
 
     ``fields`` are the names of :data:`CREATE_FIELDS`; ``client_id`` and ``subject`` are required.
+    ``attachments``: files given with the request (the portal's), checked by ``attachments.check_uploads``.
     Raises WorkflowInputError naming the field; nothing is written then.
     """
     now, settings = utc_now(now), current_settings(settings)
+    files = check_uploads(attachments, settings)
     try:
         with unit_of_work(session) as uow:
             ticket = stage_ticket(uow, actor=actor, now=now, settings=settings, fields=fields)
+            stage_attachments(uow.session, ticket, files, comment=None, now=now)
     except IntegrityError:
         # rolled back; a concurrent create took the same external id between our check and our commit
         external_id = fields.get("external_id")

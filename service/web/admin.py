@@ -41,6 +41,8 @@ TEXT = {
         "failed": "Не выполнено: {message}", "bad_date": "дата «действует до» должна быть в формате ГГГГ-ММ-ДД",
         "other_language": "English", "needs_client": "пользователю клиента нужен клиент, другим ролям — нет",
         "not_yourself": "свой собственный вход отключить или лишить роли администратора нельзя",
+        "email": "Эл. почта", "set_email": "Сохранить адрес", "email_set": "Адрес эл. почты сохранён",
+        "bad_email": "адрес эл. почты должен выглядеть как user@example.com",
     },
     "en": {
         "title": "Users and tokens", "users": "Users", "tokens": "API tokens",
@@ -58,6 +60,8 @@ TEXT = {
         "failed": "Not done: {message}", "bad_date": "the expiry must be a date YYYY-MM-DD",
         "other_language": "Русский", "needs_client": "a client user needs a client, and only a client user has one",
         "not_yourself": "you cannot disable your own login or take the admin role from it",
+        "email": "E-mail", "set_email": "Save address", "email_set": "E-mail address saved",
+        "bad_email": "the e-mail address must look like user@example.com",
     },
 }
 ROLE_NAMES = {
@@ -122,7 +126,8 @@ def _done(use_case, success: str, **kwargs) -> bool:
     try:
         result = use_case(db.session(), actor=actor_name(), **kwargs)
     except users.UserError as exc:
-        flash(t["failed"].format(message=t["needs_client"] if exc.field == "client" else exc))
+        message = {"client": t["needs_client"], "email": t["bad_email"]}.get(exc.field, exc)
+        flash(t["failed"].format(message=message))
         return False
     flash(t[success].format(n=result) if "{n}" in t[success] else t[success])
     return True
@@ -159,7 +164,15 @@ def create_user():
     role = request.form.get("role", "")
     _done(users.register_user, "user_created", username=request.form.get("username", "").strip(),
           password=request.form.get("password", ""), role=role,
-          client_id=_client_id() if role == "client" else None)
+          client_id=_client_id() if role == "client" else None, email=request.form.get("email"))
+    return _back()
+
+
+@bp.post("/users/<int:user_id>/email")
+@permit("users.manage")
+def set_email(user_id: int):
+    """Set a login's e-mail address (empty: none); a client user's status and comment mail goes there."""
+    _done(users.set_email, "email_set", username=_account(user_id).username, email=request.form.get("email", ""))
     return _back()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, render_template
+from flask_babel import gettext
 from sqlalchemy import select
 
 from kb.models import Client
@@ -36,7 +37,11 @@ def _usage(client_id: int, month: str):
     except BillingInputError as exc:
         abort(400, str(exc))
     try:
-        return billing_service.client_usage(db.session(), client_id=client_id, month=month)
+        draft = billing_service.invoice_is_draft(db.session(), client_id=client_id, month=month)
+        return (*billing_service.client_usage(db.session(), client_id=client_id, month=month), draft)
+    except billing_service.FutureMonth as exc:
+        abort(422, gettext("Месяц %(month)s ещё не начался (сейчас %(current)s): счёта и отчёта за него нет.",
+                           month=exc.month, current=exc.current))
     except billing_service.NotFound as exc:
         abort(404, str(exc))
     except BillingInputError as exc:
@@ -47,17 +52,17 @@ def _usage(client_id: int, month: str):
 @login_required()
 def invoice_page(client_id: int, month: str):
     """The month's invoice, printable."""
-    client, row, contract, usage = _usage(client_id, month)
+    client, row, contract, usage, draft = _usage(client_id, month)
     invoice = invoice_to_dict(compute_invoice(contract, usage))
     return render_template("billing/invoice.html", client=client, contract=row, invoice=invoice,
-                           zone=client.zone)
+                           zone=client.zone, draft=draft)
 
 
 @bp.get("/clients/<int:client_id>/work-report/<month>.html")
 @login_required()
 def work_report_page(client_id: int, month: str):
     """Every ticket worked in the month: who, hours, on site or remote."""
-    client, _, _, usage = _usage(client_id, month)
+    client, _, _, usage, _ = _usage(client_id, month)
     return render_template("billing/work_report.html", client=client, report=work_report(usage),
                            places=PLACE_NAMES, modes=MODE_NAMES)
 
@@ -81,4 +86,5 @@ def billing_index(client_id: int):
         while cursor >= first and len(months) < billing_service.MAX_REPLAY_MONTHS:
             months.append(cursor)
             cursor = previous_month(cursor)
-    return render_template("billing/index.html", client=client, contracts=contracts, months=months, zone=zone)
+    return render_template("billing/index.html", client=client, contracts=contracts, months=months, zone=zone,
+                           current=current)

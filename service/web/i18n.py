@@ -3,7 +3,8 @@
 Templates and views write their text in Russian inside ``_()``; the English catalogue
 (``service/web/translations/en``) translates it. Codes of the store (statuses, priorities, groups, SLA
 states, actions, targets) never reach a page: the filters below name them in the reader's language.
-The chosen language lives in a long-lived cookie, so it is remembered on this browser across sessions.
+The chosen language lives in a long-lived cookie (this browser) and, for a logged-in user, on its login
+(``users.language``), which wins over the cookie and decides the language of the mail it gets.
 """
 
 from __future__ import annotations
@@ -105,8 +106,13 @@ ERROR_TEXTS = {403: _("У вашей роли нет доступа к этой 
 
 
 def select_language() -> str:
-    """The language of this request: ``?lang=`` (a shared link), else the remembered choice, else Russian."""
-    for chosen in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+    """The language of this request: ``?lang=`` (a shared link), else the logged-in user's own choice, else the
+    one remembered on this browser, else Russian."""
+    from service.platform.auth import current_user
+
+    user = current_user()
+    for chosen in (request.args.get("lang"), user.language if user is not None else None,
+                   request.cookies.get(LANGUAGE_COOKIE)):
         if chosen in LANGUAGES:
             return chosen
     return DEFAULT_LANGUAGE
@@ -207,6 +213,14 @@ _REFUSALS = (
     (re.compile(r"\S+ must (not contain NUL characters|be valid Unicode text.*)"),
      lambda m: gettext("недопустимые символы в тексте")),
     (re.compile(r"nodes not found: .*"), lambda m: gettext("такого устройства у вас нет")),
+    (re.compile(r"at most (\d+) files can be attached"), lambda m: gettext("не больше %(n)s файлов", n=m[1])),
+    (re.compile(r"file (.+) is larger than (\d+) bytes"),
+     lambda m: gettext("файл «%(f)s» больше %(n)s КБ", f=m[1], n=int(m[2]) // 1024)),
+    (re.compile(r"file (.+) is empty"), lambda m: gettext("файл «%(f)s» пустой", f=m[1])),
+    (re.compile(r"file (.+) is of a type not accepted.*"),
+     lambda m: gettext("файлы такого типа не принимаются: «%(f)s»", f=m[1])),
+    (re.compile(r"file (.+) is not a (\S+) file"),
+     lambda m: gettext("файл «%(f)s» не является файлом %(t)s", f=m[1], t=m[2])),
     (re.compile(r"minutes must be an integer between 1 and 1440"), lambda m: gettext("от 1 до 1440 минут")),
     (re.compile(r"only the author of the entry or a manager.*"),
      lambda m: gettext("исправить запись может только её автор или менеджер")),
@@ -217,7 +231,8 @@ _FIELD_NAMES = {"body": _("текст"), "resolution": _("решение"), "rea
                 "priority": _("приоритет"), "specialist_id": _("специалист"), "specialist_ids": _("специалисты"),
                 "started_at": _("начало"), "minutes": _("минут"), "subject": _("тема"), "description": _("описание"),
                 "action": _("действие"), "time_entry": _("запись о работе"), "comment": _("комментарий"),
-                "node_ids": _("устройство"), "urgency": _("срочность")}
+                "node_ids": _("устройство"), "urgency": _("срочность"),
+                "attachments": _("файлы")}
 
 
 def refusal(error: Exception) -> str:

@@ -15,6 +15,8 @@ _CODED = {"from": i18n.STATUS_LABELS, "to": i18n.STATUS_LABELS, "work_kind": i18
           "type": i18n.TYPE_LABELS, "billing_mode": i18n.BILLING_LABELS, "triaged_by": i18n.TRIAGED_BY_LABELS}
 #: Facts whose {"from", "to"} change is worded with a vocabulary.
 _CHANGES = {"priority": i18n.PRIORITY_LABELS, "group": i18n.GROUP_LABELS}
+#: How the audit trail marks a client's person (service.platform.auth.actor_name, the e-mail intake).
+CLIENT_PREFIX = "client:"
 #: Facts left out: ids the reader cannot use.
 _HIDDEN = {"time_entry_id", "comment_id", "ticket_id", "automatic"}
 
@@ -66,5 +68,14 @@ def worded(events: list[AuditEvent], names: dict[int, str]) -> list[JournalLine]
             if key in _HIDDEN or value in (None, "", [], {}):
                 continue
             facts.append((i18n.label(i18n.FIELD_LABELS, key), _value(key, value, names)))
-        lines.append(JournalLine(event.at, event.actor, i18n.label(i18n.ACTION_LABELS, event.action), facts))
+        lines.append(JournalLine(event.at, actor_label(event.actor), i18n.label(i18n.ACTION_LABELS, event.action),
+                                 facts))
     return lines
+
+
+def actor_label(actor: str | None) -> str:
+    """Who did it, for people: a client's person (audited as ``client:<login or address>``) by name with a
+    "(client)" marker, never the internal prefix."""
+    if actor and actor.startswith(CLIENT_PREFIX):
+        return i18n.gettext("%(name)s (клиент)", name=actor[len(CLIENT_PREFIX):])
+    return actor or "—"

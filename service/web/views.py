@@ -138,12 +138,16 @@ def _filter(name: str, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
-@bp.get("/language/<code>")
-@public
+@bp.get("/language/<code>")  # not @public: anyone may switch, but a logged-in user's login must be known
 def set_language(code: str):
-    """Switch the UI language (remembered in a cookie for a year) and go back to the page."""
+    """Switch the UI language (remembered in a cookie for a year, and for a logged-in user on its login, so that
+    its other browsers and its mail follow) and go back to the page."""
     if code not in i18n.LANGUAGES:
         abort(404)
+    if current_user() is not None:
+        from service.directory import users as users_service
+
+        users_service.set_language(db.session(), user_id=current_user().id, language=code, actor=actor_name())
     target = request.args.get("next", "")
     local = target.startswith("/") and not target.startswith(("//", "/\\"))
     response = make_response(redirect(target if local else url_for("web.home")))
@@ -597,6 +601,16 @@ def _portal_form() -> dict:
     return form
 
 
+def _uploads() -> list:
+    """The files of the form's ``attachments`` field (the browser's name and type are only hints: the use case
+    makes the name safe and checks size, count and type). Each is read to one byte over the limit, no further."""
+    from service.tickets.attachments import ParsedAttachment
+
+    limit = current_settings().intake_max_attachment_bytes
+    return [ParsedAttachment(filename=f.filename, content_type=f.mimetype or "", content=f.read(limit + 1))
+            for f in request.files.getlist("attachments") if f.filename]
+
+
 @bp.route("/portal/new", methods=["GET", "POST"])
 @login_required("client")
 @permit("ticket.create")
@@ -609,15 +623,24 @@ def portal_new_ticket():
     nodes = list_nodes(db.session(), client_id=visible_client_id())
     if request.method == "POST":
         try:
-            ticket = workflow.create_ticket(db.session(), actor=actor_name(),
+            ticket = workflow.create_ticket(db.session(), actor=actor_name(), attachments=_uploads(),
                                             **bind_ticket_create(current_user(), form,
                                                                staff_fields=workflow.CREATE_FIELDS))
         except WorkflowInputError as exc:
             flash(i18n.refusal(exc))
-            return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES), 422
+            return _portal_form_page(form, nodes), 422
         flash(gettext("Заявка #%(n)d создана.", n=ticket.id))
         return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
-    return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES)
+    return _portal_form_page(form, nodes)
+
+
+def _portal_form_page(form: dict, nodes) -> str:
+    from service.tickets.attachments import ACCEPTED_TYPES
+
+    settings = current_settings()
+    return render_template("web/portal_new.html", form=form, nodes=nodes, urgencies=URGENCY_CHOICES,
+                           accepted_types=sorted(ACCEPTED_TYPES), max_files=settings.intake_max_attachments,
+                           max_mb=i18n.number(settings.intake_max_attachment_bytes / 1024 / 1024, 0))
 
 
 @bp.get("/clients")

@@ -67,6 +67,7 @@ FORMS = {
     "admin.create_user": {"username": "walked-user", "password": "correct horse battery", "role": "analyst"},
     "admin.set_role": {"role": "analyst"},
     "admin.reset_password": {"password": "correct horse battery"},
+    "admin.set_email": {"email": "walked@example.com"},
     "admin.create_token": {"username": "walked-user", "scope_read": "on"},
     "quote_audit.quote_contract": {"workstations": "5", "tier": "silver", "client_name": "ООО Новый клиент обхода"},
     "quote_audit.rates_page": {"hourly_rate": "2100.00"},

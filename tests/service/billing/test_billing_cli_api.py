@@ -231,3 +231,47 @@ def test_invalid_stored_contract_is_reported_not_crashed(app, client):
     result = run("--client", str(ids["client"]), "--month", "2026-11",
                  env={"PRECEDENT_DATABASE_URL": app.config["DATABASE_URL"]})
     assert result.exit_code == 2 and "terms.hourly_discount_percent" in result.output
+
+
+def _months(app, client_id: int) -> tuple[str, str]:
+    """(the client's current month, the next one) by the real clock in the client's zone."""
+    from datetime import UTC, datetime
+
+    from kb.models import Client
+    from service.sla.calendar import month_of
+
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        current = month_of(datetime.now(UTC), session.get(Client, client_id).zone)
+    year, month = map(int, current.split("-"))
+    return current, f"{year + month // 12}-{month % 12 + 1:02d}"
+
+
+def test_the_current_months_invoice_is_a_draft_and_a_future_month_is_refused(app, client, ids):
+    current, future = _months(app, ids["client"])
+    assert client.get(f"/api/v1/clients/{ids['client']}/invoices/{current}").get_json()["draft"] is True
+    assert client.get(f"/api/v1/clients/{ids['client']}/invoices/2026-11").get_json()["draft"] is False
+    for kind in ("invoices", "work-reports"):
+        refused = client.get(f"/api/v1/clients/{ids['client']}/{kind}/{future}")
+        error = refused.get_json()["error"]
+        assert refused.status_code == 422 and error["field"] == "month" and error["code"] == "month_not_begun"
+        assert f"the month {future} has not begun yet" in error["message"]
+
+
+def test_the_printable_invoice_says_draft_and_refuses_a_future_month_in_the_pages_language(app, ids):
+    from service.platform.auth import create_user
+
+    current, future = _months(app, ids["client"])
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        create_user(session, username="boss", password="correct horse", role="manager")
+        session.commit()
+    browser = app.test_client()
+    with browser.session_transaction() as flask_session:
+        flask_session["csrf"] = "t"
+    browser.post("/login", data={"username": "boss", "password": "correct horse", "csrf": "t"})
+    assert 'id="draft"' in browser.get(f"/clients/{ids['client']}/invoices/{current}.html").get_data(as_text=True)
+    assert ">draft<" in browser.get(f"/clients/{ids['client']}/invoices/{current}.html?lang=en").get_data(as_text=True)
+    assert 'id="draft"' not in browser.get(f"/clients/{ids['client']}/invoices/2026-11.html").get_data(as_text=True)
+    refused = browser.get(f"/clients/{ids['client']}/invoices/{future}.html")
+    assert refused.status_code == 422 and f"Месяц {future} ещё не начался" in refused.get_data(as_text=True)
+    refused = browser.get(f"/clients/{ids['client']}/work-report/{future}.html?lang=en")
+    assert refused.status_code == 422 and f"The month {future} has not begun yet" in refused.get_data(as_text=True)

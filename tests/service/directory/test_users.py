@@ -119,9 +119,32 @@ def test_set_role_and_list_users(app, store):
     (("tokens", "revoke", "99"), "id: no token 99"),
     (("users", "set-role", "anna", "--role", "client"), "client: a client user needs --client"),
     (("users", "disable", "nobody"), "username: no user 'nobody'"),
+    (("users", "set-email", "anna", "not an address"), "email: email must be an e-mail address like user@example.com"),
+    (("users", "set-email", "nobody", "a@b.ru"), "username: no user 'nobody'"),
+    (("users", "create", "olga", "--role", "analyst", "--email", "olga@", "--password", PASSWORD),
+     "email: email must be an e-mail address"),
 ])
 def test_bad_requests_name_what_is_wrong_and_change_nothing(store, args, message):
     before = audit_actions(store)
     result, _ = cli(*args)
     assert result.exit_code == 2 and message in result.output
     assert audit_actions(store) == before
+
+
+def test_a_login_gets_its_e_mail_address_on_creation_or_later_audited(app, store):
+    result, _ = cli("users", "create", "petrov", "--role", "client", "--client", "1", "--email", " Petrov@Romashka.ru",
+                    "--password", PASSWORD)
+    assert result.exit_code == 0, result.output
+    result, _ = cli("users", "set-email", "anna", "anna@desk.example")
+    assert result.exit_code == 0 and "anna@desk.example" in result.output
+    _, listing = cli("users", "list")
+    assert {u["username"]: u["email"] for u in listing["items"]} == {"anna": "anna@desk.example",
+                                                                      "petrov": "petrov@romashka.ru"}
+    assert cli("users", "set-email", "anna", "")[0].exit_code == 0
+    store.expire_all()
+    assert store.scalars(select(User.email).where(User.username == "anna")).one() is None
+    changes = [e.data for e in store.scalars(select(AuditEvent).where(AuditEvent.action == "email_changed")
+                                             .order_by(AuditEvent.id))]
+    assert changes == [{"from": None, "to": "anna@desk.example"}, {"from": "anna@desk.example", "to": None}]
+    created = store.scalars(select(AuditEvent).where(AuditEvent.action == "user_created")).all()[-1]
+    assert created.data["email"] == "petrov@romashka.ru"

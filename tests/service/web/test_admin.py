@@ -134,3 +134,22 @@ def test_a_client_role_without_a_client_is_explained(app, admin_web):
     page = admin_web.post(f"/admin/users/{eng.id}/role?lang=en", data={"role": "client", "csrf": csrf(admin_web)},
                           follow_redirects=True)
     assert "a client user needs a client" in page.get_data(as_text=True)
+
+
+def test_the_admin_sets_a_users_e_mail_address_audited_and_refuses_a_bad_one(app, admin_web):
+    with sessions(app)() as session:
+        eng_id = session.scalars(select(User.id).where(User.username == "eng")).one()
+    admin_web.post(f"/admin/users/{eng_id}/email", data={"email": "eng@desk.example", "csrf": csrf(admin_web)})
+    page = admin_web.get("/admin/users?lang=en").get_data(as_text=True)
+    assert 'value="eng@desk.example"' in page
+    refused = admin_web.post(f"/admin/users/{eng_id}/email?lang=en", data={"email": "eng at desk",
+                                                                           "csrf": csrf(admin_web)},
+                             follow_redirects=True)
+    assert "the e-mail address must look like user@example.com" in refused.get_data(as_text=True)
+    admin_web.post("/admin/users", data={"username": "olga", "password": PASSWORD, "role": "client", "client_id": "1",
+                                         "email": "olga@romashka.ru", "csrf": csrf(admin_web)})
+    with sessions(app)() as session:
+        emails = dict(session.execute(select(User.username, User.email)).all())
+    assert (emails["eng"], emails["olga"]) == ("eng@desk.example", "olga@romashka.ru")
+    assert ("email_changed", "root") in audit_actions(app)
+    assert admin_web.post("/admin/users/999/email", data={"email": "", "csrf": csrf(admin_web)}).status_code == 404

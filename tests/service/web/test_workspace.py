@@ -463,3 +463,162 @@ def test_a_user_without_a_specialist_record_must_choose_who_worked(app, desk):
     page = logged_in(app, "boss").get(f"/tickets/{desk['fresh']}").get_data(as_text=True)
     picker = page.split('id="time-specialist"', 1)[1].split("</select>", 1)[0]
     assert '<option value="" selected>' in picker  # nobody is preselected for a manager
+
+
+# --- portal attachments -----------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _new_request(web, subject: str, *files: tuple[bytes, str], lang: str | None = None):
+    from io import BytesIO
+
+    data = {"csrf": csrf_of(web, "/portal/new"), "subject": subject,
+            "attachments": [(BytesIO(content), name) for content, name in files]}
+    return web.post("/portal/new" + (f"?lang={lang}" if lang else ""), data=data, content_type="multipart/form-data")
+
+
+def test_portal_request_takes_attachments_visible_to_staff_and_to_no_other_client(app, desk, factory):
+    from kb.models import Attachment
+
+    web = logged_in(app, "romashka")
+    assert 'enctype="multipart/form-data"' in web.get("/portal/new").get_data(as_text=True)
+    created = _new_request(web, "Ошибка на экране", (PNG, "../../etc/экран.png"), (b"line 1\n", "app.log"))
+    assert created.status_code == 302
+    with factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.subject == "Ошибка на экране")).one()
+        files = {a.filename: a for a in session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id))}
+        assert sorted(files) == ["_.._etc_экран.png", "app.log"]
+        assert files["_.._etc_экран.png"].content == PNG and files["app.log"].content_type == "text/plain"
+        ticket_id, attachment_id = ticket.id, files["app.log"].id
+    url = f"/tickets/{ticket_id}/attachments/{attachment_id}"
+    assert "app.log" in web.get(f"/portal/tickets/{ticket_id}").get_data(as_text=True)
+    staff = logged_in(app, "eng")
+    assert "app.log" in staff.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert staff.get(url).data == b"line 1\n"
+    with transaction(factory) as session:
+        create_user(session, username="lutik", password=PASSWORD, role="client",
+                    client_id=session.scalar(select(Client.id).where(Client.name == "АО Лютик")))
+    assert logged_in(app, "lutik").get(url).status_code == 404
+
+
+@pytest.mark.parametrize(("files", "russian", "english"), [
+    ([(b"MZ\x90\x00", "setup.exe")], "файлы такого типа не принимаются: «setup.exe»",
+     "files of this type are not accepted: “setup.exe”"),
+    ([(b"<html>", "scan.pdf")], "файл «scan.pdf» не является файлом pdf", "“scan.pdf” is not a pdf file"),
+    ([(b"x" * (5 * 1024 * 1024 + 1), "big.txt")], "файл «big.txt» больше 5120 КБ", "“big.txt” is larger than 5120 KB"),
+    ([(b"", "empty.txt")], "файл «empty.txt» пустой", "“empty.txt” is empty"),
+    ([(b"a", f"{n}.txt") for n in range(21)], "не больше 20 файлов", "at most 20 files"),
+])
+def test_a_bad_upload_is_refused_in_the_pages_language_and_nothing_is_stored(app, desk, factory, files,
+                                                                              russian, english):
+    from kb.models import Attachment
+
+    web = logged_in(app, "romashka")
+    refused = _new_request(web, "С плохим файлом", *files)
+    assert refused.status_code == 422 and f"«файлы» — {russian}" in refused.get_data(as_text=True)
+    refused = _new_request(web, "С плохим файлом", *files, lang="en")
+    assert refused.status_code == 422 and english in refused.get_data(as_text=True)
+    with factory() as session:
+        assert session.scalars(select(Ticket).where(Ticket.subject == "С плохим файлом")).all() == []
+        assert session.scalars(select(Attachment)).all() == []
+
+
+def test_a_portal_users_request_mails_it_status_and_comments_through_the_outbox(app, desk, factory):
+    from kb.models import OutboxMessage
+
+    petrov = logged_in(app, "petrov")
+    assert petrov.post("/portal/new", data={"csrf": csrf_of(petrov, "/portal/new"),
+                                            "subject": "Не открывается 1С"}).status_code == 302
+    with factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.subject == "Не открывается 1С")).one()
+        assert (ticket.requester_name, ticket.requester_email) == ("petrov", "petrov@romashka.ru")
+        ticket_id = ticket.id
+    staff = logged_in(app, "eng")
+    path = f"/tickets/{ticket_id}"
+    staff.post(f"{path}/comment", data={"csrf": csrf_of(staff, path), "body": "Перезапустили сервер",
+                                        "visibility": "public"})
+    with factory() as session:
+        mails = session.scalars(select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)).all()
+        assert any(m.kind == "comment_added" and m.recipients == ["petrov@romashka.ru"] for m in mails), \
+            [(m.kind, m.recipients) for m in mails]
+
+
+# --- the language of a user -------------------------------------------------------------------------------
+
+def test_a_users_language_follows_it_to_another_browser_and_wins_over_the_cookie(app, desk, factory):
+    web = logged_in(app, "eng")
+    web.get("/language/en?next=/queue")
+    elsewhere = logged_in(app, "eng")  # another browser: no cookie
+    assert "Ticket queue" in elsewhere.get("/queue").get_data(as_text=True)
+    elsewhere.set_cookie("precedent_lang", "ru")  # a cookie left from before does not override the login's choice
+    assert "Ticket queue" in elsewhere.get("/queue").get_data(as_text=True)
+    assert "Очередь заявок" in elsewhere.get("/queue?lang=ru").get_data(as_text=True)  # a shared link still does
+    assert "Очередь заявок" in logged_in(app, "eng2").get("/queue").get_data(as_text=True)
+    app.test_client().get("/language/en")  # anonymous: only the cookie
+    with factory() as session:
+        from kb.models import User
+
+        assert dict(session.execute(select(User.username, User.language)).all())["eng"] == "en"
+        changes = session.scalars(select(AuditEvent).where(AuditEvent.action == "language_changed")).all()
+        assert [(e.actor, e.data) for e in changes] == [("eng", {"from": None, "to": "en"})]
+
+
+def test_mail_to_a_user_is_in_the_language_it_chose(app, desk, factory):
+    from kb.models import OutboxMessage
+
+    petrov = logged_in(app, "petrov")
+    petrov.get("/language/en")
+    petrov.post("/portal/new", data={"csrf": csrf_of(petrov, "/portal/new"), "subject": "VPN down"})
+    with transaction(factory) as session:
+        session.get(Specialist, desk["expert"]).email = "anna@desk.example"
+        create_user(session, username="anna", password=PASSWORD, role="engineer_l2",
+                    specialist_id=desk["expert"]).language = "en"
+        session.get(Specialist, desk["helper"]).email = "oleg@desk.example"
+    staff = logged_in(app, "eng")
+    path = f"/tickets/{desk['fresh']}"
+    staff.post(f"{path}/action", data={"csrf": csrf_of(staff, path), "action": "take", "specialist_id": desk["mine"]})
+    staff.post(f"{path}/action", data={"csrf": csrf_of(staff, path), "action": "assign_specialists",
+                                       "specialist_ids": [str(desk["expert"]), str(desk["helper"])]})
+    with factory() as session:
+        mails = session.scalars(select(OutboxMessage)).all()
+        subjects = {m.recipients[0]: m.subject for m in mails if m.kind in ("ticket_created", "assigned")}
+    assert "Request registered: VPN down" in subjects["petrov@romashka.ru"]
+    assert "Assigned to you" in subjects["anna@desk.example"]
+    assert "Вам назначена заявка" in subjects["oleg@desk.example"]
+
+
+# --- escalation to a group; the journal's client authors ---------------------------------------------------
+
+def test_escalation_can_hand_the_ticket_to_another_group_audited_and_refuses_an_unknown_one(app, desk, factory):
+    web = logged_in(app, "eng")
+    path = f"/tickets/{desk['fresh']}"
+    web.post(f"{path}/action", data={"csrf": csrf_of(web, path), "action": "take", "specialist_id": desk["mine"]})
+    assert 'id="escalate-group"' in web.get(path).get_data(as_text=True)
+    refused = web.post(f"{path}/action", data={"csrf": csrf_of(web, path), "action": "escalate", "group": "kitchen",
+                                               "specialist_id": desk["expert"]}, follow_redirects=True)
+    assert "«группа» — недопустимое значение" in refused.get_data(as_text=True)
+    with factory() as session:
+        ticket = session.get(Ticket, desk["fresh"])
+        assert (ticket.status, ticket.group) == ("in_progress", "mail")
+    web.post(f"{path}/action", data={"csrf": csrf_of(web, path), "action": "escalate", "group": "network",
+                                     "specialist_id": desk["expert"], "reason": "почтовый шлюз за VPN"})
+    with factory() as session:
+        ticket = session.get(Ticket, desk["fresh"])
+        assert (ticket.status, ticket.group) == ("escalated", "network")
+        event = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == ticket.id,
+                                                         AuditEvent.action == "escalate")).one()
+        assert event.data["group"] == {"from": "mail", "to": "network"} and event.data["specialist_id"] == desk["expert"]
+    assert "почта → сеть и VPN" in web.get(path).get_data(as_text=True)
+
+
+def test_the_journal_names_a_client_author_with_a_marker_not_the_internal_prefix(app, desk, factory):
+    client = logged_in(app, "romashka")
+    client.post("/portal/new", data={"csrf": csrf_of(client, "/portal/new"), "subject": "Нет интернета"})
+    with factory() as session:
+        ticket_id = session.scalars(select(Ticket.id).where(Ticket.subject == "Нет интернета")).one()
+    staff = logged_in(app, "eng")
+    journal = staff.get(f"/tickets/{ticket_id}").get_data(as_text=True).split('id="journal"', 1)[1]
+    assert "<b>romashka (клиент)</b>" in journal and "client:" not in journal
+    staff.get("/language/en")
+    assert "<b>romashka (client)</b>" in staff.get(f"/tickets/{ticket_id}").get_data(as_text=True)
