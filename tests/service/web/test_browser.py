@@ -157,3 +157,53 @@ def test_the_workspace_reads_on_a_phone(browser, desk_app):
             ".slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className)")
         assert width <= 390, f"{path} is {width}px wide on a 390px screen: {wide}"
     assert browser.is_visible("#accept-triage")
+
+
+def test_a_manager_reads_the_load_and_the_sla_dashboard(browser, desk_app):
+    base, _ids = desk_app
+    with transaction(make_session_factory(make_engine(_ids["url"]))) as session:
+        create_user(session, username="boss", password="correct horse battery", role="manager")
+    _login(browser, base, "boss", "ru")
+    browser.goto(base + "/specialists")
+    load = browser.inner_text("#specialists")
+    assert "Иванов Иван" in load and "Петрова Анна" in load
+    browser.goto(base + "/sla")
+    dashboard = browser.inner_text("main")
+    assert "ООО Ромашка" in dashboard and "{" not in dashboard
+    browser.locator("a.badge").first.click()  # a count opens the tickets behind it
+    browser.wait_for_url("**/queue?**")
+    assert "sla_state=" in browser.url
+
+
+def test_a_client_files_a_request_with_an_attachment_and_confirms_the_fix(browser, desk_app, tmp_path):
+    from kb.models import Attachment
+    from service.tickets import workflow
+
+    base, ids = desk_app
+    screenshot = tmp_path / "ошибка.png"
+    screenshot.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    _login(browser, base, "romashka", "ru")
+    browser.goto(base + "/portal/new")
+    browser.fill("#subject", "Сканер не видит сеть")
+    browser.set_input_files("#attachments", str(screenshot))
+    submit(browser, "#create-ticket")
+    assert "Сканер не видит сеть" in browser.inner_text("main") and "ошибка.png" in browser.inner_text("#attachments")
+    created = int(browser.url.rstrip("/").rsplit("/", 1)[-1])
+    session = make_session_factory(make_engine(ids["url"]))()
+    try:
+        for action, extra in (("triage", {"group": "printers"}), ("take", {}),
+                              ("resolve", {"resolution": "Перезапущен сканер"})):
+            workflow.apply_action(session, ticket_id=created, action=action, actor="eng", **extra)
+        theirs = workflow.create_ticket(session, actor="operator", client_id=session.get(Ticket, ids["theirs"]).client_id,
+                                        subject="Чужой скан")
+        session.add(Attachment(ticket_id=theirs.id, filename="чужой.pdf", size=4, sha256="0" * 64, content=b"%PDF"))
+        session.commit()
+        foreign = session.query(Attachment).filter_by(ticket_id=theirs.id).one()
+        foreign_url = f"{base}/tickets/{theirs.id}/attachments/{foreign.id}"
+    finally:
+        session.close()
+    browser.goto(f"{base}/portal/tickets/{created}")
+    submit(browser, "#do-confirm")
+    assert _status(browser) == "закрыта"
+    response = browser.request.get(foreign_url)
+    assert response.status == 404 and b"%PDF" not in response.body()
