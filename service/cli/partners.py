@@ -1,0 +1,44 @@
+"""``precedent partners``: the regional service partner companies and their SLA targets towards us."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from service.cli.common import echo_json, fail, store_session
+from service.directory import partners as partner_directory
+
+
+@click.group()
+def partners() -> None:
+    """Regional service partners."""
+
+
+@partners.command("create")
+@click.argument("name")
+@click.option("--region", "regions", multiple=True, required=True, help="A region served (repeat for several).")
+@click.option("--contract", "contract_ref", default=None, help="The contract's reference.")
+@click.option("--reaction-hours", default="2", show_default=True, help="Reaction target, working hours.")
+@click.option("--onsite-hours", default="8", show_default=True, help="On-site arrival target, working hours.")
+@click.option("--resolution-hours", default="24", show_default=True, help="Resolution target, working hours.")
+@click.option("--hourly-rate", default="0", show_default=True, help="What we pay per hour of work (RUB).")
+@click.option("--calendar", default="10x5", show_default=True, help="Working calendar: 10x5, 8x5 or 24x7.")
+@click.option("--timezone", default="Europe/Moscow", show_default=True, help="IANA time zone.")
+@click.option("--country", default="RU", show_default=True, help="Country whose holidays apply.")
+def create(name: str, regions: tuple[str, ...], **terms: str) -> None:
+    """Register partner company NAME serving the given regions."""
+    with store_session() as session:
+        try:
+            partner = partner_directory.create_partner(session, name=name, regions=list(regions),
+                                                       actor=f"cli:{getpass.getuser()}", **terms)
+        except partner_directory.PartnerError as exc:
+            fail(f"{exc.field}: {exc}")
+        echo_json(partner_directory.partner_dict(partner))
+
+
+@partners.command("list")
+def list_command() -> None:
+    """Print every partner with its regions and targets."""
+    with store_session() as session:
+        echo_json([partner_directory.partner_dict(p) for p in partner_directory.list_partners(session)])
