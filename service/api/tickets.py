@@ -9,7 +9,14 @@ from kb.models import MAX_ID
 from kb.queries import tickets as ticket_queries
 from service.api import schemas as s
 from service.platform import db
-from service.platform.auth import current_user, ensure_visible, visible_client_id
+from service.platform.auth import (
+    current_user,
+    ensure_visible,
+    is_partner_user,
+    partner_ticket_ids,
+    visible_client_id,
+    visible_partner_id,
+)
 from service.platform.errors import ApiError
 from service.platform.permissions import allowed
 from service.platform.schema import operation
@@ -62,6 +69,7 @@ def list_tickets():
         if client_id not in (None, limit_to):
             raise ApiError(404, f"client {client_id} not found", field="client")
         client_id = limit_to
+    only = partner_ticket_ids(visible_partner_id()) if is_partner_user() else None
     rows, total = ticket_queries.list_tickets(
         db.session(),
         client_id=client_id,
@@ -70,6 +78,7 @@ def list_tickets():
         priority=choice_arg("priority", vocab.PRIORITIES),
         limit=int_arg("limit", 50, minimum=1, maximum=500),
         offset=int_arg("offset", 0),
+        ticket_ids=only,
     )
     return jsonify({"total": total, "items": [ticket_summary(t) for t in rows]})
 

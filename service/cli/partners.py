@@ -42,3 +42,20 @@ def list_command() -> None:
     """Print every partner with its regions and targets."""
     with store_session() as session:
         echo_json([partner_directory.partner_dict(p) for p in partner_directory.list_partners(session)])
+
+
+@partners.command("add-login")
+@click.argument("partner_id", type=int)
+@click.argument("username")
+@click.option("--specialist", "specialist_id", type=int, default=None, help="The partner's engineer it is.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def add_login(partner_id: int, username: str, specialist_id: int | None, password: str) -> None:
+    """Create a partner_engineer login for PARTNER_ID: it sees only the tickets assigned to its company."""
+    with store_session() as session:
+        try:
+            user = partner_directory.add_partner_login(session, partner_id=partner_id, username=username,
+                                                       password=password, specialist_id=specialist_id,
+                                                       actor=f"cli:{getpass.getuser()}")
+        except partner_directory.PartnerError as exc:
+            fail(f"{exc.field}: {exc}")
+        echo_json({"id": user.id, "username": user.username, "role": user.role, "partner_id": user.partner_id})

@@ -7,8 +7,9 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb.models import Partner
+from kb.models import MAX_ID, Partner, Specialist, User
 from kb.queries import audit
+from service.platform.auth import create_user
 from service.platform.unit_of_work import unit_of_work
 from service.sla.calendar import CALENDAR_NAMES, CalendarError, check_country, check_timezone
 
@@ -111,3 +112,27 @@ def partner_dict(partner: Partner) -> dict:
                               "resolution": partner.resolution_hours},
             "calendar": partner.calendar, "timezone": partner.timezone, "country": partner.country,
             "active": partner.active}
+
+
+def add_partner_login(session: Session, *, partner_id: int, username: str, password: str, actor: str,
+                      specialist_id: int | None = None) -> User:
+    """A ``partner_engineer`` login of the partner (optionally tied to one of its engineers), audited."""
+    with unit_of_work(session):
+        partner = session.get(Partner, partner_id) if 0 < partner_id <= MAX_ID else None
+        if partner is None:
+            raise PartnerError(f"partner {partner_id} not found", "partner")
+        if specialist_id is not None:
+            engineer = session.get(Specialist, specialist_id) if 0 < specialist_id <= MAX_ID else None
+            if engineer is None or engineer.partner_id != partner.id:
+                raise PartnerError(f"specialist {specialist_id} is not an engineer of {partner.name}", "specialist")
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise PartnerError(f"user {username!r} exists already", "username")
+        try:
+            user = create_user(session, username=username, password=password, role="partner_engineer",
+                               partner_id=partner.id, specialist_id=specialist_id)
+        except ValueError as exc:
+            raise PartnerError(str(exc), "password") from None
+        session.flush()
+        audit.record(session, entity="partner", entity_id=partner.id, action="login_added", actor=actor,
+                     username=username)
+    return user
