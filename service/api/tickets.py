@@ -21,6 +21,7 @@ from service.platform.errors import ApiError
 from service.platform.permissions import allowed
 from service.platform.schema import operation
 from service.platform.serializers import ticket_detail, ticket_summary
+from service.sla.partner_service import partner_sla
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
 
@@ -56,7 +57,13 @@ def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
 def ticket_view(ticket) -> dict:
     """The ticket as the current user may read it: internal comments only for staff."""
     user = current_user()
-    return ticket_detail(ticket, internal=allowed(user.role if user else None, "ticket.read_internal"))
+    role = user.role if user else None
+    data = ticket_detail(ticket, internal=allowed(role, "ticket.read_internal"))
+    clocks = [] if role == "client" else partner_sla(db.session(), ticket)
+    if is_partner_user():
+        clocks = [c for c in clocks if c["partner_id"] == user.partner_id]
+    data["partner_sla"] = clocks
+    return data
 
 
 @bp.get("")

@@ -125,7 +125,8 @@ def store(app):
         specialist = Specialist(name=engineer, partner=name, partner_id=partner.id, region="Новосибирск")
         session.add(specialist)
         session.flush()
-        session.add(Assignment(ticket_id=ticket_ids.ticket_id, specialist_id=specialist.id))
+        session.add(Assignment(ticket_id=ticket_ids.ticket_id, specialist_id=specialist.id,
+                               assigned_at=datetime(2026, 11, 22, tzinfo=UTC)))
     session.commit()
     yield session, ids[world.client_id], ids[world.other_client_id]
     session.close()
@@ -259,6 +260,12 @@ def test_a_partner_engineer_works_its_companys_ticket_only(app, store):
                     json={**entry, "specialist_id": other.id}).status_code == 404
     assert api.post(f"/api/v1/tickets/{ours.ticket_id}/time-entries",
                     json={**entry, "specialist_id": mine.id}).status_code == 201
+    clocks = api.get(f"/api/v1/tickets/{ours.ticket_id}").get_json()["partner_sla"]
+    assert [c["partner"] for c in clocks] == ["ООО Сибирь-Выезд"]
+    assert clocks[0]["targets"]["onsite"]["reached_at"] == "2026-11-23T03:00:00+00:00"
+    assert set(clocks[0]["targets"]) == {"reaction", "onsite", "resolution"}
+    client_api, _ = callers(app, session, "client", ours.client_id)
+    assert client_api.get(f"/api/v1/tickets/{ours.ticket_id}").get_json()["partner_sla"] == []
     assert api.get(f"/api/v1/clients/{ours.client_id}/sla/{MONTH}").status_code == 403
 
 
