@@ -59,3 +59,17 @@ def add_login(partner_id: int, username: str, specialist_id: int | None, passwor
         except partner_directory.PartnerError as exc:
             fail(f"{exc.field}: {exc}")
         echo_json({"id": user.id, "username": user.username, "role": user.role, "partner_id": user.partner_id})
+
+
+@partners.command("report")
+@click.argument("partner_id", type=int)
+@click.argument("month")
+def report(partner_id: int, month: str) -> None:
+    """The partner's report for MONTH (YYYY-MM): tasks, its SLA, time, what we owe, remote vs on site."""
+    from service.sla.partner_report import PartnerReportError, build_partner_report
+
+    with store_session() as session:
+        try:
+            echo_json(build_partner_report(session, partner_id=partner_id, month=month))
+        except PartnerReportError as exc:
+            fail(f"{exc.field}: {exc}")

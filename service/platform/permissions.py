@@ -43,6 +43,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "search.feedback": STAFF_WRITERS,
     "triage.run": STAFF,                               # computes a prediction, stores nothing
     "directory.specialists": STAFF,
+    "partners.report": ("manager", "admin"),           # what we owe a regional partner, its SLA towards us
     "quality.read": ("manager", "analyst"),
     "intake.manage": STAFF_WRITERS,                    # accept/reject quarantined mail, resend, link alerts
     "users.manage": ("admin",),                        # logins and API tokens (web pages; the CLI too)

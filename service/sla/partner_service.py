@@ -11,7 +11,7 @@ from service.platform.serializers import iso
 from service.sla.partner_clock import partner_clock, terms_of
 
 
-def _reached(ticket: Ticket, engineer_ids: set[int], since: datetime) -> dict[str, datetime | None]:
+def reached_targets(ticket: Ticket, engineer_ids: set[int], since: datetime) -> dict[str, datetime | None]:
     """Reaction: the partner's first work entry; on site: its first on-site entry; resolution: the ticket's."""
     entries = [e for e in ticket.time_entries if e.specialist_id in engineer_ids and e.started_at >= since]
     on_site = [e.started_at for e in entries if e.on_site]
@@ -31,7 +31,7 @@ def partner_sla(session: Session, ticket: Ticket, *, now: datetime | None = None
             continue
         engineer_ids = {s.id for s in session.query(Specialist).filter_by(partner_id=partner.id)}
         clock = partner_clock(terms_of(partner), assignment.assigned_at,
-                              _reached(ticket, engineer_ids, assignment.assigned_at), now)
+                              reached_targets(ticket, engineer_ids, assignment.assigned_at), now)
         clocks.append({"partner_id": partner.id, "partner": partner.name, "assigned_at": iso(assignment.assigned_at),
                        "targets": {name: {"due": iso(t["due"]), "reached_at": iso(t["reached_at"]),
                                           "state": t["state"]} for name, t in clock.items()}})

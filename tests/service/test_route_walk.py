@@ -157,7 +157,7 @@ def csrf(browser) -> str:
 def path_for(rule, ids: Ids) -> str:
     values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
               "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css", "node_id": ids.node_id,
-              "entry_id": ids.entry_id, "code": "en",
+              "entry_id": ids.entry_id, "code": "en", "partner_id": 1,
               "message_id": 1, "alert_id": 1, "attachment_id": 1,
               # no such login or token: the walker must not disable itself or revoke its own token
               "user_id": 999, "token_id": 999}
