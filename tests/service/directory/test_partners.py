@@ -74,3 +74,25 @@ def test_cli_creates_and_lists_partners(sqlite_url, monkeypatch):
         ("ООО «Сибирь-Сервис»", ["Новосибирск"], "1200.00", 8.0)]
     refused = runner.invoke(main, ["partners", "create", "Другой", "--region", "Омск", "--calendar", "9x9"])
     assert refused.exit_code == 2 and "calendar" in refused.output
+
+
+def test_a_partner_login_is_made_for_its_own_engineer_only(sqlite_url, monkeypatch):
+    monkeypatch.setenv("PRECEDENT_DATABASE_URL", sqlite_url)
+    session = make_session_factory(make_engine(sqlite_url))()
+    partner = create_partner(session, name="Сибирь-Сервис", regions=["Томск"], actor="test")
+    other = create_partner(session, name="Урал-ИТ", regions=["Пермь"], actor="test")
+    stranger = Specialist(name="Чужой", partner_id=other.id)
+    session.add(stranger)
+    session.commit()
+    runner = CliRunner()
+    refused = runner.invoke(main, ["partners", "add-login", str(partner.id), "p-sib", "--specialist",
+                                   str(stranger.id), "--password", "demo-password"])
+    assert refused.exit_code == 2 and "specialist" in refused.output
+    made = runner.invoke(main, ["partners", "add-login", str(partner.id), "p-sib", "--password", "demo-password"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["role"] == "partner_engineer"
+    from service.directory.users import UserError, set_role
+
+    with pytest.raises(UserError):
+        set_role(session, username="p-sib", role="partner_engineer")
+    session.close()
