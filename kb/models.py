@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -186,6 +187,29 @@ class Node(Base):
 # --- specialists --------------------------------------------------------------------------------
 
 
+class Partner(Base):
+    """A regional service partner: a company whose field engineers work our clients' sites under contract."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Regions the partner serves (the strings of ``Client.region`` / ``Node.region``).
+    regions: Mapped[list] = mapped_column(JSON, default=list)
+    contract_ref: Mapped[str | None] = mapped_column(String(100))
+    #: The partner's SLA towards us, in working hours of its own calendar.
+    reaction_hours: Mapped[float] = mapped_column(Float, default=2.0)
+    onsite_hours: Mapped[float] = mapped_column(Float, default=8.0)
+    resolution_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    #: What we pay the partner per hour of its engineers' work (the contract's rate).
+    hourly_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    calendar: Mapped[str] = mapped_column(String(20), default="10x5")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    country: Mapped[str] = mapped_column(String(2), default="RU")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Specialist(Base):
     """An engineer of the service desk or of a regional partner."""
 
@@ -200,6 +224,8 @@ class Specialist(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     #: Regional service partner company, None for own staff.
     partner: Mapped[str | None] = mapped_column(String(200))
+    #: The partner company as data (``partner`` above stays readable for older stores and imports).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
     calendar: Mapped[str] = mapped_column(String(20), default="10x5")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
     #: Maximum number of open tickets at once.
@@ -534,6 +560,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     specialist_id: Mapped[int | None] = mapped_column(ForeignKey("specialists.id", ondelete="SET NULL"))
+    #: A partner engineer's company (role ``partner_engineer``); None for everyone else.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The user's own address (a client user's tickets are requested from it).
     email: Mapped[str | None] = mapped_column(String(200))

@@ -58,7 +58,7 @@ BILLING_MODES = ("included", "hourly", "fixed")
 
 CALENDARS = ("10x5", "8x5", "24x7")
 
-ROLES = ("engineer_l1", "engineer_l2", "manager", "analyst", "admin", "client")
+ROLES = ("engineer_l1", "engineer_l2", "manager", "analyst", "admin", "client", "partner_engineer")
 
 #: What an API token may do.
 TOKEN_SCOPES = ("read", "write", "intake")

@@ -28,6 +28,8 @@ WEIGHT_WORKING_NOW = 1.5
 PENALTY_ABSENT = 5.0
 WEIGHT_FIELD_ENGINEER = 4.0
 WEIGHT_SAME_REGION = 1.5
+#: On-site work in a region: an engineer there (ours or a partner's) can go, one elsewhere cannot (as the field engineer).
+WEIGHT_ON_SITE_IN_REGION = 4.0
 WEIGHT_PARTNER_IN_REGION = 0.5  # on top of the same region: the regional partner is the one on site
 
 
@@ -41,6 +43,8 @@ class Candidate:
     line: int = 1
     region: str | None = None
     partner: str | None = None
+    #: The regions the candidate's partner company serves (besides ``region``, where the engineer sits).
+    serves_regions: Sequence[str] = ()
     capacity: int = 10
     open_load: int = 0
     calendar: str = "10x5"
@@ -96,13 +100,15 @@ def works_at(calendar: str, timezone: str, now: datetime) -> bool:
 def rank_specialists(candidates: Iterable[Candidate], context: RankingContext, *, limit: int = 5) -> list[RankedSpecialist]:
     """Candidates with a skill in the ticket's group (all, when no group), best first, with reasons.
 
-    The client's field engineer for on-site work is a candidate even without the group skill.
+    The client's field engineer for on-site work is a candidate even without the group skill, and so is an
+    engineer (ours or a partner's) in or serving the ticket's region when the work is on site.
     """
     ranked = []
     for candidate in candidates:
         level = candidate.skills.get(context.group, 0) if context.group else max(candidate.skills.values(), default=0)
         is_field_engineer = context.on_site and candidate.id == context.client_field_engineer_id
-        if level <= 0 and not is_field_engineer:
+        serves = bool(context.region) and context.region in (candidate.region, *candidate.serves_regions)
+        if level <= 0 and not is_field_engineer and not (context.on_site and serves):
             continue
         score, reasons = 0.0, []
         if level > 0:
@@ -131,9 +137,13 @@ def rank_specialists(candidates: Iterable[Candidate], context: RankingContext, *
         if is_field_engineer:
             score += WEIGHT_FIELD_ENGINEER
             reasons.append("the client's field engineer (on-site work)")
-        if context.region and candidate.region == context.region:
+        if serves:
             score += WEIGHT_SAME_REGION
-            reasons.append(f"in region {context.region}")
+            reasons.append(f"in region {context.region}" if candidate.region == context.region
+                           else f"serves region {context.region}")
+            if context.on_site:
+                score += WEIGHT_ON_SITE_IN_REGION
+                reasons.append("can be on site")
             if candidate.partner:
                 score += WEIGHT_PARTNER_IN_REGION
                 reasons.append(f"regional partner {candidate.partner}")

@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         knowledge,
         meta,
         openapi,
+        partners,
         quality,
         quote_audit,
         search,
@@ -81,7 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (meta.bp, openapi.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
                       webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla_views.bp,
                       intake_views.bp, admin_views.bp,
-                      quote_audit.bp, quote_audit_views.bp):
+                      quote_audit.bp, quote_audit_views.bp, partners.bp):
         app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)
     outbox.init_app(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from kb.models import (
     Comment,
     KnownProblem,
     Node,
+    Partner,
     Skill,
     SlaPause,
     Specialist,
@@ -59,6 +61,12 @@ OUR_DOMAIN = "precedent-service.ru"
 #: Every demo client is in Russia: its calendar skips Russian public holidays.
 COUNTRY = "RU"
 PARTNER = "ООО «УралТехСервис»"
+#: The regional service partner as data: it serves the regional offices of АО «УралТоргСеть» (no rng drawn,
+#: so a seed's other rows stay as they were). Login ``partner-ural`` sees only the tickets assigned to it.
+PARTNER_ROW = {"name": PARTNER, "regions": ["Челябинск", "Тюмень", "Пермь"], "contract_ref": "СП-2024/03",
+               "reaction_hours": 2.0, "onsite_hours": 8.0, "resolution_hours": 24.0, "hourly_rate": Decimal("1100.00"),
+               "calendar": "10x5", "timezone": "Asia/Yekaterinburg", "country": "RU", "active": True}
+PARTNER_LOGIN = "partner-ural"
 
 
 class DemoError(Exception):
@@ -233,6 +241,7 @@ class DemoContext:
     scenario_tickets: dict[str, list[int]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
+    partner_id: int | None = None
 
     def next_id(self, table: str) -> int:
         """Explicit ids keep the rows identical for a seed and let children reference parents before insert."""
@@ -268,6 +277,8 @@ def build_specialists(session: Session, ctx: DemoContext) -> None:
     """About 15 specialists on lines 1-3 with skills, regions, a regional partner, absences and capacity."""
     rng = ctx.rng
     skill_rows, absence_rows, rows = [], [], []
+    ctx.partner_id = ctx.next_id("partners")
+    _bulk(session, Partner, [{"id": ctx.partner_id, **PARTNER_ROW, "created_at": HISTORY_END}])
     for name, line, region, partner, calendar, tz, capacity, skills in SPECIALISTS:
         sid = ctx.next_id("specialists")
         last, first = name.split(" ")
@@ -275,6 +286,7 @@ def build_specialists(session: Session, ctx: DemoContext) -> None:
             "uraltechservice.ru" if partner else OUR_DOMAIN)
         rows.append({"id": sid, "external_id": f"DEMO-SP-{sid:03d}", "name": name, "email": email, "line": line,
                      "region": region, "partner": partner, "calendar": calendar, "timezone": tz,
+                     "partner_id": ctx.partner_id if partner == PARTNER else None,
                      "capacity": capacity, "active": True})
         for group, level in skills.items():
             skill_rows.append({"id": ctx.next_id("skills"), "specialist_id": sid, "group": group, "level": level})
@@ -1223,7 +1235,7 @@ DEMO_STAFF = [("engineer1", "engineer_l1", "Кравченко Анна"), ("eng
 
 def demo_usernames() -> list[str]:
     """Usernames the demo creates (staff and one client user per client)."""
-    return [name for name, _, _ in DEMO_STAFF] + [f"client-{c['key']}" for c in CLIENTS]
+    return [name for name, _, _ in DEMO_STAFF] + [f"client-{c['key']}" for c in CLIENTS] + [PARTNER_LOGIN]
 
 
 def build_users(session: Session, ctx: DemoContext) -> None:
@@ -1243,6 +1255,13 @@ def build_users(session: Session, ctx: DemoContext) -> None:
         rows.append({"id": ctx.next_id("users"), "username": f"client-{client['key']}", "password_hash": digest,
                      "role": "client", "client_id": client["id"], "specialist_id": None, "active": True,
                      "email": f"it@{client['domain']}", "created_at": HISTORY_END})
+    if PARTNER_LOGIN not in existing:
+        rows.append({"id": ctx.next_id("users"), "username": PARTNER_LOGIN, "password_hash": digest,
+                     "role": "partner_engineer", "client_id": None, "partner_id": ctx.partner_id,
+                     "specialist_id": ctx.specialist_by_name.get("Мухаметов Ринат"), "active": True,
+                     "email": None, "created_at": HISTORY_END})
+    for row in rows:
+        row.setdefault("partner_id", None)
     _bulk(session, User, rows)
     ctx.counts["users"] = len(rows)
 
@@ -1272,7 +1291,8 @@ def database_has_content(session: Session) -> bool:
 
 def clear_content(session: Session) -> None:
     """Delete every row of the knowledge store, plus the demo's own logins (other logins stay)."""
-    demo_users = select(User.id).where(or_(User.username.in_(demo_usernames()), User.client_id.is_not(None)))
+    demo_users = select(User.id).where(or_(User.username.in_(demo_usernames()), User.client_id.is_not(None),
+                                           User.partner_id.is_not(None)))
     session.execute(delete(ApiToken).where(ApiToken.user_id.in_(demo_users)))
     session.execute(delete(User).where(User.id.in_(demo_users)))
     session.execute(User.__table__.update().values(specialist_id=None))

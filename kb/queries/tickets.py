@@ -42,9 +42,13 @@ def list_tickets(
     created_to: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
+    ticket_ids=None,
 ) -> tuple[list[Ticket], int]:
-    """Tickets matching the filters, newest first, and the total count before paging."""
+    """Tickets matching the filters, newest first, and the total count before paging; ``ticket_ids`` (ids
+    or a select of ids) limits them further."""
     query = select(Ticket)
+    if ticket_ids is not None:
+        query = query.where(Ticket.id.in_(ticket_ids))
     if client_id is not None:
         query = query.where(Ticket.client_id == client_id)
     if status is not None:

@@ -253,6 +253,8 @@ class TicketDetail(TicketSummary):
     pauses: list[dict[str, Any]]
     nodes: list[dict[str, Any]]
     assignees: list[dict[str, Any]]
+    #: The partner's own SLA clock per partner company working the ticket (staff and that partner only).
+    partner_sla: list[dict[str, Any]] = []
 
 
 class TimeEntryOut(Reply):

@@ -9,11 +9,19 @@ from kb.models import MAX_ID
 from kb.queries import tickets as ticket_queries
 from service.api import schemas as s
 from service.platform import db
-from service.platform.auth import current_user, ensure_visible, visible_client_id
+from service.platform.auth import (
+    current_user,
+    ensure_visible,
+    is_partner_user,
+    partner_ticket_ids,
+    visible_client_id,
+    visible_partner_id,
+)
 from service.platform.errors import ApiError
 from service.platform.permissions import allowed
 from service.platform.schema import operation
 from service.platform.serializers import ticket_detail, ticket_summary
+from service.sla.partner_service import partner_sla
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets")
 
@@ -49,7 +57,13 @@ def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
 def ticket_view(ticket) -> dict:
     """The ticket as the current user may read it: internal comments only for staff."""
     user = current_user()
-    return ticket_detail(ticket, internal=allowed(user.role if user else None, "ticket.read_internal"))
+    role = user.role if user else None
+    data = ticket_detail(ticket, internal=allowed(role, "ticket.read_internal"))
+    clocks = [] if role == "client" else partner_sla(db.session(), ticket)
+    if is_partner_user():
+        clocks = [c for c in clocks if c["partner_id"] == user.partner_id]
+    data["partner_sla"] = clocks
+    return data
 
 
 @bp.get("")
@@ -62,6 +76,7 @@ def list_tickets():
         if client_id not in (None, limit_to):
             raise ApiError(404, f"client {client_id} not found", field="client")
         client_id = limit_to
+    only = partner_ticket_ids(visible_partner_id()) if is_partner_user() else None
     rows, total = ticket_queries.list_tickets(
         db.session(),
         client_id=client_id,
@@ -70,6 +85,7 @@ def list_tickets():
         priority=choice_arg("priority", vocab.PRIORITIES),
         limit=int_arg("limit", 50, minimum=1, maximum=500),
         offset=int_arg("offset", 0),
+        ticket_ids=only,
     )
     return jsonify({"total": total, "items": [ticket_summary(t) for t in rows]})
 

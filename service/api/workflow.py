@@ -10,14 +10,20 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from kb import vocab
-from kb.models import Ticket
+from kb.models import Specialist, Ticket
 from kb.queries import audit as audit_queries
 from service.api import schemas as s
 from service.api.tickets import ticket_view
 from service.platform import db
-from service.platform.auth import actor_name, current_user, ensure_visible
+from service.platform.auth import actor_name, current_user, ensure_visible, is_partner_user
 from service.platform.errors import ApiError
-from service.platform.permissions import CLIENT_TICKET_ACTIONS, allowed, bind_ticket_create, permit
+from service.platform.permissions import (
+    CLIENT_TICKET_ACTIONS,
+    PARTNER_TICKET_ACTIONS,
+    allowed,
+    bind_ticket_create,
+    permit,
+)
 from service.platform.schema import operation
 from service.platform.serializers import iso
 from service.platform.validation import boolean, checked, instant, integer, json_body, one_of, string
@@ -33,6 +39,14 @@ def _ticket(ticket_id: int):
         raise ApiError(404, f"ticket {ticket_id} not found", field="id")
     ensure_visible(ticket.client_id, f"ticket {ticket_id}")
     return ticket
+
+
+def _partner_specialist(specialist_id: object) -> None:
+    """404 unless ``specialist_id`` is an engineer of the current partner user's company."""
+    engineer = db.session().get(Specialist, specialist_id) if isinstance(specialist_id, int) \
+        and 0 < specialist_id < 2**31 else None
+    if engineer is None or engineer.partner_id is None or engineer.partner_id != current_user().partner_id:
+        raise ApiError(404, f"specialist {specialist_id} not found", field="specialist_id")
 
 
 def _call(function, **kwargs):
@@ -91,6 +105,12 @@ def apply_action(ticket_id: int):
     if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
         raise ApiError(403, f"a client user may only: {', '.join(sorted(CLIENT_TICKET_ACTIONS))}",
                        field="action")
+    if is_partner_user():
+        if action not in PARTNER_TICKET_ACTIONS:
+            raise ApiError(403, f"a partner engineer may only: {', '.join(sorted(PARTNER_TICKET_ACTIONS))}",
+                           field="action")
+        if data.get("specialist_id") is not None:
+            _partner_specialist(data["specialist_id"])
     params = {k: v for k, v in data.items() if k != "action"}
     ticket = _call(workflow.apply_action, ticket_id=ticket.id, action=action, actor=actor_name(), **params)
     return jsonify(ticket_view(ticket))
@@ -105,7 +125,7 @@ def add_comment(ticket_id: int):
     body = string(data, "body", required=True, max_length=100_000)
     public = boolean(data, "public", default=True)
     ticket = _ticket(ticket_id)
-    if current_user().role == "client":
+    if current_user().role == "client" or is_partner_user():
         public = True
     comment = _call(workflow.add_comment, ticket_id=ticket.id, body=body, public=public, actor=actor_name())
     return jsonify({"id": comment.id, "ticket_id": ticket.id, "author": comment.author, "body": comment.body,
@@ -131,6 +151,8 @@ def add_time_entry(ticket_id: int):
     }
     checked(one_of, fields["work_kind"], "work_kind", vocab.BILLING_MODES)
     ticket = _ticket(ticket_id)
+    if is_partner_user():
+        _partner_specialist(fields["specialist_id"])
     entry = _call(workflow.add_time_entry, ticket_id=ticket.id, actor=actor_name(), **fields)
     return jsonify({"id": entry.id, "ticket_id": ticket.id, "specialist_id": entry.specialist_id,
                     "started_at": iso(entry.started_at), "minutes": entry.minutes, "on_site": entry.on_site,

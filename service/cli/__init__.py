@@ -10,6 +10,7 @@ from service.cli.db import db
 from service.cli.demo import demo
 from service.cli.evaluate import evaluate
 from service.cli.importer import import_command
+from service.cli.partners import partners
 from service.cli.search import index, search_group, suggest
 from service.cli.serve import serve
 from service.cli.sla import sla
@@ -50,6 +51,7 @@ main.add_command(evaluate)
 main.add_command(users)
 main.add_command(tokens)
 main.add_command(clients)
+main.add_command(partners)
 main.add_command(bill)
 main.add_command(import_command)
 main.add_command(train)

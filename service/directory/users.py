@@ -116,6 +116,8 @@ def set_role(session: Session, *, username: str, role: str, client_id: int | Non
         raise UserError(f"role must be one of {', '.join(vocab.ROLES)}", "role")
     if (role == "client") != (client_id is not None):
         raise UserError("a client user needs --client, and only a client user may have one", "client")
+    if role == "partner_engineer":
+        raise UserError("a partner engineer's login is made with `precedent partners add-login`", "role")
     with unit_of_work(session):
         user = _user(session, username)
         before = {"role": user.role, "client_id": user.client_id}

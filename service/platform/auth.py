@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb import vocab
-from kb.models import ApiToken, LoginFailure, User, utcnow
+from kb.models import ApiToken, Assignment, LoginFailure, Specialist, User, utcnow
 from service.config import Settings
 from service.platform import db
 from service.platform.errors import ApiError
-from service.platform.permissions import STAFF
+from service.platform.permissions import PARTNER, PARTNER_ENDPOINTS, STAFF
 from service.platform.unit_of_work import unit_of_work
 
 STAFF_ROLES = STAFF  # the role table's staff roles (service/permissions.py)
@@ -69,16 +69,20 @@ def create_user(
     role: str,
     client_id: int | None = None,
     specialist_id: int | None = None,
+    partner_id: int | None = None,
 ) -> User:
-    """Add a user (no commit). A client user must name its client; staff must not."""
+    """Add a user (no commit). A client user must name its client, a partner engineer its partner; staff
+    name neither."""
     if role not in vocab.ROLES:
         raise ValueError(f"role must be one of {', '.join(vocab.ROLES)}")
     if (role == "client") != (client_id is not None):
         raise ValueError("a client user needs a client id, and only a client user may have one")
+    if (role == PARTNER) != (partner_id is not None):
+        raise ValueError("a partner engineer needs a partner id, and only a partner engineer may have one")
     if len(password) < 8:
         raise ValueError("password must have at least 8 characters")
     user = User(username=username, password_hash=hash_password(password), role=role, client_id=client_id,
-                specialist_id=specialist_id)
+                specialist_id=specialist_id, partner_id=partner_id)
     session.add(user)
     return user
 
@@ -157,7 +161,9 @@ def actor_name() -> str:
     user = current_user()
     if user is None:
         raise ApiError(401, "authentication required")
-    return f"client:{user.username}" if user.role == "client" else user.username
+    if user.role in ("client", PARTNER):
+        return f"{'client' if user.role == 'client' else 'partner'}:{user.username}"
+    return user.username
 
 
 def visible_client_id() -> int | None:
@@ -171,6 +177,38 @@ def ensure_visible(client_id: int, what: str = "object") -> None:
     limit = visible_client_id()
     if limit is not None and limit != client_id:
         raise ApiError(404, f"{what} not found")
+
+
+def partner_ticket_ids(partner_id: int | None):
+    """A select of the ids of tickets assigned to an engineer of ``partner_id`` (none for None)."""
+    return (select(Assignment.ticket_id).join(Specialist, Specialist.id == Assignment.specialist_id)
+            .where(Specialist.partner_id == partner_id, Specialist.partner_id.is_not(None)))
+
+
+def visible_partner_id() -> int | None:
+    """The partner company whose assigned tickets the current user is limited to; None for everyone else."""
+    user = current_user()
+    return user.partner_id if user is not None and user.role == PARTNER else None
+
+
+def is_partner_user() -> bool:
+    user = current_user()
+    return user is not None and user.role == PARTNER
+
+
+def _wall_partner() -> None:
+    """A partner engineer reaches only :data:`PARTNER_ENDPOINTS`, and a ticket only when it is assigned to an
+    engineer of its company: another ticket answers 404 as if it did not exist."""
+    if not is_partner_user():
+        return
+    ticket_id = (request.view_args or {}).get("ticket_id")
+    if ticket_id is not None:
+        mine = db.session().scalar(partner_ticket_ids(g.user.partner_id)
+                                   .where(Assignment.ticket_id == ticket_id).limit(1))
+        if mine is None:
+            raise ApiError(404, f"ticket {ticket_id} not found", field="id")
+    if request.endpoint not in PARTNER_ENDPOINTS:
+        raise ApiError(403, "a partner engineer works only the tickets assigned to its company")
 
 
 # --- logins: rate limit, constant-time answer for unknown users -------------------------------------
@@ -438,5 +476,6 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/") and g.user is None:
             raise ApiError(401, "authentication required: send 'Authorization: Bearer <token>'")
         _check_api_csrf()
+        _wall_partner()
         return None
 

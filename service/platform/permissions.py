@@ -19,14 +19,17 @@ STAFF = (*ENGINEERS, "manager", "analyst", "admin")
 #: Staff who change tickets, knowledge and billing records (analysts and admins only read).
 STAFF_WRITERS = (*ENGINEERS, "manager")
 
+#: A regional service partner's field engineer: walled to the tickets assigned to its company's engineers.
+PARTNER = "partner_engineer"
+
 #: action -> roles allowed to take it. Reads open to everyone are not listed; ``client`` is bound to its company.
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "ticket.create": (*STAFF_WRITERS, "client"),
-    "ticket.act": (*STAFF_WRITERS, "client"),          # a client only the CLIENT_TICKET_ACTIONS below
-    "ticket.comment": (*STAFF_WRITERS, "client"),      # a client's comment is always public
+    "ticket.act": (*STAFF_WRITERS, "client", PARTNER),  # a client/partner only the *_TICKET_ACTIONS below
+    "ticket.comment": (*STAFF_WRITERS, "client", PARTNER),  # a client's or partner's comment is always public
     "ticket.read_internal": STAFF,                     # internal comments, audit trail, triage details
     "ticket.update": STAFF_WRITERS,                    # priority and group
-    "ticket.log_work": STAFF_WRITERS,
+    "ticket.log_work": (*STAFF_WRITERS, PARTNER),      # a partner only for its own company's engineers
     "ticket.stop_work": (*STAFF_WRITERS, "client"),    # the client's right; staff record it on the client's word
     "billing.change_request": STAFF_WRITERS,
     "billing.operation": STAFF_WRITERS,
@@ -40,6 +43,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "search.feedback": STAFF_WRITERS,
     "triage.run": STAFF,                               # computes a prediction, stores nothing
     "directory.specialists": STAFF,
+    "partners.report": ("manager", "admin"),           # what we owe a regional partner, its SLA towards us
     "quality.read": ("manager", "analyst"),
     "intake.manage": STAFF_WRITERS,                    # accept/reject quarantined mail, resend, link alerts
     "users.manage": ("admin",),                        # logins and API tokens (web pages; the CLI too)
@@ -49,6 +53,16 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
 
 #: Workflow actions a client user (or a requester by e-mail) may take; every other action is staff's.
 CLIENT_TICKET_ACTIONS = frozenset({"client_replied", "confirm", "reopen"})
+
+#: Workflow actions a partner engineer may take on a ticket assigned to its company.
+PARTNER_TICKET_ACTIONS = frozenset({"take", "resolve"})
+
+#: Every endpoint a partner engineer may reach (anything else answers 403); each ticket-scoped one further
+#: answers 404 unless the ticket is assigned to an engineer of the user's partner company.
+PARTNER_ENDPOINTS = frozenset({
+    "tickets.list_tickets", "tickets.get_ticket", "workflow.allowed_actions", "workflow.apply_action",
+    "workflow.add_comment", "workflow.add_time_entry", "web.login", "web.logout", "static",
+})
 
 #: Ticket fields a client user may give on create: everything else (priority, group, type, channel, billing,
 #: requester, alert and external ids) is set by triage, staff or the intake itself.

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb import vocab
-from kb.models import Assignment, Client, Node, Ticket, TriagePrediction
+from kb.models import Assignment, Client, Node, Partner, Ticket, TriagePrediction
 from kb.queries.directory import get_nodes, list_specialists
 from ml.classify import ticket_frame
 from ml.ranking import Candidate, IncidentNeighbours, RankedSpecialist, RankingContext, rank_specialists
@@ -177,12 +177,16 @@ def _nearest_resolvers(session: Session, *, text: str, client_id: int | None, gr
 
 def _candidates(session: Session) -> list[Candidate]:
     load = _open_load(session)
+    partners = {p.id: p for p in session.scalars(select(Partner).where(Partner.active.is_(True)))}
     out = []
     for specialist in list_specialists(session):
+        company = partners.get(specialist.partner_id)
         out.append(Candidate(
             id=specialist.id, name=specialist.name,
             skills={skill.group: skill.level for skill in specialist.skills},
-            line=specialist.line, region=specialist.region, partner=specialist.partner,
+            line=specialist.line, region=specialist.region,
+            partner=company.name if company else specialist.partner,
+            serves_regions=tuple(company.regions or ()) if company else (),
             capacity=specialist.capacity, open_load=load.get(specialist.id, 0),
             calendar=specialist.calendar, timezone=specialist.timezone,
             absences=[(a.starts_at, a.ends_at) for a in specialist.absences],

@@ -330,3 +330,19 @@ def test_a_failing_contracts_step_is_reported_and_keeps_the_knowledge_base(sqlit
     with make_session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 40
     engine.dispose()
+
+
+def test_the_demo_partner_serves_a_clients_regional_offices_and_has_a_login(built):
+    from kb.models import Partner
+    from service.platform.auth import partner_ticket_ids
+
+    session, _ = built
+    partner = session.scalars(select(Partner)).one()
+    offices = {n.region for n in session.scalars(select(Node).where(Node.region.is_not(None)))}
+    assert set(partner.regions) <= offices
+    engineers = session.scalars(select(Specialist).where(Specialist.partner_id == partner.id)).all()
+    assert len(engineers) >= 1 and all(e.partner == partner.name for e in engineers)
+    login = session.scalars(select(User).where(User.username == "partner-ural")).one()
+    assert (login.role, login.partner_id) == ("partner_engineer", partner.id)
+    theirs = set(session.scalars(partner_ticket_ids(partner.id)))
+    assert 0 < len(theirs) < session.scalar(select(func.count()).select_from(Ticket))

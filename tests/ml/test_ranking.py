@@ -101,3 +101,15 @@ def test_incident_neighbours_credit_the_resolvers_of_similar_incidents():
     assert set(found) == {10, 30} and found[10] > found[30] > 0
     assert neighbours.resolvers("совершенно другое", k=2) == {}
     assert IncidentNeighbours().fit([], [], []).resolvers("VPN") == {}
+
+
+def test_an_engineer_serving_the_region_is_proposed_for_on_site_work_even_without_the_skill():
+    # the partner's engineer sits in Новосибирск; its company serves Томск too
+    partner = Candidate(id=5, name="partner", skills={}, region="Новосибирск", partner="Сибирь-Сервис",
+                        serves_regions=("Новосибирск", "Томск"))
+    context = RankingContext(group="network", now=WORKING, region="Томск", on_site=True)
+    ranked = rank_specialists([person(1, region="Москва"), partner], context)
+    assert ids(ranked) == [5, 1]
+    assert {"serves region Томск", "can be on site", "regional partner Сибирь-Сервис"} <= set(ranked[0].reasons)
+    remote = RankingContext(group="network", now=WORKING, region="Томск", on_site=False)
+    assert ids(rank_specialists([person(1, region="Москва"), partner], remote)) == [1]

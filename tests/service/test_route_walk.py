@@ -17,9 +17,18 @@ from pathlib import Path
 import pytest
 
 from kb.db import make_engine, make_session_factory
-from kb.models import Article, Attachment, KnownProblem, QuarantinedMessage, UnmatchedAlert
+from kb.models import (
+    Article,
+    Assignment,
+    Attachment,
+    KnownProblem,
+    Partner,
+    QuarantinedMessage,
+    Specialist,
+    UnmatchedAlert,
+)
 from service.platform.auth import create_user, issue_token
-from service.platform.permissions import ROLE_ACTIONS
+from service.platform.permissions import PARTNER, ROLE_ACTIONS
 from service.platform.permissions import STAFF as STAFF_ROLES
 from service.tickets import workflow
 from tests.service.tickets.conftest import build_world
@@ -35,6 +44,8 @@ SELF_PROTECTED = {
 #: What must never reach a client user of the first client: the second client's names and every internal note.
 OTHER_CLIENT_MARKERS = ("АО Вектор", "vec-dc1", "ЧУЖАЯ-заявка-Вектора")
 INTERNAL_MARKERS = ("ВНУТРЕННЕЕ-Ромашки", "ВНУТРЕННЕЕ-Вектора")
+#: What must never reach the first partner's engineer: the other partner's name and engineer.
+OTHER_PARTNER_MARKERS = ("ООО Урал-Выезд", "Уральский Выездной")
 MONTH = "2026-11"
 #: A valid body for each write, so that a refusal comes from the boundary and not from validation.
 BODIES = {
@@ -106,6 +117,17 @@ def store(app):
                                         raw=b"From: who@nowhere.example\r\nSubject: x\r\n\r\ntext\r\n"),
                      UnmatchedAlert(fingerprint="f1", alert_status="firing", alertname="NodeDown",
                                     labels={"instance": "ghost:9100"}, annotations={}, reason="no node")])
+    # Two partners: the first one's engineer works our ticket, the other's works the other client's.
+    for name, engineer, ticket_ids in (("ООО Сибирь-Выезд", "Сибирский Выездной", ids[world.client_id]),
+                                       (OTHER_PARTNER_MARKERS[0], OTHER_PARTNER_MARKERS[1], ids[world.other_client_id])):
+        partner = Partner(name=name, regions=["Новосибирск"])
+        session.add(partner)
+        session.flush()
+        specialist = Specialist(name=engineer, partner=name, partner_id=partner.id, region="Новосибирск")
+        session.add(specialist)
+        session.flush()
+        session.add(Assignment(ticket_id=ticket_ids.ticket_id, specialist_id=specialist.id,
+                               assigned_at=datetime(2026, 11, 22, tzinfo=UTC)))
     session.commit()
     yield session, ids[world.client_id], ids[world.other_client_id]
     session.close()
@@ -114,7 +136,9 @@ def store(app):
 def callers(app, session, role: str, client_id: int | None):
     """(API client with a bearer token, browser logged in with a session) of a new user with ``role``."""
     username = f"{role}-{uuid.uuid4().hex[:6]}"
-    user = create_user(session, username=username, password=PASSWORD, role=role, client_id=client_id)
+    partner_id = session.query(Partner.id).order_by(Partner.id).limit(1).scalar() if role == PARTNER else None
+    user = create_user(session, username=username, password=PASSWORD, role=role, client_id=client_id,
+                       partner_id=partner_id)
     token = issue_token(session, user=user)
     session.commit()
     api = app.test_client()
@@ -134,7 +158,7 @@ def csrf(browser) -> str:
 def path_for(rule, ids: Ids) -> str:
     values = {"client_id": ids.client_id, "ticket_id": ids.ticket_id, "ref": ids.ticket_id, "kind": "incident",
               "month": MONTH, "article_id": 1, "problem_id": 1, "filename": "style.css", "node_id": ids.node_id,
-              "entry_id": ids.entry_id, "code": "en",
+              "entry_id": ids.entry_id, "code": "en", "partner_id": 1,
               "message_id": 1, "alert_id": 1, "attachment_id": 1,
               # no such login or token: the walker must not disable itself or revoke its own token
               "user_id": 999, "token_id": 999}
@@ -171,7 +195,7 @@ def test_every_write_route_names_its_action_or_protects_itself(app):
         assert action in ROLE_ACTIONS or rule.endpoint in SELF_PROTECTED, f"{method} {rule.rule} has no action"
 
 
-@pytest.mark.parametrize("role", [*STAFF_ROLES, "client"])
+@pytest.mark.parametrize("role", [*STAFF_ROLES, "client", PARTNER])
 def test_walk_every_route_as_every_role(app, store, role):
     session, ours, theirs = store
     api, browser = callers(app, session, role, ours.client_id if role == "client" else None)
@@ -190,7 +214,60 @@ def test_walk_every_route_as_every_role(app, store, role):
             leaked = [m for m in (*OTHER_CLIENT_MARKERS, *INTERNAL_MARKERS) if m in text]
             if leaked:
                 problems.append(f"{where}: shows a client user {leaked}")
+        if role == PARTNER:
+            leaked = [m for m in (*OTHER_CLIENT_MARKERS, *INTERNAL_MARKERS, *OTHER_PARTNER_MARKERS) if m in text]
+            if leaked:
+                problems.append(f"{where}: shows a partner engineer {leaked}")
     assert problems == []
+
+
+def test_walk_every_route_as_a_partner_engineer_on_another_partners_ticket(app, store):
+    session, ours, theirs = store
+    api, browser = callers(app, session, PARTNER, None)
+    problems = []
+    for rule, method in routes(app):
+        response = call(api, browser, rule, method, theirs)
+        text = response.get_data(as_text=True)
+        where = f"{method} {path_for(rule, theirs)} -> {response.status_code}"
+        if response.status_code == 500:
+            problems.append(f"{where}: server error")
+        if "ticket_id" in rule.arguments and response.status_code != 404 and rule.endpoint != "static":
+            problems.append(f"{where}: another partner's ticket answered other than 404")
+        if rule.arguments & {"client_id", "ref"} and response.status_code not in (403, 404):
+            problems.append(f"{where}: a client's object answered")
+        leaked = [m for m in (*OTHER_CLIENT_MARKERS, *INTERNAL_MARKERS, *OTHER_PARTNER_MARKERS) if m in text]
+        if leaked:
+            problems.append(f"{where}: shows {leaked}")
+    assert problems == []
+
+
+def test_a_partner_engineer_works_its_companys_ticket_only(app, store):
+    session, ours, theirs = store
+    api, _ = callers(app, session, PARTNER, None)
+    listed = api.get("/api/v1/tickets").get_json()
+    assert [t["id"] for t in listed["items"]] == [ours.ticket_id]
+    detail = api.get(f"/api/v1/tickets/{ours.ticket_id}")
+    assert detail.status_code == 200 and INTERNAL_MARKERS[0] not in detail.get_data(as_text=True)
+    assert api.get(f"/api/v1/tickets/{theirs.ticket_id}").status_code == 404
+    comment = api.post(f"/api/v1/tickets/{ours.ticket_id}/comments", json={"body": "На месте", "public": False})
+    assert comment.status_code == 201 and comment.get_json()["public"] is True
+    assert comment.get_json()["author"].startswith("partner:")
+    refused = api.post(f"/api/v1/tickets/{ours.ticket_id}/actions", json={"action": "escalate"})
+    assert refused.status_code == 403
+    mine = session.query(Specialist).filter_by(name="Сибирский Выездной").one()
+    other = session.query(Specialist).filter_by(name=OTHER_PARTNER_MARKERS[1]).one()
+    entry = {"started_at": "2026-11-23T10:00:00+07:00", "minutes": 45, "on_site": True}
+    assert api.post(f"/api/v1/tickets/{ours.ticket_id}/time-entries",
+                    json={**entry, "specialist_id": other.id}).status_code == 404
+    assert api.post(f"/api/v1/tickets/{ours.ticket_id}/time-entries",
+                    json={**entry, "specialist_id": mine.id}).status_code == 201
+    clocks = api.get(f"/api/v1/tickets/{ours.ticket_id}").get_json()["partner_sla"]
+    assert [c["partner"] for c in clocks] == ["ООО Сибирь-Выезд"]
+    assert clocks[0]["targets"]["onsite"]["reached_at"] == "2026-11-23T03:00:00+00:00"
+    assert set(clocks[0]["targets"]) == {"reaction", "onsite", "resolution"}
+    client_api, _ = callers(app, session, "client", ours.client_id)
+    assert client_api.get(f"/api/v1/tickets/{ours.ticket_id}").get_json()["partner_sla"] == []
+    assert api.get(f"/api/v1/clients/{ours.client_id}/sla/{MONTH}").status_code == 403
 
 
 def test_walk_every_route_as_a_client_user_of_another_client(app, store):
@@ -215,7 +292,7 @@ def test_walk_every_route_as_a_client_user_of_another_client(app, store):
 def test_docs_show_the_whole_role_table():
     document = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w.]+)`[^|]*\|(.*)\|$", document, re.M)}
-    columns = ("engineer_l1", "engineer_l2", "manager", "analyst", "admin", "client")
+    columns = ("engineer_l1", "engineer_l2", "manager", "analyst", "admin", "client", PARTNER)
     assert set(ROLE_ACTIONS) - set(rows) == {"pages.portal"}  # shown in one row with pages.staff
     for action, roles in ROLE_ACTIONS.items():
         if action.startswith("pages."):
