@@ -1,7 +1,7 @@
 """regional service partners: the partners table, specialists' and users' partner_id
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 06:40:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import kb.models
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
