@@ -93,7 +93,19 @@ def invoice_is_draft(session: Session, *, client_id: int, month: str, now: datet
     client = session.get(Client, client_id)
     if client is None:
         raise NotFound(f"client {client_id} not found", "client")
-    return month_is_draft(month, month_of(now or datetime.now(UTC), client.zone))
+    current = month_of(now or datetime.now(UTC), client.zone)
+    if month > current and _first_month_of_a_coming_contract(session, client, month):
+        return True  # the forecast of a new contract's first invoice (a quote turned into a contract)
+    return month_is_draft(month, current)
+
+
+def _first_month_of_a_coming_contract(session: Session, client: Client, month: str) -> bool:
+    """Whether ``month`` is the first month of a contract that starts after today and follows no other."""
+    row = active_contract(session, client_id=client.id, month=month)
+    if row is None or _contract_start_month(row, client.zone) != month:
+        return False
+    return session.scalar(select(func.count()).select_from(ContractRow).where(
+        ContractRow.client_id == client.id, ContractRow.valid_from < row.valid_from)) == 0
 
 
 # --- the support calendar ---------------------------------------------------------------------------

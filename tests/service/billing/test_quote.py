@@ -315,3 +315,16 @@ def test_an_admin_edits_the_rates_and_the_calculator_follows(app, anonymous_clie
     body = anonymous_client.post("/api/v1/quote", json={"workstations": 10}).get_json()
     assert body["monthly_total"] == "20000.00"
     assert _browser(app, "manager").get("/admin/rates").status_code == 403
+
+
+def test_only_a_new_contracts_first_month_is_shown_before_it_begins(app):
+    """The forecast of a quoted contract's first invoice is a draft; the month after it is still refused."""
+    web = _browser(app, "manager")
+    page = web.get("/quote", query_string=QUERY).get_data(as_text=True)
+    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Прогноз", "csrf": _csrf(page)})
+    first = response.headers["Location"].rsplit("/", 1)[-1].removesuffix(".html")
+    client_id = int(response.headers["Location"].split("/clients/")[1].split("/")[0])
+    assert web.get(f"/api/v1/clients/{client_id}/invoices/{first}").get_json()["draft"] is True
+    later = f"{int(first[:4]) + (first[5:] == '12')}-{int(first[5:]) % 12 + 1:02d}"
+    refused = web.get(f"/api/v1/clients/{client_id}/invoices/{later}")
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "month_not_begun"
