@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.db import make_engine, make_session_factory
 from kb.models import AuditEvent, Client, Node, Setting
 from service.billing import rates as rates_service
 from service.billing import service as billing_service
@@ -30,8 +29,7 @@ from service.billing.quote import (
     quote_to_dict,
     unflatten_rates,
 )
-from service.platform.auth import create_user
-from tests.service.web.test_views import PASSWORD, login
+from tests.service.signed_in import csrf, signed_in
 
 RATES = parse_rates(DEFAULT_RATES)
 MONTH = "2027-01"
@@ -248,19 +246,6 @@ def test_the_public_api_refuses_bad_input_naming_the_field(anonymous_client, bod
     assert response.get_json()["error"]["field"] == field and response.get_json()["error"]["code"] == code
 
 
-def _browser(app, role: str):
-    factory = make_session_factory(make_engine(app.config["DATABASE_URL"]))
-    with factory() as session:
-        username = f"{role}-{uuid.uuid4().hex[:6]}"
-        create_user(session, username=username, password=PASSWORD, role=role)
-        session.commit()
-    web = app.test_client()
-    assert login(web, username).status_code == 302
-    return web
-
-
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 QUERY = {"workstations": "12", "servers": "2", "tier": "gold", "plan": "subscription", "on_site_visits": "weekly",
@@ -284,11 +269,11 @@ def test_the_calculator_page_explains_each_line_in_both_languages(anonymous_clie
 
 
 def test_a_manager_turns_a_quote_into_a_draft_contract(app):
-    web = _browser(app, "manager")
+    web = signed_in(app, "manager")
     page = web.get("/quote", query_string=QUERY).get_data(as_text=True)
     assert 'id="draft-contract"' in page
     total = re.search(r'id="monthly-total">([^<]+)<', page).group(1)
-    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Перспектива", "csrf": _csrf(page)})
+    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Перспектива", "csrf": csrf(page)})
     assert response.status_code == 302 and "/invoices/" in response.headers["Location"]
     invoice = web.get(response.headers["Location"]).get_data(as_text=True)
     assert "ООО Перспектива" in invoice
@@ -297,31 +282,31 @@ def test_a_manager_turns_a_quote_into_a_draft_contract(app):
 
 
 def test_only_a_manager_makes_a_draft_contract(app):
-    web = _browser(app, "engineer_l1")
+    web = signed_in(app, "engineer_l1")
     page = web.get("/quote", query_string=QUERY).get_data(as_text=True)
     assert 'id="draft-contract"' not in page
-    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Х", "csrf": _csrf(page)})
+    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Х", "csrf": csrf(page)})
     assert response.status_code == 403
 
 
 def test_an_admin_edits_the_rates_and_the_calculator_follows(app, anonymous_client):
-    web = _browser(app, "admin")
+    web = signed_in(app, "admin")
     page = web.get("/admin/rates").get_data(as_text=True)
     assert 'name="subscription.workstation_rate" value="1500.00"' in page
-    refused = web.post("/admin/rates", data={"subscription.workstation_rate": "-1", "csrf": _csrf(page)})
+    refused = web.post("/admin/rates", data={"subscription.workstation_rate": "-1", "csrf": csrf(page)})
     assert refused.status_code == 422 and "Абонемент: рабочее место в месяц" in refused.get_data(as_text=True)
-    saved = web.post("/admin/rates", data={"subscription.workstation_rate": "2000.00", "csrf": _csrf(page)})
+    saved = web.post("/admin/rates", data={"subscription.workstation_rate": "2000.00", "csrf": csrf(page)})
     assert saved.status_code == 302
     body = anonymous_client.post("/api/v1/quote", json={"workstations": 10}).get_json()
     assert body["monthly_total"] == "20000.00"
-    assert _browser(app, "manager").get("/admin/rates").status_code == 403
+    assert signed_in(app, "manager").get("/admin/rates").status_code == 403
 
 
 def test_only_a_new_contracts_first_month_is_shown_before_it_begins(app):
     """The forecast of a quoted contract's first invoice is a draft; the month after it is still refused."""
-    web = _browser(app, "manager")
+    web = signed_in(app, "manager")
     page = web.get("/quote", query_string=QUERY).get_data(as_text=True)
-    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Прогноз", "csrf": _csrf(page)})
+    response = web.post("/quote/contract", data={**QUERY, "client_name": "ООО Прогноз", "csrf": csrf(page)})
     first = response.headers["Location"].rsplit("/", 1)[-1].removesuffix(".html")
     client_id = int(response.headers["Location"].split("/clients/")[1].split("/")[0])
     assert web.get(f"/api/v1/clients/{client_id}/invoices/{first}").get_json()["draft"] is True

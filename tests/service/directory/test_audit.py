@@ -4,7 +4,6 @@ failure -- pure over plain data, then over a small real store, the API and the p
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,8 +18,7 @@ from service.directory.audit import (
     client_audit,
     dependents,
 )
-from service.platform.auth import create_user
-from tests.service.web.test_views import PASSWORD, login
+from tests.service.signed_in import signed_in
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -169,14 +167,6 @@ def office(app):
         return plant_office(session)
 
 
-def _user(app, role: str, client_id: int | None = None):
-    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
-        username = f"{role}-{uuid.uuid4().hex[:6]}"
-        create_user(session, username=username, password=PASSWORD, role=role, client_id=client_id)
-        session.commit()
-    web = app.test_client()
-    assert login(web, username).status_code == 302
-    return web
 
 
 def test_the_api_answers_staff_and_the_clients_own_users_only(app, office, client_for_role, client_user_client,
@@ -196,13 +186,13 @@ def test_the_api_answers_staff_and_the_clients_own_users_only(app, office, clien
 
 def test_the_printable_page_in_both_languages_and_walled(app, office):
     ours, theirs = office
-    web = _user(app, "manager")
+    web = signed_in(app, "manager")
     page = web.get(f"/clients/{ours}/audit", query_string={"lang": "ru"}).get_data(as_text=True)
     assert "Единые точки отказа" in page and "gw-main" in page
     assert "пробел: инструкции нет" in page and "Зависание сервера лицензий 1С" in page
     english = web.get(f"/clients/{ours}/audit", query_string={"lang": "en"}).get_data(as_text=True)
     assert "Single points of failure" in english and "gap: no runbook" in english and "1C database" in english
-    client_web = _user(app, "client", client_id=ours)
+    client_web = signed_in(app, "client", client_id=ours)
     assert client_web.get(f"/clients/{ours}/audit").status_code == 200
     assert client_web.get(f"/clients/{theirs}/audit").status_code == 404
     assert app.test_client().get(f"/clients/{ours}/audit").status_code == 302  # to the login page

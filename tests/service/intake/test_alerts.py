@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kb.models import Node, Ticket, UnmatchedAlert
-from tests.service.intake.pages import browser_for as staff_browser
-from tests.service.intake.pages import csrf
+from tests.service.signed_in import browser_for as staff_browser
+from tests.service.signed_in import csrf
 from tests.service.tickets.test_alertmanager import AUTH, URL, notification
 from tests.service.tickets.test_api import act
 

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from kb.models import OutboxMessage
 from service.platform import outbox
 from service.tickets import workflow
-from tests.service.intake.pages import browser_for as staff_browser
-from tests.service.intake.pages import csrf
+from tests.service.signed_in import browser_for as staff_browser
+from tests.service.signed_in import csrf
 from tests.service.tickets.conftest import MONDAY_10_MSK, new_ticket
 from tests.service.tickets.test_api import create
 from tests.smtp_server import Inbox, free_port

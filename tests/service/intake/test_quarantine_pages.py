@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from kb.models import Attachment, ClientContact, QuarantinedMessage, Ticket
 from service.tickets.email_intake import ingest_email
-from tests.service.intake.pages import browser_for, csrf
+from tests.service.signed_in import browser_for, csrf
 
 
 def message(sender: str, subject: str, *, files=()) -> bytes:

@@ -1,22 +1,30 @@
-"""Signed-in test clients for the intake's staff and portal pages, and the CSRF token of a page."""
+"""Test clients signed in as a new user of a role, and the CSRF token of a page (shared by the page tests)."""
 
 from __future__ import annotations
 
 import re
 import uuid
 
+from kb.db import make_engine, make_session_factory
 from service.platform.auth import create_user
 from tests.service.web.test_views import PASSWORD, login
 
 
 def browser_for(app, session, role: str = "engineer_l1", client_id: int | None = None):
-    """A test client logged in as a new user of ``role`` (bound to ``client_id`` for client users)."""
+    """A test client logged in as a new user of ``role`` (bound to ``client_id`` for client users), the user
+    written through ``session``."""
     username = f"{role}-{uuid.uuid4().hex[:6]}"
     create_user(session, username=username, password=PASSWORD, role=role, client_id=client_id)
     session.commit()
     browser = app.test_client()
     assert login(browser, username).status_code == 302
     return browser
+
+
+def signed_in(app, role: str, client_id: int | None = None):
+    """:func:`browser_for` with a session of its own on the app's database."""
+    with make_session_factory(make_engine(app.config["DATABASE_URL"]))() as session:
+        return browser_for(app, session, role, client_id)
 
 
 def csrf(page: str) -> str:
