@@ -62,6 +62,9 @@ PARTNER_TICKET_ACTIONS = frozenset({"take", "resolve"})
 PARTNER_ENDPOINTS = frozenset({
     "tickets.list_tickets", "tickets.get_ticket", "workflow.allowed_actions", "workflow.apply_action",
     "workflow.add_comment", "workflow.add_time_entry", "web.login", "web.logout", "static",
+    "web.home", "web.set_language",  # the web workspace (service/web/partner_desk.py)
+    "partner_desk.tickets_page", "partner_desk.ticket_page", "partner_desk.ticket_action",
+    "partner_desk.ticket_comment", "partner_desk.ticket_time_entry",
 })
 
 #: Ticket fields a client user may give on create: everything else (priority, group, type, channel, billing,

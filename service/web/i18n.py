@@ -53,6 +53,10 @@ ACTION_LABELS = {
     "merged": _("объединена"),
 }
 TARGET_LABELS = {"reaction": _("реакция"), "work_start": _("начало работ"), "resolution": _("решение")}
+#: The partner's own SLA towards us (service.sla.partner_clock): targets and states.
+PARTNER_TARGET_LABELS = {"reaction": _("реакция"), "onsite": _("прибытие на место"), "resolution": _("решение")}
+PARTNER_STATE_LABELS = {"met": _("выполнен"), "breached": _("нарушен"), "running": _("идёт"),
+                        "overdue": _("просрочен")}
 CHANNEL_LABELS = {"phone": _("телефон"), "email": _("почта"), "portal": _("портал"), "chat": _("чат"),
                   "monitoring": _("мониторинг")}
 TYPE_LABELS = {"incident": _("инцидент"), "service_request": _("запрос на обслуживание"),
@@ -60,7 +64,7 @@ TYPE_LABELS = {"incident": _("инцидент"), "service_request": _("запр
 BILLING_LABELS = {"included": _("в абонементе"), "hourly": _("почасово"), "fixed": _("фиксированная цена")}
 ROLE_LABELS = {"engineer_l1": _("инженер 1-й линии"), "engineer_l2": _("инженер 2-й линии"),
                "manager": _("менеджер"), "analyst": _("аналитик"), "admin": _("администратор"),
-               "client": _("клиент")}
+               "client": _("клиент"), "partner_engineer": _("инженер сервис-партнёра")}
 NODE_KIND_LABELS = {
     "workstation": _("рабочая станция"), "server": _("сервер"), "virtualization_host": _("хост виртуализации"),
     "storage": _("хранилище"), "network_device": _("сетевое устройство"), "vpn_gateway": _("VPN-шлюз"),
@@ -268,7 +272,8 @@ def init_app(app: Flask) -> None:
     tables = {"status": STATUS_LABELS, "priority": PRIORITY_LABELS, "group": GROUP_LABELS,
               "sla_state": SLA_STATE_LABELS, "action": ACTION_LABELS, "target": TARGET_LABELS,
               "channel": CHANNEL_LABELS, "ticket_type": TYPE_LABELS, "billing_mode": BILLING_LABELS,
-              "role": ROLE_LABELS, "criticality": CRITICALITY_LABELS, "node_kind": NODE_KIND_LABELS, "plan": PLAN_LABELS, "field_name": FIELD_LABELS}
+              "role": ROLE_LABELS, "criticality": CRITICALITY_LABELS, "node_kind": NODE_KIND_LABELS, "plan": PLAN_LABELS, "field_name": FIELD_LABELS,
+              "partner_target": PARTNER_TARGET_LABELS, "partner_state": PARTNER_STATE_LABELS}
     for name, table in tables.items():
         app.jinja_env.filters[name] = lambda code, _table=table: label(_table, code)
     app.jinja_env.filters["local"] = local_time

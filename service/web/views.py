@@ -37,7 +37,13 @@ from service.platform.auth import (
     start_session,
     visible_client_id,
 )
-from service.platform.permissions import CLIENT_TICKET_ACTIONS, STAFF_WRITERS, bind_ticket_create, permit
+from service.platform.permissions import (
+    CLIENT_TICKET_ACTIONS,
+    PARTNER,
+    STAFF_WRITERS,
+    bind_ticket_create,
+    permit,
+)
 from service.platform.validation import instant_in_range
 from service.sla.calendar import month_of, previous_month
 from service.tickets import queue as ticket_queue
@@ -123,6 +129,8 @@ def logout():
 def home():
     if current_user().role == "client":
         return redirect(url_for("web.portal"))
+    if current_user().role == PARTNER:
+        return redirect(url_for("partner_desk.tickets_page"))
     return redirect(url_for("web.queue"))
 
 
