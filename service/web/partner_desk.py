@@ -90,7 +90,7 @@ def _company_engineer(value: str) -> int | None:
     ids = {e.id for e in partner_worklist.company_engineers(db.session(), current_user().partner_id)}
     if value.strip().isdigit() and len(value.strip()) < 10 and int(value) in ids:
         return int(value)
-    flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("Инженер"),
+    flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("инженер"),
                   why=gettext("выберите инженера вашей компании")))
     return None
 
@@ -107,7 +107,7 @@ def ticket_action(ticket_id: int):
     ticket = _ticket(ticket_id)
     action = request.form.get("action", "")
     if action not in PARTNER_TICKET_ACTIONS:
-        flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("Действие"),
+        flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("действие"),
                       why=gettext("доступны только «Взять в работу» и «Решить»")))
         return redirect(_back(ticket.id))
     params = {}
@@ -118,7 +118,7 @@ def ticket_action(ticket_id: int):
     else:
         resolution = request.form.get("resolution", "").strip()
         if not resolution:
-            flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("Решение"),
+            flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("решение"),
                           why=gettext("заполните это поле")))
             return redirect(_back(ticket.id))
         params["resolution"] = resolution
@@ -135,7 +135,7 @@ def ticket_comment(ticket_id: int):
     ticket = _ticket(ticket_id)
     body = request.form.get("body", "").strip()
     if not body:
-        flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("Комментарий"),
+        flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("комментарий"),
                       why=gettext("заполните это поле")))
     elif _run(workflow.add_comment, ticket_id=ticket.id, body=body, public=True):
         flash(gettext("Комментарий добавлен."))

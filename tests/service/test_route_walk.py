@@ -82,6 +82,10 @@ FORMS = {
     "admin.create_token": {"username": "walked-user", "scope_read": "on"},
     "quote_audit.quote_contract": {"workstations": "5", "tier": "silver", "client_name": "ООО Новый клиент обхода"},
     "quote_audit.rates_page": {"hourly_rate": "2100.00"},
+    "partner_desk.ticket_action": {"action": "take", "specialist_id": "1"},
+    "partner_desk.ticket_comment": {"body": "Выехали на место"},
+    "partner_desk.ticket_time_entry": {"specialist_id": "1", "started_at": "2026-11-23T10:00", "minutes": "30",
+                                       "on_site": "on"},
 }
 
 
@@ -243,7 +247,11 @@ def test_walk_every_route_as_a_partner_engineer_on_another_partners_ticket(app, 
 
 def test_a_partner_engineer_works_its_companys_ticket_only(app, store):
     session, ours, theirs = store
-    api, _ = callers(app, session, PARTNER, None)
+    api, browser = callers(app, session, PARTNER, None)
+    pages = [browser.get(path) for path in ("/partner/tickets", f"/partner/tickets/{ours.ticket_id}")]
+    assert [p.status_code for p in pages] == [200, 200] and all("Не печатает принтер" in p.get_data(as_text=True)
+                                                                for p in pages)
+    assert browser.get(f"/partner/tickets/{theirs.ticket_id}").status_code == 404
     listed = api.get("/api/v1/tickets").get_json()
     assert [t["id"] for t in listed["items"]] == [ours.ticket_id]
     detail = api.get(f"/api/v1/tickets/{ours.ticket_id}")
