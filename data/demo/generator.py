@@ -1176,6 +1176,50 @@ def _final_steps(ticket: _Ticket, engineer: str, working: str, closing: str | No
 # --- knowledge -----------------------------------------------------------------------------------
 
 
+#: How many of the open tickets in the partner's regions its engineers are sent to at the end of history.
+PARTNER_WORKLIST = 6
+
+
+def build_partner_worklist(session: Session, ctx: DemoContext) -> None:
+    """Send the partner's engineers to the open tickets of its regions (our engineer stays primary; the partner's
+    is the on-site helper), so that ``partner-ural`` has live work: in turn one reached on site in time, one
+    reacted to late and remotely, one not reacted to yet. No rng is drawn: the other rows stay as they were."""
+    engineers = [s for s in ctx.specialists if s["partner"] == PARTNER]
+    if not engineers:
+        return
+    theirs = select(Assignment.ticket_id).join(Specialist, Specialist.id == Assignment.specialist_id).where(
+        Specialist.partner_id == ctx.partner_id)
+    tickets = session.execute(
+        select(Ticket.id, Ticket.status, Ticket.created_at, Ticket.reacted_at, Ticket.work_started_at, Node.region)
+        .join(ticket_nodes, ticket_nodes.c.ticket_id == Ticket.id).join(Node, Node.id == ticket_nodes.c.node_id)
+        .where(Node.region.in_(PARTNER_ROW["regions"]), Ticket.status.not_in(("new", "closed")),
+               Ticket.id.not_in(theirs)).order_by(Ticket.id)).all()
+    assignments, entries, events, seen = [], [], [], set()
+    for ticket_id, status, created, reacted, started, region in tickets:
+        if ticket_id in seen or len(seen) == PARTNER_WORKLIST:
+            continue
+        seen.add(ticket_id)
+        engineer = next((e for e in engineers if e["region"] == region), engineers[0])
+        assigned = _whole_utc(min(started or reacted or created + timedelta(minutes=30), HISTORY_END))
+        assignments.append({"id": ctx.next_id("assignments"), "ticket_id": ticket_id, "specialist_id": engineer["id"],
+                            "role": "helper", "assigned_at": assigned, "released_at": None})
+        events.append({"entity": "ticket", "entity_id": ticket_id, "action": "assign_specialists", "actor": "system:demo",
+                       "at": assigned, "data": {"from": status, "to": status, "specialist_ids": [engineer["id"]]}})
+        turn = len(seen) % 3
+        start = assigned + timedelta(hours=1 if turn == 1 else 3)
+        if turn != 0 and start <= HISTORY_END:
+            entries.append({"id": ctx.next_id("time_entries"), "ticket_id": ticket_id, "specialist_id": engineer["id"],
+                            "started_at": start, "minutes": 60 if turn == 1 else 30, "on_site": turn == 1,
+                            "off_hours_agreed": False, "work_kind": "included",
+                            "note": "Выезд в офис, диагностика" if turn == 1 else "Удалённое подключение"})
+    _bulk(session, Assignment, assignments)
+    _bulk(session, TimeEntry, entries)
+    _bulk(session, AuditEvent, events)
+    ctx.counts["assignments"] = ctx.counts.get("assignments", 0) + len(assignments)
+    ctx.counts["time_entries"] = ctx.counts.get("time_entries", 0) + len(entries)
+    ctx.counts["audit_events"] = ctx.counts.get("audit_events", 0) + len(events)
+
+
 def build_articles(session: Session, ctx: DemoContext) -> None:
     """One knowledge article per scenario plus general regulations (60+ in all)."""
     rng = ctx.rng
@@ -1333,6 +1377,7 @@ def build_demo(session: Session, *, seed: int = DEFAULT_SEED, tickets: int = DEF
         build_clients(session, ctx)
         build_nodes(session, ctx)
         build_tickets(session, ctx)
+        build_partner_worklist(session, ctx)
         build_articles(session, ctx)
         build_known_problems(session, ctx)
         build_resilience(session, ctx, history_end=HISTORY_END)

@@ -346,3 +346,22 @@ def test_the_demo_partner_serves_a_clients_regional_offices_and_has_a_login(buil
     assert (login.role, login.partner_id) == ("partner_engineer", partner.id)
     theirs = set(session.scalars(partner_ticket_ids(partner.id)))
     assert 0 < len(theirs) < session.scalar(select(func.count()).select_from(Ticket))
+
+
+def test_the_demo_partner_has_live_work_in_several_states(tmp_path):
+    """The partner's engineers are sent to the open tickets of its regions: ``partner-ural`` has open tickets in
+    more than one status, one reached on site by its engineer and one it has not reacted to."""
+    from kb.models import Partner
+    from service.tickets.partner_worklist import partner_worklist
+
+    url = f"sqlite:///{tmp_path / 'full.sqlite3'}"
+    migrate.upgrade(url)
+    _build(url, users=False, contracts=False)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        partner = session.scalars(select(Partner)).one()
+        rows = partner_worklist(session, partner_id=partner.id, status="open").rows
+        assert len({row.ticket.status for row in rows}) >= 3
+        assert any(row.targets["onsite"]["state"] == "met" for row in rows)
+        assert any(row.targets["reaction"]["reached_at"] is None for row in rows)
+    engine.dispose()
