@@ -104,7 +104,7 @@ def test_the_partners_list_shows_terms_and_open_tickets(app, partner_id):
     assert [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][3:6] == \
         ["2", "8", "24"]
     # Two of the partner's tickets are still open (November's second and October's); the resolved one is not.
-    assert re.search(r'class="open-tickets">(\d+)<', row).group(1) == "2"
+    assert re.search(r'class="num open-tickets">(\d+)<', row).group(1) == "2"
     assert f'href="/partners/{partner_id}/report/' in row
 
 
