@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -563,6 +564,9 @@ class User(Base):
     #: A partner engineer's company (role ``partner_engineer``); None for everyone else.
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A client user who manages its company's IT (set by an admin): reads the company's infrastructure audit
+    #: and sees the company's requests by default. Meaningless for every other role.
+    client_manager: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The user's own address (a client user's tickets are requested from it).
     email: Mapped[str | None] = mapped_column(String(200))
     #: The language the user chose for pages and mail ("ru" or "en"); None: not chosen yet.

@@ -68,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.web import billing as billing_views
     from service.web import i18n, partner_desk, views
     from service.web import intake as intake_views
+    from service.web import partner_reports as partner_report_views
     from service.web import quote_audit as quote_audit_views
     from service.web import sla as sla_views
 
@@ -82,7 +83,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (meta.bp, openapi.bp, health.bp, views.bp, tickets.bp, workflow.bp, knowledge.bp, directory.bp,
                       webhooks.bp, billing.bp, billing_views.bp, triage.bp, search.bp, quality.bp, sla.bp, sla_views.bp,
                       intake_views.bp, admin_views.bp,
-                      quote_audit.bp, quote_audit_views.bp, partners.bp, partner_desk.bp):
+                      quote_audit.bp, quote_audit_views.bp, partners.bp, partner_desk.bp,
+                      partner_report_views.bp):
         app.register_blueprint(blueprint)
     sla_scheduler.init_app(app)
     outbox.init_app(app)

@@ -1277,13 +1277,19 @@ DEMO_STAFF = [("engineer1", "engineer_l1", "Кравченко Анна"), ("eng
               ("manager", "manager", None), ("analyst", "analyst", None), ("admin", "admin", None)]
 
 
+#: A plain client user (not its company's manager) of the retail chain: its own requests, no audit.
+PLAIN_CLIENT_LOGIN = ("client-uts-office", "uts")
+
+
 def demo_usernames() -> list[str]:
-    """Usernames the demo creates (staff and one client user per client)."""
-    return [name for name, _, _ in DEMO_STAFF] + [f"client-{c['key']}" for c in CLIENTS] + [PARTNER_LOGIN]
+    """Usernames the demo creates (staff, one client manager per client, one plain client user, the partner's)."""
+    return ([name for name, _, _ in DEMO_STAFF] + [f"client-{c['key']}" for c in CLIENTS]
+            + [PLAIN_CLIENT_LOGIN[0], PARTNER_LOGIN])
 
 
 def build_users(session: Session, ctx: DemoContext) -> None:
-    """Demo logins (password ``demo-password``): staff of every role and one client user per client."""
+    """Demo logins (password ``demo-password``): staff of every role, one client user per client who is its
+    company's manager (its IT lead), a plain client user of the retail chain and the partner's engineer."""
     digest = hash_password(DEMO_PASSWORD)  # one hash shared by all demo logins: scrypt is slow on purpose
     existing = set(session.scalars(select(User.username)))
     rows = []
@@ -1298,7 +1304,11 @@ def build_users(session: Session, ctx: DemoContext) -> None:
             continue
         rows.append({"id": ctx.next_id("users"), "username": f"client-{client['key']}", "password_hash": digest,
                      "role": "client", "client_id": client["id"], "specialist_id": None, "active": True,
-                     "email": f"it@{client['domain']}", "created_at": HISTORY_END})
+                     "email": f"it@{client['domain']}", "client_manager": True, "created_at": HISTORY_END})
+        if client["key"] == PLAIN_CLIENT_LOGIN[1] and PLAIN_CLIENT_LOGIN[0] not in existing:
+            rows.append({"id": ctx.next_id("users"), "username": PLAIN_CLIENT_LOGIN[0], "password_hash": digest,
+                         "role": "client", "client_id": client["id"], "specialist_id": None, "active": True,
+                         "email": f"office@{client['domain']}", "created_at": HISTORY_END})
     if PARTNER_LOGIN not in existing:
         rows.append({"id": ctx.next_id("users"), "username": PARTNER_LOGIN, "password_hash": digest,
                      "role": "partner_engineer", "client_id": None, "partner_id": ctx.partner_id,
@@ -1306,6 +1316,7 @@ def build_users(session: Session, ctx: DemoContext) -> None:
                      "email": None, "created_at": HISTORY_END})
     for row in rows:
         row.setdefault("partner_id", None)
+        row.setdefault("client_manager", False)
     _bulk(session, User, rows)
     ctx.counts["users"] = len(rows)
 

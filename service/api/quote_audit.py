@@ -19,7 +19,7 @@ from service.directory import audit
 from service.platform import db
 from service.platform.auth import ensure_visible, public
 from service.platform.errors import ApiError
-from service.platform.permissions import require
+from service.platform.permissions import require, require_audit_reader
 from service.platform.schema import operation
 from service.platform.validation import json_body
 
@@ -46,6 +46,7 @@ def client_audit(client_id: int):
     """The client's infrastructure audit (docs/audit.md)."""
     require("audit.read")
     ensure_visible(client_id, f"client {client_id}")
+    require_audit_reader()
     try:
         report = audit.client_audit(db.session(), client_id=client_id, now=datetime.now(UTC))
     except audit.AuditNotFound as exc:

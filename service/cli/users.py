@@ -37,11 +37,14 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice(vocab.ROLES))
 @click.option("--client", "client_id", type=int, help="Client id (client users only).")
 @click.option("--email", default=None, help="Its e-mail address (a client user gets status and comment mail there).")
+@click.option("--client-manager", is_flag=True,
+              help="A client user who is its company's manager: reads the company's infrastructure audit.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def create(username: str, role: str, client_id: int | None, email: str | None, password: str) -> None:
+def create(username: str, role: str, client_id: int | None, email: str | None, client_manager: bool,
+           password: str) -> None:
     """Create a login."""
     user = _run(users_service.register_user, username=username, password=password, role=role,
-                client_id=client_id, email=email, actor=_actor())
+                client_id=client_id, email=email, client_manager=client_manager, actor=_actor())
     click.echo(f"created user {user.id} ({role})")
 
 
@@ -59,7 +62,7 @@ def list_users() -> None:
     """Print every login (never a password or a token)."""
     rows = _run(users_service.list_users)
     echo_json({"items": [{"id": u.id, "username": u.username, "role": u.role, "client_id": u.client_id,
-                          "active": u.active, "email": u.email} for u in rows]})
+                          "client_manager": u.client_manager, "active": u.active, "email": u.email} for u in rows]})
 
 
 @users.command("token")
@@ -88,10 +91,13 @@ users.add_command(set_password, name="password")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(vocab.ROLES))
 @click.option("--client", "client_id", type=int, help="Client id (client users only).")
-def set_role(username: str, role: str, client_id: int | None) -> None:
+@click.option("--client-manager", is_flag=True,
+              help="The client user is its company's manager (without it: a plain client user).")
+def set_role(username: str, role: str, client_id: int | None, client_manager: bool) -> None:
     """Give USERNAME another role; its browser sessions end."""
-    _run(users_service.set_role, username=username, role=role, client_id=client_id, actor=_actor())
-    click.echo(f"{username} is now {role}")
+    _run(users_service.set_role, username=username, role=role, client_id=client_id, client_manager=client_manager,
+         actor=_actor())
+    click.echo(f"{username} is now {role}{' (client manager)' if client_manager else ''}")
 
 
 @users.command("disable")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from kb.models import MAX_ID, Partner, Specialist, User
+from kb import vocab
+from kb.models import MAX_ID, Assignment, Partner, Specialist, Ticket, User
 from kb.queries import audit
 from service.platform.auth import create_user
 from service.platform.unit_of_work import unit_of_work
@@ -94,6 +95,17 @@ def create_partner(session: Session, *, name: str, regions: list[str], actor: st
 def list_partners(session: Session) -> list[Partner]:
     """Every partner, by name."""
     return list(session.scalars(select(Partner).order_by(Partner.name)))
+
+
+def open_tickets_by_partner(session: Session) -> dict[int, int]:
+    """Partner id -> how many open tickets its engineers are working now (assigned and not released)."""
+    rows = session.execute(
+        select(Specialist.partner_id, func.count(distinct(Assignment.ticket_id)))
+        .join(Assignment, Assignment.specialist_id == Specialist.id).join(Ticket, Ticket.id == Assignment.ticket_id)
+        .where(Specialist.partner_id.is_not(None), Assignment.released_at.is_(None),
+               Ticket.status.in_(vocab.OPEN_STATUSES))
+        .group_by(Specialist.partner_id))
+    return {partner_id: count for partner_id, count in rows}
 
 
 def partners_serving(session: Session, region: str | None) -> list[Partner]:

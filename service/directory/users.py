@@ -49,11 +49,18 @@ def _email(value: str | None) -> str | None:
         raise UserError(str(exc), "email") from None
 
 
+def _check_client_manager(role: str, client_manager: bool) -> None:
+    if client_manager and role != "client":
+        raise UserError("only a client user can be its company's manager", "client_manager")
+
+
 def register_user(session: Session, *, username: str, password: str, role: str, client_id: int | None = None,
-                  email: str | None = None, actor: str = "cli") -> User:
+                  email: str | None = None, client_manager: bool = False, actor: str = "cli") -> User:
     """Create a login (a client user names its client; staff do not), optionally with its e-mail address (where
-    a client user's status and comment mail goes)."""
+    a client user's status and comment mail goes); ``client_manager`` marks a client user as its company's
+    manager (it reads the company's infrastructure audit)."""
     address = _email(email)
+    _check_client_manager(role, client_manager)
     with unit_of_work(session):
         if session.scalar(select(User.id).where(User.username == username)):
             raise UserError(f"{username!r} already exists", "username")
@@ -61,9 +68,10 @@ def register_user(session: Session, *, username: str, password: str, role: str, 
             user = create_user(session, username=username, password=password, role=role, client_id=client_id)
         except ValueError as exc:
             raise UserError(str(exc), "password" if "password" in str(exc) else "role") from None
-        user.email = address
+        user.email, user.client_manager = address, client_manager
         session.flush()
-        _audit(session, user, "user_created", actor, role=role, client_id=client_id, email=address)
+        _audit(session, user, "user_created", actor, role=role, client_id=client_id, email=address,
+               client_manager=client_manager)
     return user
 
 
@@ -110,20 +118,23 @@ def change_password(session: Session, *, username: str, password: str, actor: st
 
 
 def set_role(session: Session, *, username: str, role: str, client_id: int | None = None,
-             actor: str = "cli") -> User:
-    """Give a user another role (a client user needs its client); its sessions end, its tokens stay."""
+             client_manager: bool = False, actor: str = "cli") -> User:
+    """Give a user another role (a client user needs its client; ``client_manager`` makes it its company's
+    manager, otherwise it is a plain client user); its sessions end, its tokens stay."""
     if role not in vocab.ROLES:
         raise UserError(f"role must be one of {', '.join(vocab.ROLES)}", "role")
     if (role == "client") != (client_id is not None):
         raise UserError("a client user needs --client, and only a client user may have one", "client")
     if role == "partner_engineer":
         raise UserError("a partner engineer's login is made with `precedent partners add-login`", "role")
+    _check_client_manager(role, client_manager)
     with unit_of_work(session):
         user = _user(session, username)
-        before = {"role": user.role, "client_id": user.client_id}
-        user.role, user.client_id = role, client_id
+        before = {"role": user.role, "client_id": user.client_id, "client_manager": user.client_manager}
+        user.role, user.client_id, user.client_manager = role, client_id, client_manager
         user.session_version = (user.session_version or 0) + 1
-        _audit(session, user, "role_changed", actor, **{"from": before, "to": {"role": role, "client_id": client_id}})
+        _audit(session, user, "role_changed", actor,
+               **{"from": before, "to": {"role": role, "client_id": client_id, "client_manager": client_manager}})
     return user
 
 

@@ -35,7 +35,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "billing.operation": STAFF_WRITERS,
     "billing.contract": ("manager",),                  # also: a quote turned into a draft contract
     "billing.rates": ("admin",),                       # the calculator's rate card
-    "audit.read": (*STAFF, "client"),                  # a client only its own company's infrastructure audit
+    "audit.read": (*STAFF, "client"),                  # a client user: its own company's, if it is its manager
     "knowledge.read": STAFF,
     "knowledge.edit": STAFF_WRITERS,
     "knowledge.delete": ("engineer_l2", "manager"),
@@ -105,6 +105,20 @@ def require(action: str) -> None:
     if not allowed(user.role if user is not None else None, action):
         roles = ", ".join(ROLE_ACTIONS.get(action, ()))
         raise ApiError(403, f"this action needs one of the roles: {roles}")
+
+
+def reads_client_audit(user) -> bool:
+    """Whether ``user`` may read an infrastructure audit: staff, and a client user who is its company's manager
+    (``users.client_manager``, set by an admin); which company's audit is the wall's concern, not this one's."""
+    return user is not None and allowed(user.role, "audit.read") and (user.role != "client" or user.client_manager)
+
+
+def require_audit_reader() -> None:
+    """403 for a client user who is not its company's manager (call it after the company wall's 404)."""
+    from service.platform.auth import current_user
+
+    if not reads_client_audit(current_user()):
+        raise ApiError(403, "the infrastructure audit is read by staff and the client's manager only")
 
 
 def permit(action: str) -> Callable:

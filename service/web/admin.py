@@ -43,6 +43,8 @@ TEXT = {
         "not_yourself": "свой собственный вход отключить или лишить роли администратора нельзя",
         "email": "Эл. почта", "set_email": "Сохранить адрес", "email_set": "Адрес эл. почты сохранён",
         "bad_email": "адрес эл. почты должен выглядеть как user@example.com",
+        "client_manager": "менеджер клиента",
+        "client_manager_hint": "читает аудит ИТ-инфраструктуры своей компании и видит все её заявки",
     },
     "en": {
         "title": "Users and tokens", "users": "Users", "tokens": "API tokens",
@@ -62,6 +64,8 @@ TEXT = {
         "not_yourself": "you cannot disable your own login or take the admin role from it",
         "email": "E-mail", "set_email": "Save address", "email_set": "E-mail address saved",
         "bad_email": "the e-mail address must look like user@example.com",
+        "client_manager": "client's manager",
+        "client_manager_hint": "reads the company's infrastructure audit and sees all of its requests",
     },
 }
 ROLE_NAMES = {
@@ -145,6 +149,11 @@ def _account(user_id: int, *, not_yourself: bool = False) -> User | None:
     return user
 
 
+def _client_manager(role: str) -> bool:
+    """The "client's manager" checkbox (it means something for a client user only)."""
+    return role == "client" and request.form.get("client_manager") == "on"
+
+
 def _client_id() -> int | None:
     raw = request.form.get("client_id", "").strip()
     return int(raw) if raw.isdigit() and int(raw) <= 2**31 - 1 else None
@@ -164,7 +173,8 @@ def create_user():
     role = request.form.get("role", "")
     _done(users.register_user, "user_created", username=request.form.get("username", "").strip(),
           password=request.form.get("password", ""), role=role,
-          client_id=_client_id() if role == "client" else None, email=request.form.get("email"))
+          client_id=_client_id() if role == "client" else None, email=request.form.get("email"),
+          client_manager=_client_manager(role))
     return _back()
 
 
@@ -179,12 +189,12 @@ def set_email(user_id: int):
 @bp.post("/users/<int:user_id>/role")
 @permit("users.manage")
 def set_role(user_id: int):
-    """Give a login another role (its sessions end)."""
+    """Give a login another role, a client user with its client and the "client's manager" mark (its sessions end)."""
     role = request.form.get("role", "")
     account = _account(user_id, not_yourself=request.form.get("role") != "admin")
     if account is not None:
         _done(users.set_role, "role_set", username=account.username, role=role,
-              client_id=_client_id() if role == "client" else None)
+              client_id=_client_id() if role == "client" else None, client_manager=_client_manager(role))
     return _back()
 
 

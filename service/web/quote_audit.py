@@ -30,7 +30,7 @@ from service.billing.quote import (
 from service.directory import audit
 from service.platform import db
 from service.platform.auth import actor_name, csrf_matches, current_user, visible_client_id
-from service.platform.permissions import allowed, permit, require
+from service.platform.permissions import allowed, permit, require, require_audit_reader
 from service.web.views import login_required
 
 bp = Blueprint("quote_audit", __name__)
@@ -231,6 +231,7 @@ def audit_page(client_id: int):
     limit = visible_client_id()
     if limit is not None and limit != client_id:
         abort(404)
+    require_audit_reader()
     try:
         report = audit.client_audit(db.session(), client_id=client_id, now=datetime.now(UTC))
     except audit.AuditNotFound:

@@ -312,11 +312,13 @@ def quality_page():
 
 def _portal_scope(client: Client) -> str:
     """"mine" (the user's own requests) or "company" (all of the company's); the default is "company" for the
-    company's own contact address (its IT lead) and "mine" for everybody else."""
+    company's manager and for the company's own contact address (its IT lead), "mine" for everybody else."""
     chosen = request.args.get("scope")
     if chosen in ("mine", "company"):
         return chosen
     user = current_user()
+    if user.client_manager:
+        return "company"
     return "company" if user.email and client.email and user.email.lower() == client.email.lower() else "mine"
 
 

@@ -108,6 +108,9 @@ def test_shape_of_the_demo(built):
     assert session.scalar(select(func.count()).select_from(Node).where(Node.region.in_(partner_regions))) > 0
     assert {s.line for s in session.scalars(select(Specialist))} == {1, 2, 3}
     assert counts["users"] == len(demo_usernames())
+    # every client's own login is its company's manager; one plain client user shows the difference
+    managers = dict(session.execute(select(User.username, User.client_manager).where(User.role == "client")).all())
+    assert managers.pop("client-uts-office") is False and managers and all(managers.values())
 
 
 def test_ticket_fields_and_timelines_are_consistent(built):

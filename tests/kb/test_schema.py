@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from kb import migrate
 from kb.db import make_engine
@@ -104,6 +104,26 @@ def test_list_tickets_filters_and_counts(db_session):
     assert total == 2 and [t.subject for t in rows] == ["t3", "t1"]
     rows, total = list_tickets(db_session, priority="high", limit=1)
     assert total == 2 and len(rows) == 1 and rows[0].subject == "t1"
+
+
+def test_migration_0012_adds_the_client_manager_flag_false_for_existing_users(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0011")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO users (username, password_hash, role, active, session_version, "
+                                "created_at) VALUES ('engineer', 'x', 'engineer_l1', 1, 0, '2026-11-01 00:00:00')"))
+    engine.dispose()
+    migrate.upgrade(url)
+    assert migrate.current_revision(url) == "0012"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT client_manager FROM users")).scalar_one() in (0, False)
+    engine.dispose()
+    migrate.downgrade(url, "0011")
+    engine = make_engine(url)
+    assert "client_manager" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    engine.dispose()
 
 
 def test_migrations_match_the_models(tmp_path):

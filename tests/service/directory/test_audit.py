@@ -18,7 +18,7 @@ from service.directory.audit import (
     client_audit,
     dependents,
 )
-from tests.service.signed_in import signed_in
+from tests.service.signed_in import api_client_for, signed_in
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -169,17 +169,21 @@ def office(app):
 
 
 
-def test_the_api_answers_staff_and_the_clients_own_users_only(app, office, client_for_role, client_user_client,
-                                                               anonymous_client):
+def test_the_api_answers_staff_and_the_clients_manager_only(app, office, client_for_role, client_user_client,
+                                                             anonymous_client):
     ours, theirs = office
     for role in ("engineer_l1", "manager", "analyst", "admin"):
         response = client_for_role(role).get(f"/api/v1/clients/{ours}/audit")
         assert response.status_code == 200 and response.get_json()["summary"]["single_points_of_failure"] == 2
-    own = client_user_client(ours)
+    own = api_client_for(app, "client", ours, client_manager=True)
     assert own.get(f"/api/v1/clients/{ours}/audit").status_code == 200
-    for missing in (theirs, 999_999):
-        response = own.get(f"/api/v1/clients/{missing}/audit")
-        assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    plain = client_user_client(ours)  # of the company, but not its manager
+    refused = plain.get(f"/api/v1/clients/{ours}/audit")
+    assert refused.status_code == 403 and "client's manager" in refused.get_json()["error"]["message"]
+    for caller in (own, plain):  # another company's audit, or none: as if it did not exist
+        for missing in (theirs, 999_999):
+            response = caller.get(f"/api/v1/clients/{missing}/audit")
+            assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
     assert client_for_role("manager").get("/api/v1/clients/999999/audit").status_code == 404
     assert anonymous_client.get(f"/api/v1/clients/{ours}/audit").status_code == 401
 
@@ -192,9 +196,12 @@ def test_the_printable_page_in_both_languages_and_walled(app, office):
     assert "пробел: инструкции нет" in page and "Зависание сервера лицензий 1С" in page
     english = web.get(f"/clients/{ours}/audit", query_string={"lang": "en"}).get_data(as_text=True)
     assert "Single points of failure" in english and "gap: no runbook" in english and "1C database" in english
-    client_web = signed_in(app, "client", client_id=ours)
+    client_web = signed_in(app, "client", client_id=ours, client_manager=True)
     assert client_web.get(f"/clients/{ours}/audit").status_code == 200
     assert client_web.get(f"/clients/{theirs}/audit").status_code == 404
+    plain_web = signed_in(app, "client", client_id=ours)
+    assert plain_web.get(f"/clients/{ours}/audit").status_code == 403
+    assert plain_web.get(f"/clients/{theirs}/audit").status_code == 404
     assert app.test_client().get(f"/clients/{ours}/audit").status_code == 302  # to the login page
 
 

@@ -148,3 +148,35 @@ def test_a_login_gets_its_e_mail_address_on_creation_or_later_audited(app, store
     assert changes == [{"from": None, "to": "anna@desk.example"}, {"from": "anna@desk.example", "to": None}]
     created = store.scalars(select(AuditEvent).where(AuditEvent.action == "user_created")).all()[-1]
     assert created.data["email"] == "petrov@romashka.ru"
+
+
+def test_a_client_user_is_made_its_companys_manager_by_the_cli_audited(app, store):
+    result, _ = cli("users", "create", "ivanova", "--role", "client", "--client", "1", "--client-manager",
+                    "--password", PASSWORD)
+    assert result.exit_code == 0, result.output
+    _, listing = cli("users", "list")
+    assert {u["username"]: u["client_manager"] for u in listing["items"]} == {"anna": False, "ivanova": True}
+    created = store.scalars(select(AuditEvent).where(AuditEvent.action == "user_created")).all()[-1]
+    assert created.data["client_manager"] is True
+    # set-role without the flag makes a plain client user; with it, the company's manager again
+    assert cli("users", "set-role", "ivanova", "--role", "client", "--client", "1")[0].exit_code == 0
+    result, _ = cli("users", "set-role", "anna", "--role", "client", "--client", "1", "--client-manager")
+    assert result.exit_code == 0 and "anna is now client (client manager)" in result.output
+    store.expire_all()
+    flags = dict(store.execute(select(User.username, User.client_manager)).all())
+    assert flags == {"anna": True, "ivanova": False}
+    changes = [e.data for e in store.scalars(select(AuditEvent).where(AuditEvent.action == "role_changed")
+                                             .order_by(AuditEvent.id))]
+    assert changes[0]["from"]["client_manager"] is True and changes[0]["to"]["client_manager"] is False
+    assert changes[1]["to"] == {"role": "client", "client_id": 1, "client_manager": True}
+
+
+@pytest.mark.parametrize("args", [
+    ("users", "create", "olga", "--role", "analyst", "--client-manager", "--password", PASSWORD),
+    ("users", "set-role", "anna", "--role", "manager", "--client-manager"),
+])
+def test_only_a_client_user_can_be_a_client_manager(store, args):
+    before = audit_actions(store)
+    result, _ = cli(*args)
+    assert result.exit_code == 2 and "client_manager: only a client user can be its company's manager" in result.output
+    assert audit_actions(store) == before

@@ -153,3 +153,27 @@ def test_the_admin_sets_a_users_e_mail_address_audited_and_refuses_a_bad_one(app
     assert (emails["eng"], emails["olga"]) == ("eng@desk.example", "olga@romashka.ru")
     assert ("email_changed", "root") in audit_actions(app)
     assert admin_web.post("/admin/users/999/email", data={"email": "", "csrf": csrf(admin_web)}).status_code == 404
+
+
+def test_the_admin_marks_a_client_user_as_its_companys_manager(app, admin_web):
+    token = csrf(admin_web)
+    with sessions(app)() as session:
+        client_id = session.scalar(select(Client.id))
+    admin_web.post("/admin/users", data={"username": "lead", "password": PASSWORD, "role": "client",
+                                         "client_id": str(client_id), "client_manager": "on", "csrf": token})
+    admin_web.post("/admin/users", data={"username": "clerk", "password": PASSWORD, "role": "client",
+                                         "client_id": str(client_id), "csrf": token})
+    page = admin_web.get("/admin/users?lang=en").get_data(as_text=True)
+    lead_row = re.search(r"<td>lead</td>(.*?)</tr>", page, re.S).group(1)
+    assert "client&#39;s manager</span>" in lead_row and 'name="client_manager" checked' in lead_row
+    assert 'name="client_manager" checked' not in re.search(r"<td>clerk</td>(.*?)</tr>", page, re.S).group(1)
+    with sessions(app)() as session:
+        lead, clerk = (session.scalar(select(User).where(User.username == name)) for name in ("lead", "clerk"))
+        assert (lead.client_manager, clerk.client_manager) == (True, False)
+    # the checkbox left empty on the role form makes a plain client user; a staff role ignores it
+    admin_web.post(f"/admin/users/{lead.id}/role", data={"role": "client", "client_id": str(client_id), "csrf": token})
+    admin_web.post(f"/admin/users/{clerk.id}/role", data={"role": "analyst", "client_manager": "on", "csrf": token})
+    with sessions(app)() as session:
+        assert session.get(User, lead.id).client_manager is False
+        assert (session.get(User, clerk.id).role, session.get(User, clerk.id).client_manager) == ("analyst", False)
+    assert [a for a, _ in audit_actions(app)] == ["user_created", "user_created", "role_changed", "role_changed"]
