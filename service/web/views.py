@@ -24,7 +24,7 @@ from kb import vocab
 from kb.models import Client, SlaEvent, Ticket, utcnow
 from kb.queries import tickets as ticket_queries
 from service.config import current_settings
-from service.platform import db
+from service.platform import db, metrics
 from service.platform.auth import (
     STAFF_ROLES,
     actor_name,
@@ -209,6 +209,7 @@ def _suggestions_for(ticket: Ticket) -> dict | None:
         current_app.logger.warning("suggestions unavailable for ticket %s", ticket.id, exc_info=True)
         return None
     found["incidents"] = [item for item in found.get("incidents", []) if item["id"] != ticket.id]
+    metrics.count_served(found)
     return found
 
 
@@ -271,6 +272,7 @@ def search_page():
 
         try:
             results = search.suggest(db.session(), text=query, client_id=None, k=10)
+            metrics.count_served(results)
         except search.SearchUnavailable as exc:  # shown to the engineer instead of a 500
             error = gettext("Поиск недоступен: %(why)s", why=exc)
     return render_template("web/search.html", query=query, results=results, error=error)

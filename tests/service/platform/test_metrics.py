@@ -16,6 +16,7 @@ from kb.db import make_engine, make_session_factory
 from kb.models import Client, Ticket, TriagePrediction
 from service.search import service as search
 from tests.service.search.test_search import store  # noqa: F401 - the search store fixture
+from tests.service.signed_in import signed_in
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -102,6 +103,20 @@ def test_suggestions_served_and_marked_useful(app, client, store):  # noqa: F811
     # the index that answered is described: one document per resolved incident, built moments ago
     assert sample(after, "precedent_index_documents", kind="incident") == len(store["tickets"])
     assert 0 <= sample(after, "precedent_index_age_seconds", kind="incident") < 600
+
+
+def test_suggestions_on_the_search_page_and_the_ticket_page_are_counted(app, store):  # noqa: F811
+    web = signed_in(app, "engineer_l1")
+    before = scrape(app)
+    page = web.get("/search", query_string={"q": "принтер не печатает документы"})
+    assert page.status_code == 200
+    after_search = scrape(app)
+    assert sample(after_search, "precedent_suggestions_served_total", kind="incident") > \
+        sample(before, "precedent_suggestions_served_total", kind="incident")
+    assert web.get(f"/tickets/{store['open']}").status_code == 200
+    after_ticket = scrape(app)
+    assert sample(after_ticket, "precedent_suggestions_served_total", kind="incident") > \
+        sample(after_search, "precedent_suggestions_served_total", kind="incident")
 
 
 def test_sla_states_of_open_tickets(app):
