@@ -39,12 +39,15 @@ def partner_due(terms: PartnerTerms, assigned_at: datetime) -> dict[str, datetim
 def partner_clock(terms: PartnerTerms, assigned_at: datetime, reached: Mapping[str, datetime | None],
                   now: datetime) -> dict[str, dict]:
     """Per target: due instant, the instant reached (if any), and state ``met``/``breached``/``running``/
-    ``overdue`` (overdue: not reached and past due at ``now``)."""
+    ``overdue`` (overdue: not reached and past due at ``now``), or ``not_needed`` for the on-site target of a
+    ticket resolved without anyone going on site (about 80 % are solved remotely: nothing was owed there)."""
     clock = {}
     for target, due in partner_due(terms, assigned_at).items():
         at = reached.get(target)
         if at is not None:
             state = "met" if at <= due else "breached"
+        elif target == "onsite" and reached.get("resolution") is not None:
+            state = "not_needed"
         else:
             state = "overdue" if now > due else "running"
         clock[target] = {"due": due, "reached_at": at, "state": state}

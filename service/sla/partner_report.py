@@ -69,7 +69,7 @@ def partner_month(*, partner: dict, month: str, hourly_rate: Decimal, tasks: Seq
         share.remote += not ticket.on_site
     return {
         "partner": partner, "month": month, "tasks": len(tasks),
-        "sla": {t: {s: outcomes[t].get(s, 0) for s in ("met", "breached", "running", "overdue")}
+        "sla": {t: {s: outcomes[t].get(s, 0) for s in ("met", "breached", "running", "overdue", "not_needed")}
                 for t in PARTNER_TARGETS},
         "minutes": minutes, "hourly_rate": str(hourly_rate), "owed": str(owed),
         "items": [{"ticket_id": t.ticket_id, "client": t.client, "region": t.region, "minutes": t.minutes,

@@ -56,7 +56,7 @@ TARGET_LABELS = {"reaction": _("реакция"), "work_start": _("начало 
 #: The partner's own SLA towards us (service.sla.partner_clock): targets and states.
 PARTNER_TARGET_LABELS = {"reaction": _("реакция"), "onsite": _("прибытие на место"), "resolution": _("решение")}
 PARTNER_STATE_LABELS = {"met": _("выполнен"), "breached": _("нарушен"), "running": _("идёт"),
-                        "overdue": _("просрочен")}
+                        "overdue": _("просрочен"), "not_needed": _("не требовался")}
 CHANNEL_LABELS = {"phone": _("телефон"), "email": _("почта"), "portal": _("портал"), "chat": _("чат"),
                   "monitoring": _("мониторинг")}
 TYPE_LABELS = {"incident": _("инцидент"), "service_request": _("запрос на обслуживание"),

@@ -28,8 +28,9 @@ bp = Blueprint("partner_reports", __name__)
 TARGET_NAMES = {"reaction": lazy_gettext("реакция"), "onsite": lazy_gettext("прибытие на место"),
                 "resolution": lazy_gettext("решение")}
 STATE_NAMES = {"met": lazy_gettext("выполнена"), "breached": lazy_gettext("нарушена"),
-               "running": lazy_gettext("идёт"), "overdue": lazy_gettext("просрочена")}
-STATE_BADGES = {"met": "s-met", "breached": "s-breached", "running": "", "overdue": "s-at_risk"}
+               "running": lazy_gettext("идёт"), "overdue": lazy_gettext("просрочена"),
+               "not_needed": lazy_gettext("не требовалась")}
+STATE_BADGES = {"met": "s-met", "breached": "s-breached", "running": "", "overdue": "s-at_risk", "not_needed": ""}
 
 
 def _bad_month(month: str):

@@ -46,12 +46,14 @@ STATES = [
     ({"reaction": 1, "onsite": 7, "resolution": 20}, 30, ("met", "met", "met")),
     ({"reaction": 3, "onsite": None, "resolution": None}, 5, ("breached", "running", "running")),
     ({"reaction": 2, "onsite": None, "resolution": None}, 9, ("met", "overdue", "running")),
-    ({"reaction": None, "onsite": None, "resolution": 25}, 26, ("overdue", "overdue", "breached")),
+    # resolved remotely: the on-site target was never owed, however late it is now
+    ({"reaction": None, "onsite": None, "resolution": 25}, 26, ("overdue", "not_needed", "breached")),
+    ({"reaction": 1, "onsite": None, "resolution": 5}, 40, ("met", "not_needed", "met")),
 ]
 
 
 @pytest.mark.parametrize(("reached_after", "now_after", "states"), STATES)
-def test_each_target_is_met_breached_running_or_overdue(reached_after, now_after, states):
+def test_each_target_is_met_breached_running_overdue_or_not_needed(reached_after, now_after, states):
     assigned = utc(2026, 11, 16, 0)
     hour = timedelta(hours=1)
     reached = {k: None if v is None else assigned + v * hour for k, v in reached_after.items()}

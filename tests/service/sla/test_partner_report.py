@@ -59,9 +59,9 @@ def test_the_report_counts_the_partners_month(db_session):
     partner_id = seed(db_session)
     report = build_partner_report(db_session, partner_id=partner_id, month="2026-11", now=NOW)
     assert report["tasks"] == 2
-    assert report["sla"]["reaction"] == {"met": 2, "breached": 0, "running": 0, "overdue": 0}
-    assert report["sla"]["onsite"] == {"met": 1, "breached": 1, "running": 0, "overdue": 0}
-    assert report["sla"]["resolution"] == {"met": 1, "breached": 0, "running": 0, "overdue": 1}
+    assert report["sla"]["reaction"] == {"met": 2, "breached": 0, "running": 0, "overdue": 0, "not_needed": 0}
+    assert report["sla"]["onsite"] == {"met": 1, "breached": 1, "running": 0, "overdue": 0, "not_needed": 0}
+    assert report["sla"]["resolution"] == {"met": 1, "breached": 0, "running": 0, "overdue": 1, "not_needed": 0}
     assert report["minutes"] == 180
     assert report["owed"] == "3751.50"  # 3 h × 1250.50
     assert report["remote_vs_on_site"] == [

@@ -77,7 +77,7 @@ def test_the_list_filters_by_status_and_pages(partner, desk, monkeypatch):
 def test_the_list_speaks_english(partner, desk):
     _, d = desk
     page = partner.get("/partner/tickets?lang=en").get_data(as_text=True)
-    assert "Company tickets" in page and "on site" in page and "overdue" in page and "running" in page
+    assert "Company tickets" in page and "on-site arrival" in page and "overdue" in page and "running" in page
     assert "Заявки компании" not in page
 
 

@@ -44,10 +44,10 @@ def test_the_report_page_shows_the_numbers_of_the_api(app, partner_id):
     assert cell(text, "rate") == expected["hourly_rate"] == "1250.50"
     assert cell(text, "hours") == "3.00"  # 180 minutes
     for target, counts in expected["sla"].items():
-        met, breached, running, overdue = sla_row(text, target)[2:6]
-        assert [int(met), int(breached), int(running), int(overdue)] == [
-            counts["met"], counts["breached"], counts["running"], counts["overdue"]]
-    assert sla_row(text, "onsite")[0] == "прибытие на место" and sla_row(text, "onsite")[6] == "50 %"
+        met, breached, running, overdue, not_needed = sla_row(text, target)[2:7]
+        assert [int(met), int(breached), int(running), int(overdue), int(not_needed)] == [
+            counts["met"], counts["breached"], counts["running"], counts["overdue"], counts["not_needed"]]
+    assert sla_row(text, "onsite")[0] == "прибытие на место" and sla_row(text, "onsite")[7] == "50 %"
     tasks = re.search(r'<table id="tasks">(.*?)</table>', text, re.S).group(1)
     assert [int(n) for n in re.findall(r">#(\d+)</a>", tasks)] == [i["ticket_id"] for i in expected["items"]]
     shares = re.search(r'<table id="remote-share">(.*?)</table>', text, re.S).group(1)
