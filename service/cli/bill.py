@@ -73,6 +73,7 @@ def bill(contract_path: str | None, usage_path: str | None, client_id: int | Non
 
     with store_session() as session:
         try:
+            billing_service.invoice_is_draft(session, client_id=client_id, month=month)  # refuses a month not begun
             client, _, contract, usage = billing_service.client_usage(session, client_id=client_id, month=month)
             if dump_usage:
                 echo_json(billing_service.build_usage_document(
@@ -81,6 +82,8 @@ def bill(contract_path: str | None, usage_path: str | None, client_id: int | Non
             invoice = compute_invoice(contract, usage)
         except billing_service.NotFound as exc:
             fail(f"--{exc.field}: {exc}")
+        except billing_service.FutureMonth as exc:
+            fail(f"--month: {exc}")
         except BillingInputError as exc:
             fail(f"client {client_id}: stored contract or usage is invalid: {exc}")
     echo_json(work_report(usage) if report else invoice_to_dict(invoice))

@@ -92,6 +92,8 @@ def test_bill_from_the_store(store_url):
     assert missing.exit_code == 2 and "--client" in missing.output
     no_contract = run("--client", str(ids["other"]), "--month", "2026-11", env=env)
     assert no_contract.exit_code == 2 and "no contract" in no_contract.output
+    future = run("--client", str(ids["client"]), "--month", "2099-01", env=env)  # as the API's 422 month_not_begun
+    assert future.exit_code == 2 and "--month" in future.output and "has not begun" in future.output
 
 
 # --- HTTP ------------------------------------------------------------------------------------------------
