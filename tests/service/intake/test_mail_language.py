@@ -94,4 +94,8 @@ def test_back_off_never_shrinks_and_never_exceeds_the_cap(later, earlier):
 @given(st.text(min_size=1, max_size=400).filter(lambda t: t.strip()))
 def test_trimming_never_empties_a_message(text):
     trimmed = latest_reply(text)
-    assert trimmed.strip() and trimmed.strip() in text.replace("\r\n", "\n") or trimmed == text.strip()
+
+    def lines(value: str) -> str:  # trimming may drop the spaces that end a line; it never invents text
+        return "\n".join(line.rstrip() for line in value.splitlines())
+
+    assert trimmed.strip() and lines(trimmed.strip()) in lines(text) or trimmed == text.strip()
