@@ -70,6 +70,8 @@ def test_docs_render_offline_from_local_assets(offline_browser, served):
     # Swagger UI's id of POST /api/v1/triage (its operationId, dots escaped): open it, read its roles
     offline_browser.locator("xpath=//*[@id='operations-triage-triage\\.triage\\.post']//button").first.click()
     block = offline_browser.locator(".opblock.is-open").first
+    block.locator(".opblock-body").first.wait_for()  # the body renders after the click: read it only then
+    block.get_by_text("Request body").first.wait_for()
     opened = block.inner_text()
     block.scroll_into_view_if_needed()
     assert "Request body" in opened and "x-roles" in opened and "engineer_l1" in opened
