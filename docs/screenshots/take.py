@@ -30,10 +30,18 @@ def launch(playwright):
                                             "--hide-scrollbars"])
 
 
-def login(page, base: str, username: str) -> None:
+def serve(app):
+    """The app on a free loopback port in a background thread: (server, base URL); ``server.shutdown()`` ends it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def login(page, base: str, username: str, password: str = "demo-password") -> None:
+    """Log in through the login form and wait for the page it leads to."""
     page.goto(base + "/login")
     page.fill("#username", username)
-    page.fill("#password", "demo-password")
+    page.fill("#password", password)
     with page.expect_navigation():
         page.click("#login-submit")
 
@@ -58,9 +66,7 @@ def main() -> None:
         client_id = session.get(Ticket, waiting).client_id
         node_id = session.get(Ticket, working).nodes[0].id if session.get(Ticket, working).nodes else 1
     client_key = {1: "vektor", 2: "uts", 3: "sibmed", 4: "kontur", 5: "promsnab", 6: "lexis"}[client_id]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
+    server, base = serve(app)
     staff_pages = [("queue", "/queue"), ("ticket", f"/tickets/{working}"), ("sla", "/sla"),
                    ("specialists", "/specialists"), ("client", f"/clients/{client_id}"), ("node", f"/nodes/{node_id}"),
                    ("search", "/search?q=не печатает принтер"), ("not-found", "/tickets/999999")]

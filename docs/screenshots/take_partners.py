@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from take import launch, login, serve  # noqa: E402 - the shared screenshot helpers
 
 from data.demo import build_demo  # noqa: E402
 from kb import migrate  # noqa: E402
@@ -52,15 +51,12 @@ def main() -> None:
         session.commit()
         partner_id, month = busiest_month(session)
     app = create_app({"DATABASE_URL": url, "VAR_DIR": str(folder / "var")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
+    server, base = serve(app)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        chromium = launch(playwright)
         try:
             page = chromium.new_page(viewport={"width": 1280, "height": 600})
-            _log_in(page, base, "shot-manager")
+            login(page, base, "shot-manager", PASSWORD)
             page.goto(f"{base}/partners?lang=ru")
             page.screenshot(path=str(HERE / "partners-ru.png"), full_page=True)
             for language in ("ru", "en"):
@@ -71,13 +67,6 @@ def main() -> None:
             server.shutdown()
     print(f"partner {partner_id}, {month}")
 
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", PASSWORD)
-    page.locator("form button").first.click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from take import launch, login, serve  # noqa: E402 - the shared screenshot helpers
 
 from data.demo import build_demo  # noqa: E402
 from kb import migrate  # noqa: E402
@@ -38,12 +37,9 @@ def main() -> None:
         session.commit()
         client_id = session.query(Client).filter_by(name="АО «УралТоргСервис»").one().id
     app = create_app({"DATABASE_URL": url, "VAR_DIR": str(folder / "var")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
+    server, base = serve(app)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        chromium = launch(playwright)
         try:
             _shoot_all(chromium.new_page(viewport={"width": 1280, "height": 1400}), base, client_id)
         finally:
@@ -58,11 +54,11 @@ def _shoot_all(page, base: str, client_id: int) -> None:
         page.screenshot(path=str(HERE / f"quote-{language}.png"))
     page.goto(f"{base}/quote?workstations=25&servers=3&plan=unlimited&prepayment_months=3&lang=ru")
     page.screenshot(path=str(HERE / "quote-unlimited-ru.png"))
-    _log_in(page, base, "shot-admin")
+    login(page, base, "shot-admin", PASSWORD)
     page.goto(f"{base}/admin/rates?lang=ru")
     page.screenshot(path=str(HERE / "rates-admin.png"))
     page.context.clear_cookies()
-    _log_in(page, base, "shot-manager")
+    login(page, base, "shot-manager", PASSWORD)
     page.goto(f"{base}/quote?{query}&lang=ru")
     page.screenshot(path=str(HERE / "quote-manager-ru.png"))
     page.set_viewport_size({"width": 1280, "height": 2600})
@@ -71,12 +67,6 @@ def _shoot_all(page, base: str, client_id: int) -> None:
         page.screenshot(path=str(HERE / f"audit-{language}.png"))
 
 
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", PASSWORD)
-    page.locator("form button").first.click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 if __name__ == "__main__":
     main()
