@@ -21,7 +21,7 @@ from service.platform.auth import csrf_matches, current_user
 from service.platform.permissions import PARTNER, PARTNER_TICKET_ACTIONS, permit
 from service.tickets import partner_worklist, transitions, workflow
 from service.web import i18n
-from service.web.views import _page, _page_url, _run, _time_entry_fields, login_required
+from service.web.views import login_required, page_url_for, requested_page, run_use_case, time_entry_fields
 
 bp = Blueprint("partner_desk", __name__, url_prefix="/partner")
 
@@ -48,13 +48,13 @@ def tickets_page():
     """The company's tickets: open ones first by the partner's next due instant, filtered by status."""
     status = request.args.get("status") or None
     status = status if status in STATUS_CHOICES else None
-    page = _page()
+    page = requested_page()
     worklist = partner_worklist.partner_worklist(db.session(), partner_id=current_user().partner_id, status=status,
                                                  page=page, page_size=PAGE_SIZE)
     open_count = sum(n for s, n in worklist.counts.items() if s in vocab.OPEN_STATUSES)
     return render_template("partner/tickets.html", worklist=worklist, status=status, page=page,
                            page_size=PAGE_SIZE, statuses=vocab.STATUSES, open_count=open_count,
-                           zone=_partner_zone(), page_url=_page_url, now=utcnow())
+                           zone=_partner_zone(), page_url=page_url_for, now=utcnow())
 
 
 def _ticket(ticket_id: int):
@@ -122,7 +122,7 @@ def ticket_action(ticket_id: int):
                           why=gettext("заполните это поле")))
             return redirect(_back(ticket.id))
         params["resolution"] = resolution
-    if _run(workflow.apply_action, ticket_id=ticket.id, action=action, **params):
+    if run_use_case(workflow.apply_action, ticket_id=ticket.id, action=action, **params):
         flash(gettext("Выполнено: %(action)s", action=i18n.label(i18n.ACTION_LABELS, action)))
     return redirect(_back(ticket.id))
 
@@ -137,7 +137,7 @@ def ticket_comment(ticket_id: int):
     if not body:
         flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("комментарий"),
                       why=gettext("заполните это поле")))
-    elif _run(workflow.add_comment, ticket_id=ticket.id, body=body, public=True):
+    elif run_use_case(workflow.add_comment, ticket_id=ticket.id, body=body, public=True):
         flash(gettext("Комментарий добавлен."))
     return redirect(_back(ticket.id, "#conversation"))
 
@@ -150,7 +150,7 @@ def ticket_time_entry(ticket_id: int):
     on-site entry is what reaches the partner's "on site" target."""
     ticket = _ticket(ticket_id)
     try:
-        fields = _time_entry_fields(request.form, _partner_zone(), specialist_required=False)
+        fields = time_entry_fields(request.form, _partner_zone(), specialist_required=False)
     except ValueError as exc:
         flash(gettext("Не выполнено: %(why)s", why=exc))
         return redirect(_back(ticket.id, "#work"))
@@ -159,6 +159,6 @@ def ticket_time_entry(ticket_id: int):
         return redirect(_back(ticket.id, "#work"))
     # Billing terms (work kind, an agreed off-hours rate) are ours to set, not the partner's.
     fields.update(specialist_id=specialist_id, work_kind=None, off_hours_agreed=False)
-    if _run(workflow.add_time_entry, ticket_id=ticket.id, **fields):
+    if run_use_case(workflow.add_time_entry, ticket_id=ticket.id, **fields):
         flash(gettext("Записано: %(n)d мин", n=fields["minutes"]))
     return redirect(_back(ticket.id, "#work"))

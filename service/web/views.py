@@ -134,7 +134,8 @@ def home():
     return redirect(url_for("web.queue"))
 
 
-def _page() -> int:
+def requested_page() -> int:
+    """The ?page= number asked for (1 when missing or malformed)."""
     try:
         return max(int(request.args.get("page", 1)), 1)
     except ValueError:
@@ -177,7 +178,7 @@ def _queue_filters() -> ticket_queue.QueueFilters:
         needs_triage=request.args.get("needs_triage") == "1", text=request.args.get("q", "").strip()[:200] or None)
 
 
-def _page_url(page: int) -> str:
+def page_url_for(page: int) -> str:
     """This page's URL with every filter kept and another page number."""
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     return url_for(request.endpoint, **(request.view_args or {}), **args, page=page)
@@ -188,7 +189,7 @@ def _page_url(page: int) -> str:
 def queue():
     """Open tickets by live SLA urgency, with filters that survive paging and counts per filter value."""
     filters = _queue_filters()
-    page = _page()
+    page = requested_page()
     result = ticket_queue.queue_page(db.session(), filters, specialist_id=current_user().specialist_id, page=page,
                                      page_size=PAGE_SIZE, settings=current_settings())
     clients = dict(db.session().execute(select(Client.id, Client.name).order_by(Client.name)).all())
@@ -196,7 +197,7 @@ def queue():
         "web/queue.html", result=result, filters=filters, page=page, page_size=PAGE_SIZE, args=request.args,
         statuses=vocab.STATUSES, priorities=vocab.PRIORITIES[::-1], groups=vocab.GROUPS, client_ids=list(clients),
         client_name=lambda value: clients.get(value, value), sla_states=ticket_queue.SLA_STATES[::-1],
-        page_url=_page_url)
+        page_url=page_url_for)
 
 
 def _suggestions_for(ticket: Ticket) -> dict | None:
@@ -329,7 +330,7 @@ def _portal_scope(client: Client) -> str:
 def portal():
     """The client portal: the user's own requests by default, or the company's; filters by status and text."""
     session = db.session()
-    user, page = current_user(), _page()
+    user, page = current_user(), requested_page()
     client = session.get(Client, visible_client_id())
     scope = _portal_scope(client)
     statuses = vocab.OPEN_STATUSES if request.args.get("status") == "open" else _filter("status", vocab.STATUSES)
@@ -340,7 +341,7 @@ def portal():
     waiting = [t for t in rows if t.status == "waiting_for_client"]
     return render_template("web/portal.html", tickets=rows, total=total, page=page, page_size=PAGE_SIZE,
                            client=client, scope=scope, args=request.args, waiting=waiting,
-                           balance=_balance(client), page_url=_page_url, statuses=vocab.STATUSES)
+                           balance=_balance(client), page_url=page_url_for, statuses=vocab.STATUSES)
 
 
 def _balance(client: Client) -> dict | None:
@@ -393,7 +394,7 @@ def portal_reply(ticket_id: int):
     body = request.form.get("body", "").strip()
     if not body:
         flash(gettext("Не выполнено: «%(field)s» — %(why)s.", field=gettext("ответ"), why=gettext("заполните это поле")))
-    elif _run(workflow.apply_action, ticket_id=ticket.id, action="client_replied", comment=body):
+    elif run_use_case(workflow.apply_action, ticket_id=ticket.id, action="client_replied", comment=body):
         flash(gettext("Спасибо! Ответ передан инженеру."))
     return redirect(url_for("web.portal_ticket", ticket_id=ticket.id))
 
@@ -436,7 +437,7 @@ WRITER_ROLES = STAFF_WRITERS
 ACTION_FORM_FIELDS = ("priority", "group", "resolution", "comment", "reason")
 
 
-def _run(use_case, **kwargs) -> bool:
+def run_use_case(use_case, **kwargs) -> bool:
     """Run a workflow use case; a refusal becomes a flashed message instead of an error page."""
     try:
         use_case(db.session(), actor=actor_name(), **kwargs)
@@ -476,7 +477,7 @@ def ticket_action(ticket_id: int):
     action = request.form.get("action", "")
     if current_user().role == "client" and action not in CLIENT_TICKET_ACTIONS:
         abort(403)
-    if _run(workflow.apply_action, ticket_id=ticket.id, action=action, **_action_params(action)):
+    if run_use_case(workflow.apply_action, ticket_id=ticket.id, action=action, **_action_params(action)):
         flash(gettext("Выполнено: %(action)s", action=i18n.label(i18n.ACTION_LABELS, action)))
     return redirect(_ticket_url(ticket.id))
 
@@ -505,7 +506,7 @@ def ticket_comment(ticket_id: int):
     """Add a comment: staff's notes are internal unless marked for the client; a client's are public."""
     ticket = _own_ticket(ticket_id)
     public_comment = current_user().role == "client" or request.form.get("visibility") == "public"
-    _run(workflow.add_comment, ticket_id=ticket.id, body=request.form.get("body", ""), public=public_comment)
+    run_use_case(workflow.add_comment, ticket_id=ticket.id, body=request.form.get("body", ""), public=public_comment)
     return redirect(_ticket_url(ticket.id))
 
 
@@ -516,11 +517,11 @@ def ticket_time_entry(ticket_id: int):
     """Log work from the ticket page; the start is a local time of the client's time zone."""
     ticket = _own_ticket(ticket_id)
     try:
-        fields = _time_entry_fields(request.form, ticket.client.zone)
+        fields = time_entry_fields(request.form, ticket.client.zone)
     except ValueError as exc:
         flash(gettext("Не выполнено: %(why)s", why=exc))
     else:
-        if _run(workflow.add_time_entry, ticket_id=ticket.id, **fields):
+        if run_use_case(workflow.add_time_entry, ticket_id=ticket.id, **fields):
             flash(gettext("Записано: %(n)d мин", n=fields["minutes"]))
             _warn_off_hours(ticket, fields)
     return redirect(_ticket_url(ticket.id) + "#work")
@@ -551,11 +552,11 @@ def ticket_time_entry_change(ticket_id: int, entry_id: int):
            "reason": request.form.get("reason", "").strip() or None}
     try:
         if request.form.get("delete") == "1":
-            if _run(time_entries.delete_time_entry, **who):
+            if run_use_case(time_entries.delete_time_entry, **who):
                 flash(gettext("Запись удалена."))
         else:
-            fields = _time_entry_fields(request.form, ticket.client.zone, specialist_required=False)
-            if _run(time_entries.correct_time_entry, **who, started_at=fields["started_at"],
+            fields = time_entry_fields(request.form, ticket.client.zone, specialist_required=False)
+            if run_use_case(time_entries.correct_time_entry, **who, started_at=fields["started_at"],
                     minutes=fields["minutes"], note=fields["note"], off_hours_agreed=fields["off_hours_agreed"]):
                 flash(gettext("Запись исправлена."))
     except time_entries.TimeEntryNotFound:
@@ -565,7 +566,7 @@ def ticket_time_entry_change(ticket_id: int, entry_id: int):
     return redirect(_ticket_url(ticket.id) + "#work")
 
 
-def _time_entry_fields(form, zone: ZoneInfo, *, specialist_required: bool = True) -> dict:
+def time_entry_fields(form, zone: ZoneInfo, *, specialist_required: bool = True) -> dict:
     """The use case's arguments from the form; ValueError naming the field that is wrong."""
     def whole_number(name: str, title: str) -> int:
         value = form.get(name, "").strip()
